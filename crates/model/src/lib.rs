@@ -1,0 +1,1 @@
+//! weir-model (being written).
