@@ -1,0 +1,1 @@
+//! istio (being written).

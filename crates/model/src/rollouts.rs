@@ -1,0 +1,1 @@
+//! rollouts (being written).
