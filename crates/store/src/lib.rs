@@ -1,1 +1,43 @@
-//! weir-store (being written).
+//! weir-store: the embedded object store `weir up` runs on — the [`weir_cluster::Cluster`]
+//! API implemented on SQLite, with Kubernetes' semantics.
+//!
+//! Start with [`Store`]: [`Store::open`] a data directory, then use it through the
+//! [`Cluster`](weir_cluster::Cluster) trait like any other backend.
+//!
+//! What it does:
+//! - objects keyed by group, kind, namespace and name (not version: every served version of a
+//!   type reads the same objects, rendered with the `apiVersion` the caller asked for);
+//! - one global, monotonically increasing resourceVersion (like etcd's revision), optimistic
+//!   concurrency, `generation`, server-owned metadata, no-op writes that change nothing;
+//! - the status subresource: `update` never changes `status`, `update_status` changes nothing
+//!   else, and `create` drops `status` as Kubernetes does for kinds with a status subresource
+//!   (unless [`StoreOptions::keep_status_on_create`]);
+//! - merge and JSON patches, finalizers, owner-reference garbage collection (background,
+//!   foreground, orphan), resumable watches with `Expired` when history is pruned;
+//! - durability: WAL with `synchronous=FULL` (an acknowledged write survives `kill -9` and
+//!   power loss), an exclusive lock on the data directory, an integrity check on open.
+//!
+//! What it does not: field selectors, server-side apply, admission/validation of specs,
+//! namespace existence checks (namespaces are implicit), graceful deletion periods.
+//!
+//! Layout: [`store`](crate::Store) (open, connections, calls), `tx` (rows, resourceVersions,
+//! events), `gc` (deletion and garbage collection), `watch`, `object` (keys and rules),
+//! `schema` (DDL and migrations), `lock` (data directory lock), `error`, `options`.
+
+mod error;
+mod gc;
+mod lock;
+mod object;
+mod options;
+mod schema;
+mod store;
+mod tx;
+mod watch;
+
+pub use error::StoreError;
+pub use object::MAX_OBJECT_BYTES;
+pub use options::{Clock, StoreOptions, SystemClock};
+pub use store::{DB_FILE, Store};
+
+/// File name of the data directory's lock file.
+pub const LOCK_FILE: &str = lock::LOCK_FILE;
