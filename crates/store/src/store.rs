@@ -25,6 +25,7 @@ use crate::object::{
     seconds, validate_name,
 };
 use crate::tx::{self, Tx};
+use crate::watch::{RECENT_EVENTS, Recent};
 use crate::{StoreError, StoreOptions, schema};
 
 /// File name of the database inside the data directory.
@@ -44,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) opts: StoreOptions,
     /// The last committed revision; watchers wait on it.
     pub(crate) notify: tokio::sync::watch::Sender<u64>,
+    /// The latest changes, decoded, so live watchers rarely read the database.
+    pub(crate) recent: Mutex<Recent>,
     db_path: PathBuf,
     dir: PathBuf,
     // Last field: dropped after the connections are closed.
@@ -81,12 +84,16 @@ impl Store {
         let revision = tx::meta_get(&writer, "revision")
             .map_err(|e| StoreError::Corrupted { path: db_path.clone(), detail: e.to_string() })?;
         let (notify, _) = tokio::sync::watch::channel(revision);
+        // Never more than the database retains, so the cache cannot hide an `Expired`.
+        let recent_capacity =
+            usize::try_from(opts.event_retention).unwrap_or(usize::MAX).min(RECENT_EVENTS);
         let store = Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
                 opts,
                 notify,
+                recent: Mutex::new(Recent::new(revision, recent_capacity)),
                 db_path: db_path.clone(),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -161,9 +168,11 @@ impl Inner {
         let mut tx = Tx::begin(&mut conn, now, self.opts.event_retention)?;
         let start = tx.revision();
         let value = f(&mut tx)?;
-        let revision = tx.commit()?;
-        drop(conn);
+        let (revision, changes) = tx.commit()?;
         if revision != start {
+            // Still under the writer lock: the cache receives changes in commit order.
+            self.recent.lock().unwrap_or_else(PoisonError::into_inner).push(changes);
+            drop(conn);
             self.notify.send_replace(revision);
         }
         Ok(value)

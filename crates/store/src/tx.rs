@@ -106,13 +106,32 @@ pub(crate) struct Tx<'c> {
     pub(crate) now: Time,
     /// Last states of the objects removed in this transaction, by uid.
     pub(crate) removed: HashMap<String, Object>,
+    /// Every change made, in resourceVersion order, for the watch cache after commit.
+    pub(crate) changes: Vec<Change>,
+}
+
+/// One committed change, as the in-memory watch cache keeps it.
+#[derive(Debug)]
+pub(crate) struct Change {
+    pub(crate) rv: u64,
+    pub(crate) key: Key,
+    pub(crate) kind: EventType,
+    pub(crate) obj: Object,
 }
 
 impl<'c> Tx<'c> {
     pub(crate) fn begin(conn: &'c mut Connection, now: Time, retention: u64) -> Result<Self> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let revision = meta_get(&tx, "revision")?;
-        Ok(Tx { tx, start: revision, revision, retention, now, removed: HashMap::new() })
+        Ok(Tx {
+            tx,
+            start: revision,
+            revision,
+            retention,
+            now,
+            removed: HashMap::new(),
+            changes: Vec::new(),
+        })
     }
 
     /// The last resourceVersion assigned (or the store's, when nothing was written yet).
@@ -250,7 +269,7 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Added, &body)
+        self.event(rv, key, EventType::Added, &body, obj)
     }
 
     /// Replaces a stored object under a fresh resourceVersion (`MODIFIED`).
@@ -275,7 +294,7 @@ impl<'c> Tx<'c> {
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Modified, &body)
+        self.event(rv, key, EventType::Modified, &body, obj)
     }
 
     /// Removes an object; its last state gets a fresh resourceVersion (`DELETED`).
@@ -292,7 +311,7 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
-        self.event(rv, key, EventType::Deleted, &body)?;
+        self.event(rv, key, EventType::Deleted, &body, obj)?;
         self.removed.insert(obj.uid().to_owned(), obj.clone());
         Ok(())
     }
@@ -320,7 +339,14 @@ impl<'c> Tx<'c> {
         Ok(())
     }
 
-    fn event(&mut self, rv: u64, key: &Key, kind: EventType, body: &str) -> Result<()> {
+    fn event(
+        &mut self,
+        rv: u64,
+        key: &Key,
+        kind: EventType,
+        body: &str,
+        obj: &Object,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO events (rv, grp, kind, namespace, name, type, body)
@@ -338,11 +364,13 @@ impl<'c> Tx<'c> {
                 ])
             })
             .map_err(sql)?;
+        self.changes.push(Change { rv, key: key.clone(), kind, obj: obj.clone() });
         Ok(())
     }
 
-    /// Commits: stores the new revision and prunes old events. Returns the revision.
-    pub(crate) fn commit(self) -> Result<u64> {
+    /// Commits: stores the new revision and prunes old events. Returns the revision and the
+    /// changes made.
+    pub(crate) fn commit(self) -> Result<(u64, Vec<Change>)> {
         if self.revision != self.start {
             self.tx
                 .execute(
@@ -362,6 +390,6 @@ impl<'c> Tx<'c> {
             }
         }
         self.tx.commit().map_err(sql)?;
-        Ok(self.revision)
+        Ok((self.revision, self.changes))
     }
 }

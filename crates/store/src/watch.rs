@@ -21,9 +21,14 @@
 //!   `BOOKMARK` whose object carries only apiVersion, kind and `metadata.resourceVersion`.
 //!
 //! The stream is `'static + Send` and keeps the store open while it lives.
+//!
+//! Live watchers are served from [`Recent`], an in-memory window of the latest changes the
+//! writer fills after each commit (under the writer lock, so in order and without gaps); only
+//! a watcher behind that window reads the events table. With 100 watchers this keeps the
+//! database out of the fan-out path.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
@@ -34,10 +39,77 @@ use weir_cluster::{
 use crate::Store;
 use crate::error::sql;
 use crate::object::{Key, decode};
-use crate::tx::{self, EventType, meta_get};
+use crate::tx::{self, Change, EventType, meta_get};
 
 /// Events read per query.
 const BATCH: usize = 512;
+
+/// How many changes the in-memory window keeps (fewer if the retention is smaller).
+pub(crate) const RECENT_EVENTS: usize = 4096;
+
+/// The latest committed changes: exactly those with `start < rv <= start + len`.
+#[derive(Debug)]
+pub(crate) struct Recent {
+    start: u64,
+    capacity: usize,
+    changes: VecDeque<Arc<Change>>,
+}
+
+impl Recent {
+    pub(crate) fn new(revision: u64, capacity: usize) -> Recent {
+        Recent { start: revision, capacity, changes: VecDeque::new() }
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.changes.len() as u64
+    }
+
+    /// Appends one transaction's changes (consecutive resourceVersions).
+    pub(crate) fn push(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            if change.rv != self.end() + 1 {
+                // Not contiguous (cannot happen with one writer); restart the window.
+                self.changes.clear();
+                self.start = change.rv - 1;
+            }
+            self.changes.push_back(Arc::new(change));
+        }
+        while self.changes.len() > self.capacity {
+            self.changes.pop_front();
+            self.start += 1;
+        }
+    }
+
+    /// The matching events after `last`, and the position reached; `None` if `last` is
+    /// before the window.
+    fn read(&self, f: &Filter, last: u64) -> Option<(u64, Vec<WatchEvent>)> {
+        if last < self.start {
+            return None;
+        }
+        let skip = usize::try_from(last - self.start).ok()?;
+        let events = self
+            .changes
+            .iter()
+            .skip(skip)
+            .filter(|c| {
+                c.key.group == f.group
+                    && c.key.kind == f.kind
+                    && f.namespace.as_ref().is_none_or(|ns| *ns == c.key.namespace)
+                    && f.matches(&c.obj)
+            })
+            .map(|c| {
+                let mut obj = c.obj.clone();
+                obj.api_version.clone_from(&f.api_version);
+                match c.kind {
+                    EventType::Added => WatchEvent::Added(obj),
+                    EventType::Modified => WatchEvent::Modified(obj),
+                    EventType::Deleted => WatchEvent::Deleted(obj),
+                }
+            })
+            .collect();
+        Some((self.end().max(last), events))
+    }
+}
 
 #[derive(Debug)]
 struct Filter {
@@ -136,6 +208,15 @@ async fn next(mut s: State) -> Option<(Result<WatchEvent>, State)> {
         }
         let committed = *s.rx.borrow_and_update();
         if committed > s.last {
+            let cached = {
+                let recent = s.store.inner.recent.lock().unwrap_or_else(PoisonError::into_inner);
+                recent.read(&s.filter, s.last)
+            };
+            if let Some((last, events)) = cached {
+                s.last = last;
+                s.buf.extend(events);
+                continue;
+            }
             let (filter, last) = (Arc::clone(&s.filter), s.last);
             let batch =
                 s.store.blocking(move |inner| inner.read(|c| read_batch(c, &filter, last))).await;
