@@ -241,13 +241,36 @@ impl TypedObject {
     /// Every validation problem of the object (Argo's rules and messages); empty for kinds
     /// without rules.
     pub fn validate(&self) -> Vec<Diagnostic> {
+        use crate::validate::{analysis, application, rollout};
         match self {
-            Self::Rollout(_) => vec![], // wired when validate::rollout lands
-            Self::AnalysisTemplate(_) | Self::ClusterAnalysisTemplate(_) => vec![], // wired when validate::analysis lands
-            Self::Application(app) => crate::validate::application::validate_application(app),
+            Self::Rollout(r) => rollout::validate_rollout(r),
+            Self::AnalysisTemplate(t) => {
+                under_spec(analysis::validate_analysis_template_spec(&t.spec))
+            }
+            Self::ClusterAnalysisTemplate(t) => {
+                under_spec(analysis::validate_analysis_template_spec(&t.spec))
+            }
+            Self::AnalysisRun(run) => under_spec(analysis::validate_metrics(&run.spec.metrics)),
+            Self::Application(app) => application::validate_application(app),
             _ => vec![],
         }
     }
+}
+
+/// Analysis diagnostics are relative to the spec (`metrics[0]`, or `""` for "no metrics
+/// specified"); object diagnostics name the whole path (`spec.metrics[0]`).
+fn under_spec(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|mut d| {
+            d.field = if d.field.is_empty() {
+                "spec.metrics".to_owned()
+            } else {
+                format!("spec.{}", d.field)
+            };
+            d
+        })
+        .collect()
 }
 
 fn not_registered(obj: &Object) -> DecodeError {
