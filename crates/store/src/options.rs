@@ -48,6 +48,9 @@ pub struct StoreOptions {
     /// of 1/64 of this). A watch from an older resourceVersion gets `Expired`.
     /// Default: 100,000.
     pub event_retention: u64,
+    /// How many of the latest changes are kept decoded in memory for live watchers (capped by
+    /// `event_retention`); a watcher further behind reads the events table. Default: 4,096.
+    pub watch_window: usize,
     /// How many idle read connections are kept open. Default: 4.
     pub read_connections: usize,
     /// How long a connection waits for a SQLite lock before failing with `Unavailable`.
@@ -65,6 +68,7 @@ impl Default for StoreOptions {
         StoreOptions {
             clock: Arc::new(SystemClock),
             event_retention: 100_000,
+            watch_window: 4096,
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
             bookmark_interval: Duration::from_secs(10),
@@ -86,6 +90,7 @@ impl fmt::Debug for StoreOptions {
         f.debug_struct("StoreOptions")
             .field("clock", &"<dyn Clock>")
             .field("event_retention", &self.event_retention)
+            .field("watch_window", &self.watch_window)
             .field("read_connections", &self.read_connections)
             .field("busy_timeout", &self.busy_timeout)
             .field("bookmark_interval", &self.bookmark_interval)

@@ -9,7 +9,9 @@
 //! - `owner_refs(owner_uid, uid, block)`: the owner-reference index GC walks, one row per
 //!   `ownerReferences` entry of a stored object (`block` = `blockOwnerDeletion`).
 //! - `events`: one row per change (`rv` is its resourceVersion), written in the same
-//!   transaction as the change; watches replay from it.
+//!   transaction as the change; watches replay from it. `prev_labels` holds the labels an
+//!   object had before a MODIFIED event that changed them, so label-filtered watches can turn
+//!   "started matching" into ADDED and "stopped matching" into DELETED, as Kubernetes does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -56,7 +58,9 @@ CREATE TABLE events (
     namespace TEXT NOT NULL,
     name      TEXT NOT NULL,
     type      TEXT NOT NULL,
-    body      TEXT NOT NULL
+    body      TEXT NOT NULL,
+    -- MODIFIED events whose labels changed: the labels before (a JSON object), else NULL.
+    prev_labels TEXT
 );
 CREATE INDEX events_by_kind ON events (grp, kind, rv);
 "];

@@ -25,7 +25,7 @@ use crate::object::{
     seconds, validate_name,
 };
 use crate::tx::{self, Tx};
-use crate::watch::{RECENT_EVENTS, Recent};
+use crate::watch::Recent;
 use crate::{StoreError, StoreOptions, schema};
 
 /// File name of the database inside the data directory.
@@ -86,7 +86,7 @@ impl Store {
         let (notify, _) = tokio::sync::watch::channel(revision);
         // Never more than the database retains, so the cache cannot hide an `Expired`.
         let recent_capacity =
-            usize::try_from(opts.event_retention).unwrap_or(usize::MAX).min(RECENT_EVENTS);
+            usize::try_from(opts.event_retention).unwrap_or(usize::MAX).min(opts.watch_window);
         let store = Store {
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
@@ -319,7 +319,9 @@ fn replace(
             .remove(&uid)
             .ok_or_else(|| Error::Internal(format!("{key} was removed but not recorded")));
     }
-    tx.replace(key, &mut next)?;
+    let prev_labels = (next.metadata.labels != stored.metadata.labels)
+        .then(|| stored.metadata.labels.clone().unwrap_or_default());
+    tx.replace_labelled(key, &mut next, prev_labels)?;
     let kept: Vec<&str> =
         next.metadata.owner_references.iter().flatten().map(|o| o.uid.as_str()).collect();
     for owner in stored.metadata.owner_references.iter().flatten() {

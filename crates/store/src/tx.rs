@@ -4,7 +4,7 @@
 //! watch event of each change in the same transaction, so a committed write and its event are
 //! never separated (not even by `kill -9`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -117,7 +117,12 @@ pub(crate) struct Change {
     pub(crate) key: Key,
     pub(crate) kind: EventType,
     pub(crate) obj: Object,
+    /// For a MODIFIED change that changed labels: the labels before.
+    pub(crate) prev_labels: Option<Labels>,
 }
+
+/// An object's labels (empty when it has none).
+pub(crate) type Labels = BTreeMap<String, String>;
 
 impl<'c> Tx<'c> {
     pub(crate) fn begin(conn: &'c mut Connection, now: Time, retention: u64) -> Result<Self> {
@@ -269,11 +274,21 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Added, &body, obj)
+        self.event(rv, key, EventType::Added, &body, obj, None)
     }
 
-    /// Replaces a stored object under a fresh resourceVersion (`MODIFIED`).
+    /// Replaces a stored object under a fresh resourceVersion (`MODIFIED`), labels unchanged.
     pub(crate) fn replace(&mut self, key: &Key, obj: &mut Object) -> Result<()> {
+        self.replace_labelled(key, obj, None)
+    }
+
+    /// Replaces a stored object; `prev_labels` are its labels before, if they changed.
+    pub(crate) fn replace_labelled(
+        &mut self,
+        key: &Key,
+        obj: &mut Object,
+        prev_labels: Option<Labels>,
+    ) -> Result<()> {
         let rv = self.next_rv(obj);
         let body = encode(obj)?;
         self.tx
@@ -294,7 +309,7 @@ impl<'c> Tx<'c> {
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Modified, &body, obj)
+        self.event(rv, key, EventType::Modified, &body, obj, prev_labels)
     }
 
     /// Removes an object; its last state gets a fresh resourceVersion (`DELETED`).
@@ -311,7 +326,7 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
-        self.event(rv, key, EventType::Deleted, &body, obj)?;
+        self.event(rv, key, EventType::Deleted, &body, obj, None)?;
         self.removed.insert(obj.uid().to_owned(), obj.clone());
         Ok(())
     }
@@ -346,11 +361,18 @@ impl<'c> Tx<'c> {
         kind: EventType,
         body: &str,
         obj: &Object,
+        prev_labels: Option<Labels>,
     ) -> Result<()> {
+        let prev_json = match &prev_labels {
+            Some(labels) => Some(serde_json::to_string(labels).map_err(|e| {
+                weir_cluster::Error::Internal(format!("cannot encode labels of {key}: {e}"))
+            })?),
+            None => None,
+        };
         self.tx
             .prepare_cached(
-                "INSERT INTO events (rv, grp, kind, namespace, name, type, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO events (rv, grp, kind, namespace, name, type, body, prev_labels)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -360,11 +382,12 @@ impl<'c> Tx<'c> {
                     key.namespace,
                     key.name,
                     kind.as_str(),
-                    body
+                    body,
+                    prev_json
                 ])
             })
             .map_err(sql)?;
-        self.changes.push(Change { rv, key: key.clone(), kind, obj: obj.clone() });
+        self.changes.push(Change { rv, key: key.clone(), kind, obj: obj.clone(), prev_labels });
         Ok(())
     }
 

@@ -13,10 +13,10 @@
 //!   resourceVersion one can still watch from). A watcher that falls that far behind *while*
 //!   streaming gets one `Err(Expired)` item and the stream ends; it never skips silently.
 //! - A non-numeric `rv` is a `BadRequest`.
-//! - Filters: group and kind, namespace (for namespaced types), and the label selector, which
-//!   is applied to the object carried by each event. An object whose labels stop matching
-//!   simply stops producing events (no synthetic `DELETED`), as with Kubernetes' watch cache
-//!   … except that Kubernetes does send one; callers that care should re-list.
+//! - Filters: group and kind, namespace (for namespaced types), and the label selector, as
+//!   Kubernetes' watch cache applies it: a MODIFIED that makes an object start matching is
+//!   sent as ADDED, one that makes it stop matching as DELETED (carrying the new state), and
+//!   changes of objects that match neither before nor after are not sent.
 //! - Bookmarks: with `bookmarks`, a stream idle for `StoreOptions::bookmark_interval` yields a
 //!   `BOOKMARK` whose object carries only apiVersion, kind and `metadata.resourceVersion`.
 //!
@@ -39,13 +39,10 @@ use weir_cluster::{
 use crate::Store;
 use crate::error::sql;
 use crate::object::{Key, decode};
-use crate::tx::{self, Change, EventType, meta_get};
+use crate::tx::{self, Change, EventType, Labels, meta_get};
 
 /// Events read per query.
 const BATCH: usize = 512;
-
-/// How many changes the in-memory window keeps (fewer if the retention is smaller).
-pub(crate) const RECENT_EVENTS: usize = 4096;
 
 /// The latest committed changes: exactly those with `start < rv <= start + len`.
 #[derive(Debug)]
@@ -95,17 +92,8 @@ impl Recent {
                 c.key.group == f.group
                     && c.key.kind == f.kind
                     && f.namespace.as_ref().is_none_or(|ns| *ns == c.key.namespace)
-                    && f.matches(&c.obj)
             })
-            .map(|c| {
-                let mut obj = c.obj.clone();
-                obj.api_version.clone_from(&f.api_version);
-                match c.kind {
-                    EventType::Added => WatchEvent::Added(obj),
-                    EventType::Modified => WatchEvent::Modified(obj),
-                    EventType::Deleted => WatchEvent::Deleted(obj),
-                }
-            })
+            .filter_map(|c| f.event(c.kind, c.obj.clone(), c.prev_labels.as_ref()))
             .collect();
         Some((self.end().max(last), events))
     }
@@ -123,6 +111,35 @@ struct Filter {
 impl Filter {
     fn matches(&self, obj: &Object) -> bool {
         self.selector.as_ref().is_none_or(|s| s.matches(obj.metadata.labels.as_ref()))
+    }
+
+    /// The event a change becomes for this watch, if any (see the module docs).
+    fn event(
+        &self,
+        kind: EventType,
+        obj: Object,
+        prev_labels: Option<&Labels>,
+    ) -> Option<WatchEvent> {
+        let now = self.matches(&obj);
+        let kind = match (&self.selector, kind, prev_labels) {
+            (Some(selector), EventType::Modified, Some(prev)) => {
+                match (selector.matches(Some(prev)), now) {
+                    (true, true) => EventType::Modified,
+                    (false, true) => EventType::Added,
+                    (true, false) => EventType::Deleted,
+                    (false, false) => return None,
+                }
+            }
+            _ if now => kind,
+            _ => return None,
+        };
+        let mut obj = obj;
+        obj.api_version.clone_from(&self.api_version);
+        Some(match kind {
+            EventType::Added => WatchEvent::Added(obj),
+            EventType::Modified => WatchEvent::Modified(obj),
+            EventType::Deleted => WatchEvent::Deleted(obj),
+        })
     }
 }
 
@@ -266,7 +283,7 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
     }
     let mut stmt = conn
         .prepare_cached(
-            "SELECT rv, namespace, name, type, body FROM events
+            "SELECT rv, namespace, name, type, body, prev_labels FROM events
              WHERE grp = ?1 AND kind = ?2 AND rv > ?3 AND (?4 IS NULL OR namespace = ?4)
              ORDER BY rv LIMIT ?5",
         )
@@ -287,6 +304,7 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
                     row.get::<_, String>(4)?,
+                    row.get::<_, Option<String>>(5)?,
                 ))
             },
         )
@@ -295,25 +313,21 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
     let mut count = 0;
     let mut position = last;
     for row in rows {
-        let (rv, namespace, name, kind, body) = row.map_err(sql)?;
+        let (rv, namespace, name, kind, body, prev) = row.map_err(sql)?;
         count += 1;
         position = u64::try_from(rv).unwrap_or(position);
         let key = Key { group: f.group.clone(), kind: f.kind.clone(), namespace, name };
-        let mut obj = decode(&body, &key)?;
-        if !f.matches(&obj) {
-            continue;
-        }
-        obj.api_version.clone_from(&f.api_version);
-        events.push(match EventType::parse(&kind) {
-            Some(EventType::Added) => WatchEvent::Added(obj),
-            Some(EventType::Modified) => WatchEvent::Modified(obj),
-            Some(EventType::Deleted) => WatchEvent::Deleted(obj),
-            None => {
-                return Err(Error::Internal(format!(
-                    "stored event {rv} has unknown type {kind:?}"
-                )));
-            }
-        });
+        let Some(kind) = EventType::parse(&kind) else {
+            return Err(Error::Internal(format!("stored event {rv} has unknown type {kind:?}")));
+        };
+        let obj = decode(&body, &key)?;
+        let prev: Option<Labels> = match prev {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                Error::Internal(format!("stored event {rv} of {key} has invalid labels: {e}"))
+            })?),
+            None => None,
+        };
+        events.extend(f.event(kind, obj, prev.as_ref()));
     }
     if count < BATCH {
         // Everything up to the snapshot's revision has been seen.

@@ -76,3 +76,24 @@ async fn data_and_resource_versions_survive_reopen() {
     let next = store.create(&cm, obj(&cm, Some("ns"), "next", json!({}))).await.unwrap();
     assert!(rv(&next) > rv(&created), "the revision counter is persistent");
 }
+
+#[tokio::test]
+async fn a_damaged_row_is_an_internal_error_naming_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = rt("cm");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create(&cm, obj(&cm, Some("ns"), "bad", json!({}))).await.unwrap();
+        store.create(&cm, obj(&cm, Some("ns"), "good", json!({}))).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("weir.db")).unwrap();
+    conn.execute("UPDATE objects SET body = '{not json' WHERE name = 'bad'", []).unwrap();
+    drop(conn);
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.get(&cm, Some("ns"), "bad").await.unwrap_err();
+    assert_eq!(err.status(), 500);
+    assert!(err.to_string().contains("ConfigMap ns/bad"), "{err}");
+    assert!(store.get(&cm, Some("ns"), "good").await.is_ok());
+    let list = store.list(&cm, None, &Default::default()).await.unwrap_err();
+    assert_eq!(list.status(), 500);
+}

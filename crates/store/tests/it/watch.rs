@@ -200,3 +200,71 @@ async fn watch_stream_is_static_and_send() {
     store.create(&cm, obj(&cm, Some("ns"), "x", json!({}))).await.unwrap();
     assert_eq!(describe(&task.await.unwrap()), "ADDED x");
 }
+
+/// Runs the relabel scenario, then watches it from before it started.
+async fn relabel_scenario(opts: StoreOptions) -> Vec<String> {
+    let (_dir, store) = store_with(opts);
+    let pods = rt("pods");
+    let cm = rt("cm");
+    store.create(&cm, obj(&cm, Some("ns"), "first", json!({}))).await.unwrap(); // rv 0 would list
+    let start = store.revision().to_string();
+    let web = |o: Object, app: &str| with_labels(o, &[("app", app)]);
+    let mut p =
+        store.create(&pods, web(obj(&pods, Some("ns"), "p", json!({})), "web")).await.unwrap();
+    p = store.update(&pods, web(p, "db")).await.unwrap(); // stops matching
+    p.data.insert("spec".into(), json!({"while": "hidden"}));
+    p = store.update(&pods, p).await.unwrap(); // invisible
+    p = store.update(&pods, web(p, "web")).await.unwrap(); // matches again
+    p.data.insert("spec".into(), json!({"x": 1}));
+    store.update(&pods, p).await.unwrap();
+    store.delete(&pods, Some("ns"), "p", &DeleteParams::default()).await.unwrap();
+    let params = WatchParams {
+        resource_version: Some(start),
+        label_selector: Some(LabelSelector::parse("app=web").unwrap()),
+        ..WatchParams::default()
+    };
+    let mut w = store.watch(&pods, None, &params).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let e = next(&mut w).await;
+        seen.push(format!("{} {}", describe(&e), e.object().label("app").unwrap()));
+    }
+    nothing_more(&mut w).await;
+    seen
+}
+
+#[tokio::test]
+async fn label_selector_watches_see_objects_enter_and_leave() {
+    let expected =
+        ["ADDED p web", "DELETED p db", "ADDED p web", "MODIFIED p web", "DELETED p web"];
+    // Served from the in-memory window…
+    assert_eq!(relabel_scenario(StoreOptions::default()).await, expected);
+    // … and from the events table: the same answer.
+    let no_window = StoreOptions { watch_window: 0, ..StoreOptions::default() };
+    assert_eq!(relabel_scenario(no_window).await, expected);
+}
+
+#[tokio::test]
+async fn watcher_behind_the_memory_window_reads_the_table_without_gaps() {
+    let opts = StoreOptions { watch_window: 16, ..StoreOptions::default() };
+    let (_dir, store) = store_with(opts);
+    let cm = rt("cm");
+    let mut w = store.watch(&cm, None, &from("0")).await.unwrap();
+    let first = store.create(&cm, obj(&cm, Some("ns"), "c0", json!({}))).await.unwrap();
+    assert_eq!(describe(&next(&mut w).await), "ADDED c0");
+    for i in 1..100 {
+        store.create(&cm, obj(&cm, Some("ns"), &format!("c{i}"), json!({}))).await.unwrap();
+    }
+    let mut rvs = Vec::new();
+    for i in 1..100 {
+        let e = next(&mut w).await;
+        assert_eq!(describe(&e), format!("ADDED c{i}"));
+        rvs.push(e.resource_version().unwrap().parse::<u64>().unwrap());
+    }
+    let expected: Vec<u64> = (rv(&first) + 1..rv(&first) + 100).collect();
+    assert_eq!(rvs, expected);
+    // Live again, from the window.
+    store.create(&cm, obj(&cm, Some("ns"), "live", json!({}))).await.unwrap();
+    assert_eq!(describe(&next(&mut w).await), "ADDED live");
+    nothing_more(&mut w).await;
+}
