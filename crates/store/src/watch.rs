@@ -67,7 +67,7 @@ impl Recent {
             if change.rv != self.end() + 1 {
                 // Not contiguous (cannot happen with one writer); restart the window.
                 self.changes.clear();
-                self.start = change.rv - 1;
+                self.start = change.rv.saturating_sub(1);
             }
             self.changes.push_back(Arc::new(change));
         }
@@ -334,4 +334,55 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
         position = position.max(meta_get(conn, "revision")?);
     }
     Ok((position, events))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(rv: u64, name: &str) -> Change {
+        Change {
+            rv,
+            key: Key {
+                group: String::new(),
+                kind: "ConfigMap".into(),
+                namespace: "ns".into(),
+                name: name.into(),
+            },
+            kind: EventType::Added,
+            obj: Object::new("v1", "ConfigMap", Some("ns"), name),
+            prev_labels: None,
+        }
+    }
+
+    fn filter() -> Filter {
+        Filter {
+            api_version: "v1".into(),
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: None,
+            selector: None,
+        }
+    }
+
+    fn names(events: &[WatchEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.object().name()).collect()
+    }
+
+    #[test]
+    fn the_window_keeps_the_latest_changes_and_knows_what_it_lacks() {
+        let mut recent = Recent::new(10, 3);
+        recent.push(vec![change(11, "a"), change(12, "b")]);
+        recent.push(vec![change(13, "c"), change(14, "d")]);
+        assert_eq!(recent.start, 11);
+        assert!(recent.read(&filter(), 10).is_none(), "rv 11 was evicted");
+        let (last, events) = recent.read(&filter(), 11).unwrap();
+        assert_eq!((last, names(&events)), (14, vec!["b", "c", "d"]));
+        let (last, events) = recent.read(&filter(), 14).unwrap();
+        assert_eq!((last, events.len()), (14, 0));
+        // A gap restarts the window rather than serving a hole.
+        recent.push(vec![change(20, "e")]);
+        assert!(recent.read(&filter(), 14).is_none());
+        assert_eq!(names(&recent.read(&filter(), 19).unwrap().1), vec!["e"]);
+    }
 }

@@ -107,6 +107,11 @@ async fn status_and_main_resource_are_written_separately() {
     assert_eq!(after_main.field("status"), Some(&json!({"phase": "Progressing"})));
     assert_eq!(spec(&after_main), json!({"replicas": 2}));
 
+    let mut stale = after_status.clone();
+    stale.data.insert("status".into(), json!({"phase": "Stale"}));
+    let err = store.update_status(&ro, stale).await.unwrap_err();
+    assert_eq!(err.status(), 409, "status updates honour the resourceVersion too");
+
     let mut server_owned = after_main.clone();
     server_owned.metadata.generation = Some(42);
     server_owned.metadata.creation_timestamp = None;

@@ -97,3 +97,15 @@ async fn a_damaged_row_is_an_internal_error_naming_the_object() {
     let list = store.list(&cm, None, &Default::default()).await.unwrap_err();
     assert_eq!(list.status(), 500);
 }
+
+#[test]
+fn a_database_from_a_newer_weir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join("weir.db")).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("upgrade weir"), "{err}");
+}
