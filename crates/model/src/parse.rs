@@ -243,14 +243,24 @@ pub fn parse_manifests(file: &str, text: &str) -> ParsedFile {
                 out.errors.push(ctx.error(None, message).at(position));
             }
             Ok(serde_yaml_ng::Value::Null) => {} // comments only
-            Ok(value) => match yaml::to_json(value) {
-                Ok(value) => ctx.add_value(value, &mut out),
-                Err((field, message)) => {
-                    let position = ctx.locate(&field);
-                    let field = Some(field).filter(|f| !f.is_empty());
-                    out.errors.push(ctx.error(field, message).at(position));
+            Ok(value) => {
+                let text_at = |v: Option<&serde_yaml_ng::Value>| {
+                    v.and_then(serde_yaml_ng::Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                let kind = text_at(value.get("kind"));
+                let name = text_at(value.get("metadata").and_then(|m| m.get("name")));
+                match yaml::to_json(value) {
+                    Ok(value) => ctx.add_value(value, &mut out),
+                    Err((field, message)) => {
+                        let position = ctx.locate(&field);
+                        let field = Some(field).filter(|f| !f.is_empty());
+                        let error = ParseError { kind, name, ..ctx.error(field, message) };
+                        out.errors.push(error.at(position));
+                    }
                 }
-            },
+            }
         }
     }
     out

@@ -1,6 +1,7 @@
 //! Argo CD operations: the requested `operation` (a sync) and `status.operationState` with its result.
 //!
-//! Generated from `crds/argo-cd/*.yaml` field for field (see `tests/fixtures.rs` schema coverage).
+//! Follows `crds/argo-cd/*.yaml` field for field (derived mechanically from the schema; the
+//! schema coverage test in `tests/fixtures.rs` fails on any missing or misnamed field).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! Argo CD `AppProject.spec` and `.status`: allowed sources, destinations, resource kinds, roles, sync windows.
 //!
-//! Generated from `crds/argo-cd/*.yaml` field for field (see `tests/fixtures.rs` schema coverage).
+//! Follows `crds/argo-cd/*.yaml` field for field (derived mechanically from the schema; the
+//! schema coverage test in `tests/fixtures.rs` fails on any missing or misnamed field).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

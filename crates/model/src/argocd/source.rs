@@ -1,7 +1,8 @@
 //! Argo CD `ApplicationSource`: where manifests come from (git/Helm/OCI) and how they are rendered
 //! (Helm, Kustomize, plain directory/Jsonnet, config management plugin).
 //!
-//! Generated from `crds/argo-cd/*.yaml` field for field (see `tests/fixtures.rs` schema coverage).
+//! Follows `crds/argo-cd/*.yaml` field for field (derived mechanically from the schema; the
+//! schema coverage test in `tests/fixtures.rs` fails on any missing or misnamed field).
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,10 @@
 //! Istio `VirtualService.spec`: HTTP/TCP/TLS routes, matches, weighted destinations, mirrors,
 //! retries, faults.
 //!
-//! Generated from `crds/istio/istio-crds.yaml` field for field (see `tests/fixtures.rs` schema
-//! coverage). Integers without a format are protobuf `uint32` (u32); doubles are kept as
-//! `serde_json::Number` so `50` and `50.0` round-trip as written.
+//! Follows `crds/istio/istio-crds.yaml` field for field (derived from the schema; checked by
+//! the schema coverage test in `tests/fixtures.rs`). Integers without a format are protobuf
+//! `uint32` (u32; `uint64` for ring sizes); doubles are kept as `serde_json::Number` so `50`
+//! and `50.0` round-trip as written.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Number;

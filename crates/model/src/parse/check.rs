@@ -68,7 +68,9 @@ fn read_counted(
     if errors.is_empty() {
         (count, Ok(objects))
     } else {
-        errors.sort_by_key(|e| (e.document.unwrap_or(0), e.item.unwrap_or(0)));
+        errors.sort_by_key(|e| {
+            (e.document.unwrap_or(0), e.item.unwrap_or(0), e.line.unwrap_or(usize::MAX))
+        });
         (count, Err(errors))
     }
 }
