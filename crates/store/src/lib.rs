@@ -18,7 +18,21 @@
 //!   power loss), an exclusive lock on the data directory, an integrity check on open.
 //!
 //! What it does not: field selectors, server-side apply, admission/validation of specs,
-//! namespace existence checks (namespaces are implicit), graceful deletion periods.
+//! namespace existence checks (namespaces are implicit), graceful deletion periods. An object
+//! written with owner references that name no existing object is kept until the next
+//! [`Store::open`], whose sweep collects it (Kubernetes' collector would do so within seconds).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use weir_cluster::{Cluster, Object, Registry};
+//! use weir_store::{Store, StoreOptions};
+//!
+//! let store = Store::open_with(std::path::Path::new("/var/lib/weir"), StoreOptions::default())?;
+//! let pods = Registry::builtin().for_name("pods").expect("built-in").clone();
+//! let pod = store.create(&pods, Object::new("v1", "Pod", Some("default"), "web")).await?;
+//! assert_eq!(pod.metadata.generation, Some(1));
+//! # Ok(()) }
+//! ```
 //!
 //! Layout: [`store`](crate::Store) (open, connections, calls), `tx` (rows, resourceVersions,
 //! events), `gc` (deletion and garbage collection), `watch`, `object` (keys and rules),
