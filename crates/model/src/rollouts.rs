@@ -227,3 +227,96 @@ impl Rollout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn defaults_are_accessors_not_serialized() {
+        let spec = RolloutSpec::default();
+        assert_eq!(spec.replicas(), 1);
+        assert_eq!(spec.revision_history_limit(), 10);
+        assert_eq!(spec.progress_deadline_seconds(), 600);
+        assert_eq!(spec.min_ready_seconds(), 0);
+        assert_eq!(spec.successful_run_history_limit(), 5);
+        assert_eq!(spec.unsuccessful_run_history_limit(), 5);
+        let canary = CanaryStrategy::default();
+        assert_eq!(canary.max_surge(), IntOrString::String("25".into()));
+        assert_eq!(canary.max_unavailable(), IntOrString::String("25".into()));
+        assert_eq!(canary.scale_down_delay_seconds(), 30);
+        assert_eq!(canary.abort_scale_down_delay_seconds(), 30);
+        assert_eq!(canary.max_traffic_weight(), 100);
+        let bg = BlueGreenStrategy::default();
+        assert!(bg.auto_promotion_enabled());
+        assert_eq!(bg.scale_down_delay_seconds(), 30);
+        assert_eq!(bg.abort_scale_down_delay_seconds(), 30);
+        assert_eq!(Metric::default().consecutive_error_limit(), 4);
+        assert_eq!(Metric::default().failure_limit(), 0);
+        let ro = Rollout::new("r", RolloutSpec::default());
+        assert_eq!(
+            serde_json::to_value(&ro).unwrap(),
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                   "metadata": {"name": "r"}, "spec": {}})
+        );
+    }
+
+    #[test]
+    fn int_or_percent_like_argo() {
+        let s = |v: &str| IntOrString::String(v.to_owned());
+        assert_eq!(get_int_or_percent(&s("25"), 10, true), Some(3));
+        assert_eq!(get_int_or_percent(&s("25%"), 10, false), Some(2));
+        assert_eq!(get_int_or_percent(&IntOrString::Int(2), 10, true), Some(2));
+        assert_eq!(get_int_or_percent(&s("x"), 10, true), None);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        let ro = json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r"},
+            "spec": {"strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {"duration": "1h"}}, {"pause": {}}]}}},
+            "status": {
+                "HPAReplicas": 5, "stableRS": "abc", "currentPodHash": "def", "currentStepIndex": 1,
+                "observedGeneration": "3", "phase": "Paused", "message": "CanaryPauseStep",
+                "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2024-05-01T10:00:00Z"}],
+                "canary": {"weights": {"canary": {"weight": 20, "podTemplateHash": "def", "serviceName": "c"},
+                                        "stable": {"weight": 80}}},
+                "conditions": [{"type": "Paused", "status": "True", "reason": "RolloutPaused", "message": "m",
+                                "lastTransitionTime": "2024-05-01T10:00:00Z", "lastUpdateTime": "2024-05-01T10:00:00Z"}]
+            }
+        });
+        let typed: Rollout = serde_json::from_value(ro.clone()).unwrap();
+        assert_eq!(
+            typed.spec.canary().unwrap().steps()[1].pause.as_ref().unwrap().duration_seconds(),
+            3600
+        );
+        assert_eq!(serde_json::to_value(&typed).unwrap(), ro);
+
+        let ar = json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "metadata": {"name": "a"},
+            "spec": {"metrics": [{"name": "m", "interval": "30s", "count": 3, "failureLimit": "{{args.limit}}",
+                                  "provider": {"plugin": {"argoproj-labs/x": {"k": 1}}}}],
+                     "args": [{"name": "limit", "value": "1"}]},
+            "status": {"phase": "Running", "startedAt": "2024-05-01T10:00:00Z",
+                       "metricResults": [{"name": "m", "phase": "Running", "count": 1, "successful": 1,
+                                          "measurements": [{"phase": "Successful", "value": "[0.99]",
+                                                            "startedAt": "2024-05-01T10:00:00Z",
+                                                            "finishedAt": "2024-05-01T10:00:01Z"}]}],
+                       "runSummary": {"count": 1, "successful": 1}}
+        });
+        let typed: AnalysisRun = serde_json::from_value(ar.clone()).unwrap();
+        assert_eq!(typed.spec.metrics[0].provider.type_name(), Some("argoproj-labs/x"));
+        assert_eq!(serde_json::to_value(&typed).unwrap(), ar);
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_their_path() {
+        let ro = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {},
+                        "spec": {"strategy": {"canary": {"steps": [{"setWieght": 20}]}}}});
+        let err = serde_path_to_error::deserialize::<_, Rollout>(ro).unwrap_err();
+        assert_eq!(err.path().to_string(), "spec.strategy.canary.steps[0].setWieght");
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`rollout`]: `pkg/apis/rollouts/validation` (`ValidateRollout` and the functions it
 //!   calls), plus the part of Kubernetes' pod-template validation a Rollout relies on.
 //! - [`analysis`]: `utils/analysis/factory.go` (`ValidateMetrics`).
+//! - [`application`]: Argo CD Application checks.
 //!
 //! Field paths are the dotted strings Kubernetes' `field.Path` prints
 //! (`spec.strategy.steps[0].setWeight`). Functions that take a path accept `""` for "no
