@@ -50,13 +50,14 @@ pub struct MetricProvider {
 }
 
 impl MetricProvider {
-    /// The provider's type name as Argo reports it (`Prometheus`, `Web`, `Job`, …), or
+    /// The provider's type name (`Prometheus`, `Web`, `Job`, `SkyWalking`, …; best effort after
+    /// Argo's provider `Type()` names), or
     /// `None` if no provider is set. Plugins report their plugin name.
     pub fn type_name(&self) -> Option<&str> {
         Some(if self.prometheus.is_some() {
             "Prometheus"
         } else if self.skywalking.is_some() {
-            "Skywalking"
+            "SkyWalking"
         } else if self.web.is_some() {
             "Web"
         } else if self.job.is_some() {
