@@ -1,0 +1,46 @@
+//! weir's embedded data plane: an HTTP/1.1 proxy programmed by a [`RouteTable`].
+//!
+//! **Read [`Proxy`] first**: [`Proxy::start`] binds gateway and mesh listeners (and optionally an
+//! admin listener serving `/metrics`), [`Proxy::update`] swaps the route table atomically,
+//! [`Proxy::render_metrics`] and [`Proxy::stats`] expose what it measured.
+//!
+//! What it is: the part of Istio's sidecars and ingress gateway that embedded mode needs, with
+//! Istio's routing semantics (ordered routes, first match wins; OR'ed match blocks of AND'ed
+//! conditions; relative weights; retries, timeouts, faults, mirrors, header operations,
+//! rewrites) and Istio's metric names and labels, so PromQL written for Istio works unchanged.
+//!
+//! What it is not: it does not know Istio objects, Services or Pods. The mesh controller
+//! translates VirtualService / DestinationRule / Service / Endpoints into a [`RouteTable`]
+//! (plain Rust types in [`table`]) and calls [`Proxy::update`]. No TLS, no HTTP/2, no
+//! WebSocket upgrades, no outlier detection yet.
+//!
+//! Invariant: the request path never waits on the control plane. It loads the compiled table
+//! with one lock-free pointer load, and records metrics with relaxed atomics.
+//!
+//! Code map, in request order: [`listener`](crate) accepts, `matching` finds the virtual
+//! host and route, `balance` picks the destination and endpoint, `fault` injects faults,
+//! `forward` sends upstream with retries and timeouts, `metrics` records. `router` compiles a
+//! table into what those modules read.
+
+mod balance;
+mod fault;
+mod forward;
+mod listener;
+mod matching;
+mod metrics;
+mod proxy;
+mod router;
+pub mod table;
+
+pub use metrics::{
+    DURATION_BUCKETS_MS, DestinationSelector, LatencyHistogram, SourceLabels, WindowStats,
+};
+pub use proxy::{
+    BoundListener, CONNECT_FAILURE, CONNECTION_TERMINATION, ListenerConfig, NO_HEALTHY_UPSTREAM,
+    Proxy, ProxyBody, ProxyConfig, Role, StartError, UPSTREAM_TIMEOUT,
+};
+pub use table::{
+    Backend, DestinationLabels, Fault, FaultAbort, FaultDelay, HeaderMatch, HeaderOperations,
+    HeaderOps, InvalidTable, LoadBalancer, Mirror, RetryOn, RetryPolicy, Rewrite, Route,
+    RouteMatch, RouteTable, StringMatch, TableProblem, VirtualHost, WeightedDestination,
+};

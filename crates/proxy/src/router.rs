@@ -1,0 +1,525 @@
+//! The compiled route table: what the request path reads through one atomic pointer.
+//!
+//! [`Router::compile`] turns a [`RouteTable`] into indexes (host lookup, backend indexes,
+//! compiled regexes, header names and values, weighted schedules) and collects every problem.
+//! Endpoint states (in-flight counts for least-request) are shared between successive routers
+//! through an [`EndpointCache`], so balancing stays accurate across table swaps and an endpoint
+//! that left the table simply stops being picked while its in-flight requests finish.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::uri::Authority;
+use http::{HeaderMap, StatusCode};
+
+use crate::balance::{self, WeightedPicker};
+use crate::matching::{HostIndex, MatchBlock, RequestView, match_blocks};
+use crate::metrics::{DestinationMetrics, Registry};
+use crate::table::{
+    Backend, Fault, HeaderOps, InvalidTable, LoadBalancer, RetryPolicy, Route, RouteTable,
+    TableProblem, VirtualHost,
+};
+
+/// One upstream address and its live load.
+#[derive(Debug)]
+pub(crate) struct EndpointState {
+    pub(crate) authority: Authority,
+    in_flight: AtomicUsize,
+}
+
+/// Counts a request in flight on an endpoint until dropped.
+#[derive(Debug)]
+pub(crate) struct InFlight(pub(crate) Arc<EndpointState>);
+
+impl InFlight {
+    fn new(ep: &Arc<EndpointState>) -> Self {
+        ep.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(ep.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Endpoint states by address, kept by the control plane across tables.
+#[derive(Debug, Default)]
+pub(crate) struct EndpointCache(HashMap<SocketAddr, Arc<EndpointState>>);
+
+impl EndpointCache {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    fn get(&mut self, addr: SocketAddr) -> Arc<EndpointState> {
+        self.0
+            .entry(addr)
+            .or_insert_with(|| {
+                let authority = Authority::try_from(addr.to_string().as_str())
+                    .expect("a socket address is a valid authority");
+                Arc::new(EndpointState { authority, in_flight: AtomicUsize::new(0) })
+            })
+            .clone()
+    }
+
+    /// Forgets endpoints no router references any more.
+    pub(crate) fn prune(&mut self) {
+        self.0.retain(|_, e| Arc::strong_count(e) > 1);
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledBackend {
+    pub(crate) name: Arc<str>,
+    endpoints: Vec<Arc<EndpointState>>,
+    lb: LoadBalancer,
+    rr: AtomicUsize,
+    pub(crate) metrics: Arc<DestinationMetrics>,
+}
+
+impl CompiledBackend {
+    /// Picks an endpoint and counts the request in flight; `None`: no healthy upstream.
+    pub(crate) fn pick(&self) -> Option<InFlight> {
+        let n = self.endpoints.len();
+        if n == 0 {
+            return None;
+        }
+        let i = match self.lb {
+            LoadBalancer::RoundRobin => balance::round_robin(&self.rr, n),
+            LoadBalancer::LeastRequest => balance::least_request(n, balance::random(), |i| {
+                self.endpoints[i].in_flight.load(Ordering::Relaxed)
+            }),
+        };
+        Some(InFlight::new(&self.endpoints[i]))
+    }
+}
+
+/// Compiled header operations.
+#[derive(Debug, Default)]
+pub(crate) struct HeaderOpsC {
+    set: Vec<(HeaderName, HeaderValue)>,
+    add: Vec<(HeaderName, HeaderValue)>,
+    remove: Vec<HeaderName>,
+}
+
+impl HeaderOpsC {
+    fn compile(ops: &HeaderOps, path: &str, problems: &mut Vec<TableProblem>) -> Self {
+        let pair = |kind: &str, list: &[(String, String)], problems: &mut Vec<_>| {
+            let mut out = Vec::with_capacity(list.len());
+            for (n, v) in list {
+                let p = format!("{path}.{kind}[{n}]");
+                match (HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(v)) {
+                    (Ok(n), Ok(v)) => out.push((n, v)),
+                    (Err(_), _) => problems.push(problem(&p, "invalid header name")),
+                    (_, Err(_)) => problems.push(problem(&p, "invalid header value")),
+                }
+            }
+            out
+        };
+        let set = pair("set", &ops.set, problems);
+        let add = pair("add", &ops.add, problems);
+        let mut remove = Vec::new();
+        for n in &ops.remove {
+            match HeaderName::from_bytes(n.as_bytes()) {
+                Ok(n) => remove.push(n),
+                Err(_) => {
+                    problems.push(problem(&format!("{path}.remove[{n}]"), "invalid header name"))
+                }
+            }
+        }
+        Self { set, add, remove }
+    }
+
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        for n in &self.remove {
+            headers.remove(n);
+        }
+        for (n, v) in &self.set {
+            headers.insert(n.clone(), v.clone());
+        }
+        for (n, v) in &self.add {
+            headers.append(n.clone(), v.clone());
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledDestination {
+    pub(crate) backend: usize,
+    pub(crate) request_headers: HeaderOpsC,
+    pub(crate) response_headers: HeaderOpsC,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRewrite {
+    pub(crate) uri: Option<Box<str>>,
+    pub(crate) authority: Option<HeaderValue>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRoute {
+    pub(crate) blocks: Vec<MatchBlock>,
+    pub(crate) destinations: Vec<CompiledDestination>,
+    picker: WeightedPicker,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retries: Option<RetryPolicy>,
+    pub(crate) mirrors: Vec<(usize, f64)>,
+    pub(crate) fault: Option<Fault>,
+    pub(crate) request_headers: HeaderOpsC,
+    pub(crate) response_headers: HeaderOpsC,
+    pub(crate) rewrite: Option<CompiledRewrite>,
+}
+
+impl CompiledRoute {
+    pub(crate) fn pick_destination(&self) -> Option<&CompiledDestination> {
+        self.picker.pick().and_then(|i| self.destinations.get(i))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledVhost {
+    pub(crate) routes: Vec<CompiledRoute>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Listener {
+    index: HostIndex,
+    vhosts: Vec<CompiledVhost>,
+}
+
+impl Listener {
+    /// The route (and index of the matching block) for a request.
+    pub(crate) fn route(&self, r: &RequestView<'_>) -> Option<(&CompiledRoute, Option<usize>)> {
+        let vh = self.vhosts.get(self.index.lookup(r.authority)?)?;
+        vh.routes.iter().find_map(|route| match_blocks(&route.blocks, r).map(|m| (route, m)))
+    }
+}
+
+/// The compiled table.
+#[derive(Debug, Default)]
+pub(crate) struct Router {
+    pub(crate) gateway: Listener,
+    pub(crate) mesh: Listener,
+    pub(crate) backends: Vec<CompiledBackend>,
+    by_name: HashMap<Arc<str>, usize>,
+}
+
+fn problem(path: &str, message: &str) -> TableProblem {
+    TableProblem { path: path.to_owned(), message: message.to_owned() }
+}
+
+fn check_percent(v: f64, path: &str, problems: &mut Vec<TableProblem>) {
+    if !(0.0..=100.0).contains(&v) {
+        problems.push(problem(path, &format!("percentage {v} is outside 0..=100")));
+    }
+}
+
+impl Router {
+    /// A backend's index by name, for retries that re-resolve endpoints in the newest table.
+    pub(crate) fn backend_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Compiles `table`, or returns every problem found.
+    pub(crate) fn compile(
+        table: &RouteTable,
+        registry: &Registry,
+        endpoints: &mut EndpointCache,
+    ) -> Result<Self, InvalidTable> {
+        let mut problems = Vec::new();
+        let mut router = Self::default();
+        for (name, b) in &table.backends {
+            router.add_backend(name, b, registry, endpoints);
+        }
+        for (i, vh) in table.gateway.iter().enumerate() {
+            let path = format!(
+                "gateway[{}]",
+                if vh.name.is_empty() { i.to_string() } else { vh.name.clone() }
+            );
+            let compiled = router.compile_vhost(vh, &path, &mut problems);
+            insert_vhost(&mut router.gateway, vh, compiled, &path, &mut problems);
+        }
+        for (i, vh) in table.mesh.iter().enumerate() {
+            let path = format!(
+                "mesh[{}]",
+                if vh.name.is_empty() { i.to_string() } else { vh.name.clone() }
+            );
+            let compiled = router.compile_vhost(vh, &path, &mut problems);
+            insert_vhost(&mut router.mesh, vh, compiled, &path, &mut problems);
+        }
+        if problems.is_empty() { Ok(router) } else { Err(InvalidTable(problems)) }
+    }
+
+    fn add_backend(
+        &mut self,
+        name: &str,
+        b: &Backend,
+        registry: &Registry,
+        endpoints: &mut EndpointCache,
+    ) {
+        let name: Arc<str> = name.into();
+        self.by_name.insert(name.clone(), self.backends.len());
+        self.backends.push(CompiledBackend {
+            name,
+            endpoints: b.endpoints.iter().map(|a| endpoints.get(*a)).collect(),
+            lb: b.load_balancer,
+            rr: AtomicUsize::new(0),
+            metrics: registry.destination(&b.labels),
+        });
+    }
+
+    fn resolve_backend(&self, name: &str, path: &str, problems: &mut Vec<TableProblem>) -> usize {
+        match self.by_name.get(name) {
+            Some(&i) => i,
+            None => {
+                problems.push(problem(path, &format!("unknown backend {name:?}")));
+                usize::MAX
+            }
+        }
+    }
+
+    fn compile_vhost(
+        &self,
+        vh: &VirtualHost,
+        path: &str,
+        problems: &mut Vec<TableProblem>,
+    ) -> CompiledVhost {
+        let routes = vh
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.compile_route(r, &format!("{path}.routes[{i}]"), problems))
+            .collect();
+        CompiledVhost { routes }
+    }
+
+    fn compile_route(
+        &self,
+        r: &Route,
+        path: &str,
+        problems: &mut Vec<TableProblem>,
+    ) -> CompiledRoute {
+        let blocks = r
+            .matches
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MatchBlock::compile(m, &format!("{path}.match[{i}]"), problems))
+            .collect();
+        if r.destinations.is_empty() {
+            problems.push(problem(&format!("{path}.destinations"), "a route needs a destination"));
+        } else if r.destinations.len() > 1000 {
+            problems.push(problem(&format!("{path}.destinations"), "more than 1000 destinations"));
+        } else if r.destinations.len() > 1 && r.destinations.iter().all(|d| d.weight == 0) {
+            problems.push(problem(
+                &format!("{path}.destinations"),
+                "sum of weights must be greater than 0",
+            ));
+        }
+        let destinations = r
+            .destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let p = format!("{path}.destinations[{i}]");
+                CompiledDestination {
+                    backend: self.resolve_backend(&d.backend, &format!("{p}.backend"), problems),
+                    request_headers: HeaderOpsC::compile(
+                        &d.headers.request,
+                        &format!("{p}.headers.request"),
+                        problems,
+                    ),
+                    response_headers: HeaderOpsC::compile(
+                        &d.headers.response,
+                        &format!("{p}.headers.response"),
+                        problems,
+                    ),
+                }
+            })
+            .collect();
+        let weights: Vec<u32> = r.destinations.iter().map(|d| d.weight).collect();
+        let mirrors = r
+            .mirrors
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let p = format!("{path}.mirrors[{i}]");
+                check_percent(m.percentage, &format!("{p}.percentage"), problems);
+                (self.resolve_backend(&m.backend, &format!("{p}.backend"), problems), m.percentage)
+            })
+            .collect();
+        if let Some(f) = &r.fault {
+            if let Some(d) = &f.delay {
+                check_percent(d.percentage, &format!("{path}.fault.delay.percentage"), problems);
+            }
+            if let Some(a) = &f.abort {
+                check_percent(a.percentage, &format!("{path}.fault.abort.percentage"), problems);
+                if !(200..=599).contains(&a.http_status) {
+                    problems.push(problem(
+                        &format!("{path}.fault.abort.httpStatus"),
+                        &format!("invalid HTTP status {}", a.http_status),
+                    ));
+                }
+            }
+        }
+        if let Some(rt) = &r.retries {
+            if rt.per_try_timeout.is_some_and(|t| t < Duration::from_millis(1)) {
+                problems.push(problem(&format!("{path}.retries.perTryTimeout"), "must be ≥ 1ms"));
+            }
+            for c in &rt.retry_on.retriable_status_codes {
+                if StatusCode::from_u16(*c).is_err() {
+                    problems.push(problem(
+                        &format!("{path}.retries.retryOn"),
+                        &format!("invalid status code {c}"),
+                    ));
+                }
+            }
+        }
+        let rewrite = r.rewrite.as_ref().map(|rw| {
+            if let Some(u) = &rw.uri
+                && !u.is_empty()
+                && http::uri::PathAndQuery::try_from(u.as_str()).is_err()
+            {
+                problems.push(problem(&format!("{path}.rewrite.uri"), "invalid URI"));
+            }
+            let authority = rw.authority.as_ref().and_then(|a| {
+                match (Authority::try_from(a.as_str()), HeaderValue::from_str(a)) {
+                    (Ok(_), Ok(v)) => Some(v),
+                    _ => {
+                        problems.push(problem(
+                            &format!("{path}.rewrite.authority"),
+                            "invalid authority",
+                        ));
+                        None
+                    }
+                }
+            });
+            CompiledRewrite { uri: rw.uri.as_deref().map(Into::into), authority }
+        });
+        CompiledRoute {
+            blocks,
+            destinations,
+            picker: WeightedPicker::new(&weights),
+            timeout: r.timeout.filter(|t| !t.is_zero()),
+            retries: r.retries.clone().filter(|rt| rt.attempts > 0),
+            mirrors,
+            fault: r.fault.clone(),
+            request_headers: HeaderOpsC::compile(
+                &r.headers.request,
+                &format!("{path}.headers.request"),
+                problems,
+            ),
+            response_headers: HeaderOpsC::compile(
+                &r.headers.response,
+                &format!("{path}.headers.response"),
+                problems,
+            ),
+            rewrite,
+        }
+    }
+}
+
+fn insert_vhost(
+    listener: &mut Listener,
+    vh: &VirtualHost,
+    compiled: CompiledVhost,
+    path: &str,
+    problems: &mut Vec<TableProblem>,
+) {
+    let idx = listener.vhosts.len();
+    if vh.hosts.is_empty() {
+        problems.push(problem(&format!("{path}.hosts"), "no hosts"));
+    }
+    for h in &vh.hosts {
+        let bad = h.is_empty()
+            || h.chars().skip(1).any(|c| c == '*')
+            || (h.starts_with('*') && h != "*" && !h.starts_with("*."));
+        if bad {
+            problems.push(problem(&format!("{path}.hosts"), &format!("invalid host {h:?}")));
+        } else {
+            listener.index.insert(h, vh.port, idx);
+        }
+    }
+    listener.vhosts.push(compiled);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{
+        Fault, FaultAbort, HeaderMatch, Mirror, RouteMatch, StringMatch, WeightedDestination,
+    };
+
+    fn table() -> RouteTable {
+        let mut t = RouteTable::default();
+        t.backends.insert("v1".into(), Backend::default());
+        t.backends.insert("v2".into(), Backend::default());
+        t.mesh.push(VirtualHost::service("reviews", vec!["reviews".into()], "v1"));
+        t
+    }
+
+    #[test]
+    fn valid_table_compiles() {
+        let t = table();
+        assert_eq!(t.validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut t = table();
+        t.gateway.push(VirtualHost {
+            name: "gw".into(),
+            hosts: vec!["bookinfo.example.com".into(), "a*b".into()],
+            port: None,
+            routes: vec![
+                Route::weighted(&[("v1", 0), ("v2", 0)]),
+                Route {
+                    matches: vec![RouteMatch {
+                        uri: Some(StringMatch::Regex("(".into())),
+                        headers: vec![("bad header".into(), HeaderMatch::Present)],
+                        ..RouteMatch::default()
+                    }],
+                    destinations: vec![WeightedDestination::new("nope", 1)],
+                    mirrors: vec![Mirror { backend: "v2".into(), percentage: 150.0 }],
+                    fault: Some(Fault {
+                        delay: None,
+                        abort: Some(FaultAbort { http_status: 42, percentage: 1.0 }),
+                    }),
+                    ..Route::default()
+                },
+                Route::default(),
+            ],
+        });
+        let err = t.validate().expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "gateway[gw].hosts: invalid host \"a*b\"",
+            "gateway[gw].routes[0].destinations: sum of weights must be greater than 0",
+            "gateway[gw].routes[1].match[0].uri: invalid regex",
+            "gateway[gw].routes[1].match[0].headers[bad header]: invalid header name",
+            "gateway[gw].routes[1].destinations[0].backend: unknown backend \"nope\"",
+            "gateway[gw].routes[1].mirrors[0].percentage: percentage 150 is outside 0..=100",
+            "gateway[gw].routes[1].fault.abort.httpStatus: invalid HTTP status 42",
+            "gateway[gw].routes[2].destinations: a route needs a destination",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in {text}");
+        }
+        assert_eq!(err.0.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn single_zero_weight_destination_gets_everything() {
+        let mut t = table();
+        t.mesh[0].routes = vec![Route::weighted(&[("v2", 0)])];
+        let reg = Registry::new(Vec::new());
+        let r = Router::compile(&t, &reg, &mut EndpointCache::new()).expect("valid");
+        let route = &r.mesh.vhosts[0].routes[0];
+        let d = route.pick_destination().expect("destination");
+        assert_eq!(&*r.backends[d.backend].name, "v2");
+    }
+}
