@@ -6,7 +6,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 /// The deepest tree the parser accepts.
-pub(crate) const MAX_DEPTH: u32 = 160;
+pub(crate) const MAX_DEPTH: u32 = 256;
 
 /// Binary operators (`matches` is its own node because it caches a literal regex).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

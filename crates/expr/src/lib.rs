@@ -14,7 +14,7 @@
 //! assert_eq!(ok, Ok(true));
 //! ```
 //!
-//! Pipeline: [`lexer`](crate) → Pratt parser → AST → static check against an [`Env`] → tree-walking
+//! Pipeline: lexer → Pratt parser → AST → static check against an [`Env`] → tree-walking
 //! evaluation. [`compile`] parses once; [`Program::run`] checks and evaluates against an
 //! environment as often as needed. Nothing panics on any input; deeply nested input is rejected.
 

@@ -155,6 +155,16 @@ fn compile_once_run_many() {
 }
 
 #[test]
+fn deep_but_allowed_trees_evaluate() {
+    let chain = vec!["1"; 250].join(" + ");
+    assert_eq!(ok(&chain), Value::Int(250));
+    let ors = vec!["false"; 250].join(" || ") + " || true";
+    assert_eq!(ok(&ors), Value::Bool(true));
+    let parens = "(".repeat(60) + "1" + &")".repeat(60);
+    assert_eq!(ok(&parens), Value::Int(1));
+}
+
+#[test]
 fn hostile_inputs_never_panic() {
     let nested = "(".repeat(10_000);
     let chain = vec!["1"; 20_000].join("+");
