@@ -85,9 +85,9 @@ impl Client {
         let response = request.send().await.map_err(unreachable(&self.base))?;
         let status = response.status();
         let body = response.bytes().await.map_err(unreachable(&self.base))?;
-        let value: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
-            json!({ "message": String::from_utf8_lossy(&body).trim().to_owned() })
-        });
+        let value: Value = serde_json::from_slice(&body).unwrap_or_else(
+            |_| json!({ "message": String::from_utf8_lossy(&body).trim().to_owned() }),
+        );
         if status.is_success() { Ok(value) } else { Err(error_from_status(status, &value)) }
     }
 
@@ -113,7 +113,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Rebuilds the cluster error a server answered with from its `Status` body.
 fn error_from_status(status: StatusCode, body: &Value) -> Error {
-    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned();
+    let text =
+        |pointer: &str| body.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned();
     let message = text("/message");
     let (kind, name) = (text("/details/kind"), text("/details/name"));
     match (status.as_u16(), text("/reason").as_str()) {
@@ -157,10 +158,18 @@ fn or(text: String, default: &str) -> String {
 }
 
 fn conflict_detail(message: &str) -> String {
-    message.split_once("\": ").map(|(_, detail)| detail.to_owned()).unwrap_or_else(|| message.to_owned())
+    message
+        .split_once("\": ")
+        .map(|(_, detail)| detail.to_owned())
+        .unwrap_or_else(|| message.to_owned())
 }
 
-fn item_path(rt: &ResourceType, namespace: Option<&str>, name: &str, subresource: Subresource) -> String {
+fn item_path(
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    subresource: Subresource,
+) -> String {
     let mut path = format!("{}/{name}", rt.collection_path(namespace));
     if subresource == Subresource::Status {
         path.push_str("/status");
@@ -178,7 +187,12 @@ impl Cluster for Client {
         self.send_object(self.request(Method::GET, &path)).await
     }
 
-    async fn list(&self, rt: &ResourceType, namespace: Option<&str>, params: &ListParams) -> Result<ObjectList> {
+    async fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        params: &ListParams,
+    ) -> Result<ObjectList> {
         let mut request = self.request(Method::GET, &rt.collection_path(namespace));
         if let Some(selector) = &params.label_selector {
             request = request.query(&[("labelSelector", selector.to_string())]);
@@ -191,8 +205,11 @@ impl Cluster for Client {
             .flatten()
             .map(|item| Object::from_value(item.clone()))
             .collect::<Result<Vec<_>>>()?;
-        let resource_version =
-            value.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_owned();
+        let resource_version = value
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         Ok(ObjectList { items, resource_version })
     }
 
@@ -251,7 +268,9 @@ impl Cluster for Client {
             preconditions.insert("resourceVersion".to_owned(), json!(rv));
         }
         let options = json!({ "propagationPolicy": policy, "preconditions": preconditions });
-        let request = self.request(Method::DELETE, &item_path(rt, namespace, name, Subresource::Main)).json(&options);
+        let request = self
+            .request(Method::DELETE, &item_path(rt, namespace, name, Subresource::Main))
+            .json(&options);
         let response = request.send().await.map_err(unreachable(&self.base))?;
         let status = response.status();
         let body = response.bytes().await.map_err(unreachable(&self.base))?;
@@ -260,10 +279,19 @@ impl Cluster for Client {
             return Err(error_from_status(status, &value));
         }
         let object = Object::from_value(value)?;
-        Ok(if status == StatusCode::ACCEPTED { DeleteOutcome::Pending(object) } else { DeleteOutcome::Deleted(object) })
+        Ok(if status == StatusCode::ACCEPTED {
+            DeleteOutcome::Pending(object)
+        } else {
+            DeleteOutcome::Deleted(object)
+        })
     }
 
-    async fn watch(&self, rt: &ResourceType, namespace: Option<&str>, params: &WatchParams) -> Result<WatchStream> {
+    async fn watch(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        params: &WatchParams,
+    ) -> Result<WatchStream> {
         let mut query: HashMap<&str, String> = HashMap::from([("watch", "true".to_owned())]);
         if let Some(rv) = &params.resource_version {
             query.insert("resourceVersion", rv.clone());
@@ -289,31 +317,34 @@ impl Cluster for Client {
 }
 
 /// Splits a byte stream into lines.
-fn lines(
-    bytes: impl futures::Stream<Item = Result<reqwest::Bytes>> + Send + 'static,
+fn lines<B: AsRef<[u8]> + Send + 'static>(
+    bytes: impl futures::Stream<Item = Result<B>> + Send + 'static,
 ) -> impl futures::Stream<Item = Result<Vec<u8>>> + Send + 'static {
-    futures::stream::unfold((bytes.boxed(), Vec::new(), false), |(mut bytes, mut buffer, done)| async move {
-        loop {
-            if let Some(at) = buffer.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buffer.drain(..=at).collect();
-                return Some((Ok(line), (bytes, buffer, done)));
-            }
-            if done {
-                return None;
-            }
-            match bytes.next().await {
-                Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
-                Some(Err(e)) => return Some((Err(e), (bytes, buffer, true))),
-                None => {
-                    if buffer.iter().all(u8::is_ascii_whitespace) {
-                        return None;
+    futures::stream::unfold(
+        (bytes.boxed(), Vec::new(), false),
+        |(mut bytes, mut buffer, done)| async move {
+            loop {
+                if let Some(at) = buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buffer.drain(..=at).collect();
+                    return Some((Ok(line), (bytes, buffer, done)));
+                }
+                if done {
+                    return None;
+                }
+                match bytes.next().await {
+                    Some(Ok(chunk)) => buffer.extend_from_slice(chunk.as_ref()),
+                    Some(Err(e)) => return Some((Err(e), (bytes, buffer, true))),
+                    None => {
+                        if buffer.iter().all(u8::is_ascii_whitespace) {
+                            return None;
+                        }
+                        buffer.push(b'\n');
+                        return Some((Ok(std::mem::take(&mut buffer)), (bytes, Vec::new(), true)));
                     }
-                    buffer.push(b'\n');
-                    return Some((Ok(std::mem::take(&mut buffer)), (bytes, Vec::new(), true)));
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 fn parse_event(line: &[u8]) -> Result<WatchEvent> {
@@ -322,10 +353,12 @@ fn parse_event(line: &[u8]) -> Result<WatchEvent> {
     if value.get("type").and_then(Value::as_str) == Some("ERROR") {
         let status = value.get("object").cloned().unwrap_or(Value::Null);
         let code = status.get("code").and_then(Value::as_u64).unwrap_or(500);
-        let code = StatusCode::from_u16(u16::try_from(code).unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = StatusCode::from_u16(u16::try_from(code).unwrap_or(500))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Err(error_from_status(code, &status));
     }
-    serde_json::from_value(value).map_err(|e| Error::Internal(format!("malformed watch event: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| Error::Internal(format!("malformed watch event: {e}")))
 }
 
 #[cfg(test)]
@@ -337,10 +370,17 @@ mod tests {
         let conflict = json!({"reason": "Conflict", "message": "operation cannot be fulfilled on Rollout \"r\": the object has been modified", "details": {"kind": "Rollout", "name": "r"}});
         assert_eq!(
             error_from_status(StatusCode::CONFLICT, &conflict),
-            Error::Conflict { kind: "Rollout".into(), name: "r".into(), message: "the object has been modified".into() }
+            Error::Conflict {
+                kind: "Rollout".into(),
+                name: "r".into(),
+                message: "the object has been modified".into()
+            }
         );
         let expired = json!({"reason": "Expired", "message": "too old resource version: 5 (oldest retained: 90)"});
-        assert_eq!(error_from_status(StatusCode::GONE, &expired), Error::Expired { requested: 5, oldest: 90 });
+        assert_eq!(
+            error_from_status(StatusCode::GONE, &expired),
+            Error::Expired { requested: 5, oldest: 90 }
+        );
         assert_eq!(error_from_status(StatusCode::UNAUTHORIZED, &json!({})), Error::Unauthorized);
     }
 

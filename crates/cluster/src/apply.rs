@@ -70,9 +70,8 @@ pub async fn apply<C: Cluster>(
 
 /// The object `apply` would write given the live object and the manifest.
 pub fn merge(live: &Object, desired: &Object) -> Object {
-    let last_applied: Option<Object> = live
-        .annotation(LAST_APPLIED_ANNOTATION)
-        .and_then(|text| serde_json::from_str(text).ok());
+    let last_applied: Option<Object> =
+        live.annotation(LAST_APPLIED_ANNOTATION).and_then(|text| serde_json::from_str(text).ok());
     let desired = with_last_applied(desired);
 
     let mut merged = live.clone();
@@ -127,7 +126,10 @@ fn with_last_applied(desired: &Object) -> Object {
     }
     let text = serde_json::to_string(&manifest).expect("an Object always serializes to JSON");
     let mut out = desired.clone();
-    out.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(LAST_APPLIED_ANNOTATION.to_owned(), text);
+    out.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(LAST_APPLIED_ANNOTATION.to_owned(), text);
     out
 }
 

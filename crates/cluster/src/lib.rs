@@ -84,10 +84,18 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Creates an object; fills uid, resourceVersion, generation and creationTimestamp.
     /// `metadata.generateName` is honoured when `name` is empty.
-    fn create(&self, rt: &ResourceType, object: Object) -> impl Future<Output = Result<Object>> + Send;
+    fn create(
+        &self,
+        rt: &ResourceType,
+        object: Object,
+    ) -> impl Future<Output = Result<Object>> + Send;
 
     /// Replaces an object's main resource (everything but `status`).
-    fn update(&self, rt: &ResourceType, object: Object) -> impl Future<Output = Result<Object>> + Send;
+    fn update(
+        &self,
+        rt: &ResourceType,
+        object: Object,
+    ) -> impl Future<Output = Result<Object>> + Send;
 
     /// Replaces an object's `status` and nothing else.
     fn update_status(

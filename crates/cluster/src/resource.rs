@@ -81,7 +81,10 @@ pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
 
 fn guess_plural(kind: &str) -> String {
     let lower = kind.to_ascii_lowercase();
-    if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x')
+    if lower.ends_with('s')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('x')
     {
         format!("{lower}es")
     } else if let Some(stem) = lower.strip_suffix('y')
@@ -100,8 +103,18 @@ pub struct Registry {
     by_group_kind: BTreeMap<(String, String), ResourceType>,
 }
 
-/// `(group, versions, kind, plural, scope, short names)` of every kind weir knows out of the box.
-const BUILTIN: &[(&str, &[&str], &str, &str, Scope, &[&str])] = {
+/// `(group, versions, kind, plural, scope, short names)` of one built-in kind.
+type BuiltinType = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    Scope,
+    &'static [&'static str],
+);
+
+/// Every kind weir knows out of the box.
+const BUILTIN: &[BuiltinType] = {
     use Scope::{Cluster, Namespaced};
     const ISTIO: &[&str] = &["v1", "v1beta1", "v1alpha3"];
     &[
@@ -152,7 +165,14 @@ const BUILTIN: &[(&str, &[&str], &str, &str, Scope, &[&str])] = {
             &["crd", "crds"],
         ),
         ("argoproj.io", &["v1alpha1"], "Rollout", "rollouts", Namespaced, &["ro"]),
-        ("argoproj.io", &["v1alpha1"], "AnalysisTemplate", "analysistemplates", Namespaced, &["at"]),
+        (
+            "argoproj.io",
+            &["v1alpha1"],
+            "AnalysisTemplate",
+            "analysistemplates",
+            Namespaced,
+            &["at"],
+        ),
         (
             "argoproj.io",
             &["v1alpha1"],

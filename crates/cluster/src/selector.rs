@@ -196,7 +196,8 @@ mod tests {
 
     #[test]
     fn parses_and_matches_every_operator() {
-        let sel = LabelSelector::parse("app=web, tier!=db,env in (prod, stage),!canary,team").unwrap();
+        let sel =
+            LabelSelector::parse("app=web, tier!=db,env in (prod, stage),!canary,team").unwrap();
         assert!(sel.matches(Some(&labels(&[("app", "web"), ("env", "prod"), ("team", "a")]))));
         assert!(!sel.matches(Some(&labels(&[("app", "web"), ("env", "dev"), ("team", "a")]))));
         assert!(!sel.matches(Some(&labels(&[

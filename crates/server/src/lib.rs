@@ -1,1 +1,130 @@
-//! weir-server (being written).
+//! The running weir: the authenticated HTTP API over the cluster API, and the composition of
+//! `weir up` (data directory, store, token, listener, shutdown).
+//!
+//! What it is not: it holds no business logic. Controllers are composed here as they land;
+//! each one is written against [`weir_cluster::Cluster`] and knows nothing of HTTP.
+//!
+//! Read [`up`] first, then [`api::router`].
+
+pub mod api;
+mod auth;
+mod data_dir;
+mod resources;
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use weir_cluster::{Object, apply};
+use weir_store::Store;
+
+pub use data_dir::{DataDir, Endpoints};
+pub use resources::Resources;
+
+/// How `weir up` runs.
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    /// Where the store, token, endpoints file and logs live.
+    pub data_dir: PathBuf,
+    /// API port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Objects applied on start (the demo), with their namespaces already set.
+    pub seed: Vec<Object>,
+}
+
+/// Why `weir up` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    /// The data directory could not be prepared.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened (locked, corrupted, unreadable).
+    #[error(transparent)]
+    Store(#[from] weir_store::StoreError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A started weir: where it listens. Dropping it does not stop it; the `shutdown` future does.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The API's address.
+    pub api_addr: SocketAddr,
+    /// The data directory in use.
+    pub data_dir: DataDir,
+}
+
+/// Runs the embedded control plane until `shutdown` completes. `on_started` is called once the
+/// API accepts connections (the CLI prints the address there).
+pub async fn up(
+    config: UpConfig,
+    on_started: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), UpError> {
+    let data_dir = DataDir::create(config.data_dir.clone()).map_err(|source| UpError::Io {
+        context: format!("preparing data directory {}", config.data_dir.display()),
+        source,
+    })?;
+    let store = Store::open(data_dir.root())?;
+    let token = data_dir.ensure_token().map_err(|source| UpError::Io {
+        context: format!("writing token file {}", data_dir.token_path().display()),
+        source,
+    })?;
+    let resources = Resources::load(data_dir.resource_types_path(), &store).await;
+    let default_namespace = Object::new("v1", "Namespace", None, "default");
+    for object in std::iter::once(&default_namespace).chain(&config.seed) {
+        seed(&store, &resources, object).await;
+    }
+
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
+    let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
+
+    let endpoints = Endpoints::new(api_addr, &data_dir);
+    data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
+        context: format!("writing {}", data_dir.endpoints_path().display()),
+        source,
+    })?;
+
+    let state = Arc::new(api::ApiState::new(store, resources, token));
+    let app = api::router(state);
+    tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
+    on_started(&Started { api_addr, data_dir: data_dir.clone() });
+
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    data_dir.remove_endpoints();
+    served.map_err(|source| UpError::Io { context: "serving the API".to_owned(), source })
+}
+
+/// Applies one start-up object; a failure is logged and does not stop the start.
+async fn seed(store: &Store, resources: &Resources, object: &Object) {
+    let Some(rt) = resources.for_object(&object.api_version, &object.kind) else {
+        tracing::warn!(kind = %object.kind, api_version = %object.api_version, "no resource type for seed object");
+        return;
+    };
+    if resources.for_path(&rt.group, &rt.version, &rt.plural).is_none() {
+        resources.learn_from_object(&rt.group, &rt.version, &rt.plural, object);
+    }
+    match apply(store, &rt, object).await {
+        Ok((outcome, _)) => {
+            tracing::info!(object = %object.object_ref(), outcome = outcome.as_str(), "applied")
+        }
+        Err(e) => {
+            tracing::warn!(object = %object.object_ref(), error = %e, "cannot apply seed object")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Command-line arguments (clap), as raw as the user typed them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// weir: GitOps and progressive delivery in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+impl Cli {
+    /// Server commands log at info; client commands only warn.
+    pub(crate) fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Up(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// How client commands find the running weir.
+#[derive(Debug, Args)]
+pub(crate) struct Connection {
+    /// API address of a running weir (default: read from the data directory's endpoints.json).
+    #[arg(long, global = true, env = "WEIR_SERVER")]
+    pub(crate) server: Option<String>,
+    /// Bearer token (default: the token file named in endpoints.json).
+    #[arg(long, global = true, env = "WEIR_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Data directory of the weir to talk to or to run.
+    #[arg(long, global = true, env = "WEIR_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the embedded control plane: store, API and controllers.
+    Up(UpArgs),
+    /// Create or update objects from manifests.
+    Apply(ApplyArgs),
+    /// Show objects.
+    Get(GetArgs),
+    /// Delete objects.
+    Delete(DeleteArgs),
+    /// Check manifests offline and report every problem.
+    Lint(LintArgs),
+    /// Print the client's (and the server's, if reachable) version.
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// API port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 7171)]
+    pub(crate) port: u16,
+    /// Apply the bookinfo demo manifests (examples/bookinfo) on start.
+    #[arg(long)]
+    pub(crate) demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// Manifest file or directory (`-` for standard input); repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Namespace for objects that name none.
+    #[arg(short, long)]
+    pub(crate) namespace: Option<String>,
+    /// Recurse into sub-directories.
+    #[arg(short = 'R', long)]
+    pub(crate) recursive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    Yaml,
+    Json,
+    Wide,
+    Name,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// Resource type: plural, singular, kind or short name (`ro`, `vs`, `app`).
+    pub(crate) kind: String,
+    /// Object name (all objects if omitted).
+    pub(crate) name: Option<String>,
+    /// Namespace (default: `default`).
+    #[arg(short, long)]
+    pub(crate) namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    pub(crate) all_namespaces: bool,
+    /// Output format.
+    #[arg(short, long, value_enum)]
+    pub(crate) output: Option<OutputFormat>,
+    /// Label selector, e.g. `app=reviews,version in (v1,v2)`.
+    #[arg(short = 'l', long)]
+    pub(crate) selector: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Cascade {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// Resource type (omit with `-f`).
+    pub(crate) kind: Option<String>,
+    /// Object names.
+    pub(crate) names: Vec<String>,
+    /// Delete the objects of these manifests instead.
+    #[arg(short = 'f', long = "filename")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Namespace (default: `default`).
+    #[arg(short, long)]
+    pub(crate) namespace: Option<String>,
+    /// What happens to dependents.
+    #[arg(long, value_enum, default_value = "background")]
+    pub(crate) cascade: Cascade,
+    /// Succeed when the object does not exist.
+    #[arg(long)]
+    pub(crate) ignore_not_found: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    /// Manifest files or directories; repeatable.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Recurse into sub-directories.
+    #[arg(short = 'R', long)]
+    pub(crate) recursive: bool,
+}

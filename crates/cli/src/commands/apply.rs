@@ -1,0 +1,54 @@
+//! `weir apply -f FILE|DIR [-n NS]`: create or update objects, printing what happened to each.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use weir_client::Client;
+use weir_cluster::apply;
+
+use super::registry;
+use crate::args::ApplyArgs;
+use crate::manifests;
+
+pub(crate) async fn run(client: &Client, args: ApplyArgs) -> Result<ExitCode> {
+    let objects = manifests::read_all(&args.files, args.recursive)?;
+    let registry = registry(client).await?;
+    let mut failed = false;
+    for mut object in objects {
+        let noun = format!("{}/{}", object.kind.to_ascii_lowercase(), object.name());
+        let Some(rt) = registry.for_object(&object.api_version, &object.kind) else {
+            eprintln!(
+                "error: {noun}: no kind \"{}\" is served in version \"{}\"",
+                object.kind, object.api_version
+            );
+            failed = true;
+            continue;
+        };
+        if rt.namespaced() {
+            match (&args.namespace, object.namespace()) {
+                (Some(flag), Some(own)) if flag != own => {
+                    eprintln!(
+                        "error: {noun}: the namespace from the provided object \"{own}\" does not match the namespace \"{flag}\""
+                    );
+                    failed = true;
+                    continue;
+                }
+                (flag, None) => {
+                    object.metadata.namespace =
+                        Some(flag.clone().unwrap_or_else(|| "default".to_owned()))
+                }
+                _ => {}
+            }
+        } else {
+            object.metadata.namespace = None;
+        }
+        match apply(client, &rt, &object).await {
+            Ok((outcome, _)) => println!("{noun} {}", outcome.as_str()),
+            Err(e) => {
+                eprintln!("error: {noun}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,84 @@
+//! `weir get KIND [NAME] [-n NS | -A] [-o yaml|json|wide|name] [-l SELECTOR]`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+use weir_client::Client;
+use weir_cluster::{Cluster, LabelSelector, ListParams, Object};
+
+use super::{namespace_or_default, registry, resource_type};
+use crate::args::{GetArgs, OutputFormat};
+use crate::output;
+
+pub(crate) async fn run(client: &Client, args: GetArgs) -> Result<ExitCode> {
+    let registry = registry(client).await?;
+    let rt = resource_type(&registry, &args.kind)?;
+    let namespace = match (rt.namespaced(), args.all_namespaces) {
+        (true, false) => Some(namespace_or_default(args.namespace.as_deref())),
+        _ => None,
+    };
+    let objects: Vec<Object> = match &args.name {
+        Some(name) => vec![client.get(&rt, namespace, name).await?],
+        None => {
+            let label_selector = args.selector.as_deref().map(LabelSelector::parse).transpose()?;
+            client.list(&rt, namespace, &ListParams { label_selector }).await?.items
+        }
+    };
+    let single = args.name.is_some();
+    match args.output {
+        Some(OutputFormat::Yaml) => print!("{}", output::yaml(&document(objects, single))?),
+        Some(OutputFormat::Json) => {
+            println!("{}", serde_json::to_string_pretty(&document(objects, single))?);
+        }
+        Some(OutputFormat::Name) => {
+            for object in &objects {
+                println!("{}/{}", rt.kind.to_ascii_lowercase(), object.name());
+            }
+        }
+        format => {
+            if objects.is_empty() {
+                match namespace {
+                    Some(ns) => eprintln!("No resources found in {ns} namespace."),
+                    None => eprintln!("No resources found"),
+                }
+            }
+            let wide = format == Some(OutputFormat::Wide);
+            print!(
+                "{}",
+                output::table(
+                    &rt.kind,
+                    &objects,
+                    args.all_namespaces && rt.namespaced(),
+                    wide,
+                    now()
+                )
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One object as itself, several as a `kind: List`, as kubectl prints them.
+fn document(mut objects: Vec<Object>, single: bool) -> Value {
+    if single && objects.len() == 1 {
+        return objects.remove(0).to_value();
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": objects.iter().map(Object::to_value).collect::<Vec<_>>(),
+        "metadata": { "resourceVersion": "" },
+    })
+}
+
+fn now() -> Timestamp {
+    // jiff's `Timestamp::now` needs its `std` feature, which k8s-openapi does not enable.
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}

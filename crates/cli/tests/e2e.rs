@@ -1,0 +1,208 @@
+//! End to end: the real `weir` binary, `weir up --port 0` in a temporary data directory, driven
+//! by its own commands as a user would.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// A `weir up` running in its own temporary data directory, stopped with SIGTERM on drop.
+struct Weir {
+    child: Child,
+    data_dir: tempfile::TempDir,
+}
+
+impl Weir {
+    fn start() -> Weir {
+        let data_dir = tempfile::tempdir().unwrap();
+        let child = Command::new(WEIR)
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(data_dir.path())
+            .env("WEIR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let weir = Weir { child, data_dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !weir.endpoints_path().exists() {
+            assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        weir
+    }
+
+    fn endpoints_path(&self) -> PathBuf {
+        self.data_dir.path().join("endpoints.json")
+    }
+
+    fn api(&self) -> String {
+        let text = std::fs::read_to_string(self.endpoints_path()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["api"].as_str().unwrap().to_owned()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(WEIR)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .env_remove("WEIR_SERVER")
+            .env_remove("WEIR_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "weir {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail and returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(!output.status.success(), "weir {args:?} should have failed");
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn raw_http(api: &str, request_head: &str) -> String {
+    let addr = api.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!("{request_head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn apply_get_delete_the_seed_demo() {
+    let weir = Weir::start();
+    let seed = fixtures().join("seed-demo");
+    let rollout_dir = seed.join("argo/rollout");
+    let application_dir = seed.join("application");
+    let (rollout_dir, application_dir) =
+        (rollout_dir.to_str().unwrap(), application_dir.to_str().unwrap());
+
+    let applied = weir.ok(&["apply", "-f", application_dir, "-f", rollout_dir, "-n", "bookinfo"]);
+    for line in [
+        "namespace/bookinfo created",
+        "deployment/reviews created",
+        "service/reviews created",
+        "serviceaccount/bookinfo-reviews created",
+        "analysistemplate/apdex created",
+        "rollout/reviews-rollout created",
+    ] {
+        assert!(applied.lines().any(|l| l == line), "missing {line:?} in:\n{applied}");
+    }
+    let again = weir.ok(&["apply", "-f", application_dir, "-f", rollout_dir, "-n", "bookinfo"]);
+    assert!(
+        again.lines().all(|l| l.ends_with(" unchanged")),
+        "second apply changed something:\n{again}"
+    );
+
+    // The Rollout comes back with its spec unchanged and server-set metadata filled in.
+    let yaml = weir.ok(&["get", "ro", "reviews-rollout", "-n", "bookinfo", "-o", "yaml"]);
+    let live: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    let source: serde_json::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(seed.join("argo/rollout/rollout.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(live["spec"], source["spec"]);
+    assert_eq!(live["kind"], "Rollout");
+    assert_eq!(live["metadata"]["namespace"], "bookinfo");
+    assert!(live["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert_eq!(live["metadata"]["generation"], 1);
+
+    let table = weir.ok(&["get", "deploy", "-n", "bookinfo"]);
+    assert!(table.starts_with("NAME "), "{table}");
+    assert!(table.contains("productpage-v1"), "{table}");
+    let all = weir.ok(&["get", "at", "-A"]);
+    assert!(all.starts_with("NAMESPACE ") && all.contains("apdex"), "{all}");
+
+    let deleted = weir.ok(&["delete", "rollout", "reviews-rollout", "-n", "bookinfo"]);
+    assert_eq!(deleted.trim(), "rollout/reviews-rollout deleted");
+    let missing = weir.fails(&["get", "ro", "reviews-rollout", "-n", "bookinfo"]);
+    assert!(missing.contains("not found"), "{missing}");
+
+    // The API refuses requests without the token, or with a wrong one.
+    let response = raw_http(&weir.api(), "GET /api/v1/namespaces HTTP/1.1");
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let response =
+        raw_http(&weir.api(), "GET /api/v1/namespaces HTTP/1.1\r\nAuthorization: Bearer wrong");
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    let wrong = weir.fails(&["--server", &weir.api(), "--token", "wrong", "get", "ns"]);
+    assert!(wrong.contains("unauthorized"), "{wrong}");
+    let health = raw_http(&weir.api(), "GET /healthz HTTP/1.1");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+
+    let status = weir.stop();
+    assert!(status.success(), "weir up did not stop cleanly: {status}");
+}
+
+#[test]
+fn malformed_manifests_are_refused_whole_and_nothing_is_stored() {
+    let weir = Weir::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: good\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [broken\n",
+    )
+    .unwrap();
+    let error = weir.fails(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(error.contains("bad.yaml"), "{error}");
+    assert!(error.contains("nothing was applied"), "{error}");
+    let missing = weir.fails(&["get", "cm", "good"]);
+    assert!(missing.contains("not found"), "{missing}");
+}
+
+#[test]
+fn lint_reports_every_problem_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rollout.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  strategy:\n    canary:\n      steps:\n      - setWeight: 150\n  template:\n    metadata:\n      labels: {app: r}\n    spec:\n      containers: [{name: c, image: i}]\n",
+    )
+    .unwrap();
+    let output = Command::new(WEIR).args(["lint", "-f", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("rollout.yaml"), "{stderr}");
+    assert!(stderr.contains("spec.selector"), "{stderr}");
+    assert!(stderr.contains("SetWeight needs to be between 0 and 100"), "{stderr}");
+
+    let seed = fixtures().join("seed-demo/argo/rollout");
+    let output = Command::new(WEIR).args(["lint", "-f", seed.to_str().unwrap()]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

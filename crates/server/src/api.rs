@@ -1,0 +1,357 @@
+//! The HTTP API: Kubernetes-style paths over the cluster API, JSON in and out, watch as a
+//! stream of newline-delimited events, errors as Kubernetes `Status` objects.
+//!
+//! | path | verbs |
+//! |---|---|
+//! | `/healthz` | GET (no token) |
+//! | `/version` | GET |
+//! | `/weir/v1/resources` | GET: every served resource type |
+//! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
+
+mod path;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use weir_cluster::{
+    Cluster, DeleteOutcome, DeleteParams, Error, LabelSelector, ListParams, Object, Patch,
+    PropagationPolicy, ResourceType, Subresource, WatchParams,
+};
+use weir_model::typed::TypedObject;
+
+use crate::auth::{Token, require_token};
+use crate::resources::Resources;
+use path::ApiPath;
+
+/// The largest request body accepted (the store caps single objects below this).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct ApiState<C> {
+    pub(crate) cluster: C,
+    pub(crate) resources: Resources,
+    pub(crate) token: Token,
+}
+
+impl<C> ApiState<C> {
+    /// State for a router over `cluster`, accepting `token`.
+    pub fn new(cluster: C, resources: Resources, token: String) -> Self {
+        ApiState { cluster, resources, token: Token::new(token) }
+    }
+}
+
+/// The API's router. Every route but `/healthz` requires the bearer token.
+pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
+    let authenticated = Router::new()
+        .route("/version", get(version))
+        .route("/weir/v1/resources", get(list_resources::<C>))
+        .fallback(resource_request::<C>)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(authenticated)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn version() -> Json<Value> {
+    Json(json!({ "weir": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn list_resources<C: Cluster + Clone>(State(state): State<Arc<ApiState<C>>>) -> Json<Value> {
+    let registry = state.resources.snapshot();
+    let types: Vec<Value> = registry
+        .iter()
+        .map(|rt| {
+            json!({
+                "group": rt.group, "version": rt.version, "versions": rt.versions, "kind": rt.kind,
+                "plural": rt.plural, "namespaced": rt.namespaced(), "shortNames": rt.short_names,
+            })
+        })
+        .collect();
+    Json(json!({ "resources": types }))
+}
+
+/// Renders an error as a Kubernetes `Status` with the matching HTTP code.
+pub(crate) fn error_response(error: &Error) -> Response {
+    let code = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if code.is_server_error() {
+        tracing::error!(error = %error, "request failed");
+    }
+    (code, Json(status_object(error))).into_response()
+}
+
+fn status_object(error: &Error) -> Value {
+    let mut details = json!({});
+    match error {
+        Error::NotFound { kind, name }
+        | Error::AlreadyExists { kind, name }
+        | Error::Conflict { kind, name, .. } => {
+            details = json!({ "kind": kind, "name": name });
+        }
+        Error::Invalid { kind, name, causes } => {
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|c| json!({ "reason": "FieldValueInvalid", "field": c.field, "message": c.message }))
+                .collect();
+            details = json!({ "kind": kind, "name": name, "causes": causes });
+        }
+        _ => {}
+    }
+    json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": error.to_string(), "reason": error.reason(), "details": details, "code": error.status(),
+    })
+}
+
+fn ok(code: StatusCode, object: &Object) -> Response {
+    (code, Json(object)).into_response()
+}
+
+async fn resource_request<C: Cluster + Clone>(
+    State(state): State<Arc<ApiState<C>>>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &method, &uri, &query, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn handle<C: Cluster + Clone>(
+    state: &ApiState<C>,
+    method: &Method,
+    uri: &Uri,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Error> {
+    let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
+    let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
+    let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
+        Some(rt) => rt,
+        None if matches!(*method, Method::POST | Method::PUT) => {
+            let object = parse_object(body)?;
+            state
+                .resources
+                .learn_from_object(&path.group, &path.version, &path.plural, &object)
+                .ok_or_else(not_found)?
+        }
+        None => return Err(not_found()),
+    };
+    let namespace = if rt.namespaced() { path.namespace.as_deref() } else { None };
+    if !rt.namespaced() && path.namespace.is_some() {
+        return Err(not_found());
+    }
+    let cluster = &state.cluster;
+    let subresource = if path.status { Subresource::Status } else { Subresource::Main };
+
+    match (&path.name, method.clone()) {
+        (None, Method::GET) if is_true(query.get("watch")) => {
+            watch(cluster, &rt, namespace, query).await
+        }
+        (None, Method::GET) => {
+            let params = ListParams { label_selector: selector(query)? };
+            let list = cluster.list(&rt, namespace, &params).await?;
+            Ok(Json(json!({
+                "apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind),
+                "metadata": { "resourceVersion": list.resource_version }, "items": list.items,
+            }))
+            .into_response())
+        }
+        (None, Method::POST) if !path.status => {
+            let object = checked_body(&rt, namespace, None, body)?;
+            let created = cluster.create(&rt, object).await?;
+            after_write(state, &rt, &created);
+            Ok(ok(StatusCode::CREATED, &created))
+        }
+        (Some(name), Method::GET) => {
+            Ok(ok(StatusCode::OK, &cluster.get(&rt, namespace, name).await?))
+        }
+        (Some(name), Method::PUT) => {
+            let object = checked_body(&rt, namespace, Some(name), body)?;
+            let updated = match subresource {
+                Subresource::Main => cluster.update(&rt, object).await?,
+                Subresource::Status => cluster.update_status(&rt, object).await?,
+            };
+            after_write(state, &rt, &updated);
+            Ok(ok(StatusCode::OK, &updated))
+        }
+        (Some(name), Method::PATCH) => {
+            let content_type =
+                headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let patch = Patch::from_body(content_type, body)?;
+            let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
+            after_write(state, &rt, &patched);
+            Ok(ok(StatusCode::OK, &patched))
+        }
+        (Some(name), Method::DELETE) if !path.status => {
+            let params = delete_params(query, body)?;
+            match cluster.delete(&rt, namespace, name, &params).await? {
+                DeleteOutcome::Deleted(object) => Ok(ok(StatusCode::OK, &object)),
+                DeleteOutcome::Pending(object) => Ok(ok(StatusCode::ACCEPTED, &object)),
+            }
+        }
+        _ => Err(Error::BadRequest(format!("method {method} is not allowed on {}", uri.path()))),
+    }
+}
+
+fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {
+    if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
+        state.resources.learn_crd(object);
+    }
+}
+
+fn is_true(value: Option<&String>) -> bool {
+    matches!(value.map(String::as_str), Some("true" | "1"))
+}
+
+fn selector(query: &HashMap<String, String>) -> Result<Option<LabelSelector>, Error> {
+    query
+        .get("labelSelector")
+        .filter(|s| !s.is_empty())
+        .map(|s| LabelSelector::parse(s))
+        .transpose()
+}
+
+fn parse_object(body: &Bytes) -> Result<Object, Error> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("request body is not valid JSON: {e}")))?;
+    Object::from_value(value)
+}
+
+/// Parses a write's body, checks that it addresses this path, and that a typed kind is
+/// well-formed (every field problem is answered as 422 with its path).
+fn checked_body(
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    body: &Bytes,
+) -> Result<Object, Error> {
+    let mut object = parse_object(body)?;
+    if object.kind != rt.kind || object.group() != rt.group {
+        return Err(Error::BadRequest(format!(
+            "the body's kind {} ({}) does not match the path's resource {} ({})",
+            object.kind,
+            object.api_version,
+            rt.plural,
+            rt.api_version()
+        )));
+    }
+    if let Some(name) = name
+        && object.name() != name
+    {
+        return Err(Error::BadRequest(format!(
+            "the name in the body ({:?}) does not match the name in the path ({name:?})",
+            object.name()
+        )));
+    }
+    match (namespace, object.namespace()) {
+        (Some(path_ns), Some(body_ns)) if path_ns != body_ns => {
+            return Err(Error::BadRequest(format!(
+                "the namespace of the object ({body_ns}) does not match the namespace of the path ({path_ns})"
+            )));
+        }
+        (Some(path_ns), None) => object.metadata.namespace = Some(path_ns.to_owned()),
+        (None, _) if !rt.namespaced() => object.metadata.namespace = None,
+        _ => {}
+    }
+    if let Err(diagnostics) = TypedObject::from_object(&object) {
+        return Err(Error::Invalid {
+            kind: object.kind.clone(),
+            name: object.name().to_owned(),
+            causes: diagnostics.iter().map(|d| d.to_field_error()).collect(),
+        });
+    }
+    Ok(object)
+}
+
+fn delete_params(query: &HashMap<String, String>, body: &Bytes) -> Result<DeleteParams, Error> {
+    let options: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| Error::BadRequest(format!("invalid DeleteOptions: {e}")))?
+    };
+    let policy = query
+        .get("propagationPolicy")
+        .map(String::as_str)
+        .or_else(|| options.get("propagationPolicy").and_then(Value::as_str));
+    let propagation_policy = match policy {
+        None | Some("Background") => PropagationPolicy::Background,
+        Some("Foreground") => PropagationPolicy::Foreground,
+        Some("Orphan") => PropagationPolicy::Orphan,
+        Some(other) => {
+            return Err(Error::BadRequest(format!("unknown propagationPolicy {other:?}")));
+        }
+    };
+    let precondition = |key: &str| {
+        options.pointer(&format!("/preconditions/{key}")).and_then(Value::as_str).map(str::to_owned)
+    };
+    Ok(DeleteParams {
+        propagation_policy,
+        precondition_uid: precondition("uid"),
+        precondition_resource_version: precondition("resourceVersion"),
+    })
+}
+
+/// Streams watch events as newline-delimited JSON. A too-old resourceVersion is answered the
+/// Kubernetes way: status 200 and one `ERROR` event carrying a 410 `Status`.
+async fn watch<C: Cluster>(
+    cluster: &C,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    query: &HashMap<String, String>,
+) -> Result<Response, Error> {
+    let params = WatchParams {
+        resource_version: query.get("resourceVersion").filter(|rv| !rv.is_empty()).cloned(),
+        label_selector: selector(query)?,
+        bookmarks: is_true(query.get("allowWatchBookmarks")),
+    };
+    let line = |value: Value| -> Result<Bytes, Infallible> {
+        let mut bytes = serde_json::to_vec(&value).expect("JSON values serialize");
+        bytes.push(b'\n');
+        Ok(Bytes::from(bytes))
+    };
+    let error_event = |e: &Error| json!({ "type": "ERROR", "object": status_object(e) });
+    let body = match cluster.watch(rt, namespace, &params).await {
+        Ok(stream) => {
+            // An error ends the stream after it is reported, as Kubernetes ends a watch.
+            let events = stream.scan(false, move |ended, event| {
+                if *ended {
+                    return std::future::ready(None);
+                }
+                let bytes = match event {
+                    Ok(event) => {
+                        line(serde_json::to_value(&event).expect("watch events serialize"))
+                    }
+                    Err(e) => {
+                        *ended = true;
+                        line(error_event(&e))
+                    }
+                };
+                std::future::ready(Some(bytes))
+            });
+            Body::from_stream(events)
+        }
+        Err(e @ Error::Expired { .. }) => {
+            Body::from_stream(futures::stream::iter([line(error_event(&e))]))
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

@@ -1,0 +1,145 @@
+//! The data directory: store, API token (mode 0600) and the endpoints file the CLI reads.
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A data directory of a weir, created if missing.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// What `DIR/endpoints.json` says: where the running weir listens and where its token is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// Base URL of the API, e.g. `http://127.0.0.1:7171`.
+    pub api: String,
+    /// Path of the file holding the bearer token.
+    pub token_file: PathBuf,
+    /// Process id of the weir that wrote the file.
+    pub pid: u32,
+}
+
+impl Endpoints {
+    /// The endpoints of a weir listening on `api_addr` with its token in `data_dir`.
+    pub fn new(api_addr: SocketAddr, data_dir: &DataDir) -> Self {
+        Endpoints {
+            api: format!("http://{api_addr}"),
+            token_file: data_dir.token_path(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+impl DataDir {
+    /// Opens (creating with mode 0700 if needed) a data directory.
+    pub fn create(root: PathBuf) -> io::Result<Self> {
+        fs::create_dir_all(&root)?;
+        let mut permissions = fs::metadata(&root)?.permissions();
+        if permissions.mode() & 0o077 != 0 {
+            permissions.set_mode(0o700);
+            fs::set_permissions(&root, permissions)?;
+        }
+        Ok(DataDir { root })
+    }
+
+    /// A data directory that may not exist yet (for reading endpoints).
+    pub fn at(root: PathBuf) -> Self {
+        DataDir { root }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The bearer token.
+    pub fn token_path(&self) -> PathBuf {
+        self.root.join("token")
+    }
+
+    /// Where the running weir's address is published.
+    pub fn endpoints_path(&self) -> PathBuf {
+        self.root.join("endpoints.json")
+    }
+
+    /// Resource types learned from applied objects of kinds weir does not know.
+    pub fn resource_types_path(&self) -> PathBuf {
+        self.root.join("resource-types.json")
+    }
+
+    /// Reads the token, generating one (256 random bits, hex) on first start.
+    /// The file is created with mode 0600; a token file readable by others is tightened.
+    pub fn ensure_token(&self) -> io::Result<String> {
+        let path = self.token_path();
+        match fs::read_to_string(&path) {
+            Ok(token) if !token.trim().is_empty() => {
+                let mut permissions = fs::metadata(&path)?.permissions();
+                if permissions.mode() & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "token file was readable by others; setting mode 0600");
+                    permissions.set_mode(0o600);
+                    fs::set_permissions(&path, permissions)?;
+                }
+                return Ok(token.trim().to_owned());
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let bytes: [u8; 32] = rand::random();
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(token.as_bytes())?;
+        file.sync_all()?;
+        Ok(token)
+    }
+
+    /// Publishes the endpoints file atomically (write to a temporary file, then rename).
+    pub fn write_endpoints(&self, endpoints: &Endpoints) -> io::Result<()> {
+        let path = self.endpoints_path();
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(endpoints).map_err(io::Error::other)?;
+        fs::write(&tmp, text)?;
+        fs::rename(tmp, path)
+    }
+
+    /// Reads the endpoints file of a running weir.
+    pub fn read_endpoints(&self) -> io::Result<Endpoints> {
+        let text = fs::read_to_string(self.endpoints_path())?;
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Removes the endpoints file on shutdown, if it is still ours.
+    pub fn remove_endpoints(&self) {
+        if self.read_endpoints().is_ok_and(|e| e.pid == std::process::id()) {
+            let _ = fs::remove_file(self.endpoints_path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_created_once_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::create(dir.path().join("d")).unwrap();
+        let first = data_dir.ensure_token().unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(data_dir.ensure_token().unwrap(), first);
+        let mode = fs::metadata(data_dir.token_path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
