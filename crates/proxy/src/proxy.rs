@@ -439,7 +439,7 @@ impl Shared {
         let path = path
             .or_else(|| parts.uri.path_and_query().cloned())
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let absolute_authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let absolute_authority = parts.uri.authority().cloned();
 
         let body = match Limited::new(body, self.max_body).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -454,7 +454,7 @@ impl Shared {
 
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
-        if let Some(a) = absolute_authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        if let Some(a) = absolute_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
             headers.insert(header::HOST, a);
         }
         if let Some(a) = route.rewrite.as_ref().and_then(|rw| rw.authority.as_ref()) {

@@ -31,7 +31,8 @@ pub(crate) struct EndpointState {
     in_flight: AtomicUsize,
 }
 
-/// Counts a request in flight on an endpoint until dropped.
+/// Counts a request in flight on an endpoint until dropped: from the pick until the response
+/// headers arrive (or the try fails). Least-request balancing compares these counts.
 #[derive(Debug)]
 pub(crate) struct InFlight(pub(crate) Arc<EndpointState>);
 
@@ -510,6 +511,32 @@ mod tests {
             assert!(text.contains(needle), "missing {needle:?} in {text}");
         }
         assert_eq!(err.0.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn least_request_avoids_the_busiest_endpoint_and_state_survives_updates() {
+        let a: SocketAddr = "127.0.0.1:1001".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.1:1002".parse().expect("addr");
+        let mut t = table();
+        t.backends.get_mut("v1").expect("v1").endpoints = vec![a, b];
+        let reg = Registry::new(Vec::new());
+        let mut cache = EndpointCache::new();
+        let r1 = Router::compile(&t, &reg, &mut cache).expect("valid");
+        let busy: Vec<InFlight> = (0..5).map(|_| InFlight::new(&cache.get(a))).collect();
+        // a new table shares the endpoint states, so the in-flight requests still count
+        let r2 = Router::compile(&t, &reg, &mut cache).expect("valid");
+        drop(r1);
+        let backend = &r2.backends[r2.backend_index("v1").expect("v1")];
+        for _ in 0..50 {
+            let picked = backend.pick().expect("endpoint");
+            assert_eq!(picked.0.authority.as_str(), "127.0.0.1:1002");
+        }
+        drop(busy);
+        cache.prune();
+        assert_eq!(cache.0.len(), 2, "still referenced by r2");
+        drop(r2);
+        cache.prune();
+        assert!(cache.0.is_empty());
     }
 
     #[test]
