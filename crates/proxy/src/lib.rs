@@ -17,7 +17,7 @@
 //! Invariant: the request path never waits on the control plane. It loads the compiled table
 //! with one lock-free pointer load, and records metrics with relaxed atomics.
 //!
-//! Code map, in request order: [`listener`](crate) accepts, `matching` finds the virtual
+//! Code map, in request order: `listener` accepts, `matching` finds the virtual
 //! host and route, `balance` picks the destination and endpoint, `fault` injects faults,
 //! `forward` sends upstream with retries and timeouts, `metrics` records. `router` compiles a
 //! table into what those modules read.

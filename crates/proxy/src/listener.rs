@@ -1,6 +1,6 @@
 //! Accept loops: HTTP/1.1 connections served by hyper, graceful stop on shutdown.
 //!
-//! A proxy listener hands every request to [`Shared::serve`]; the admin listener answers
+//! A proxy listener hands every request to `Shared::serve`; the admin listener answers
 //! `GET /metrics` (Prometheus text) and `GET /ready`.
 
 use std::convert::Infallible;

@@ -1,6 +1,6 @@
 //! [`Proxy`]: construction, table updates, metrics queries, and the per-request flow.
 //!
-//! The per-request flow ([`Shared::serve`]) is: load the current router (one atomic pointer
+//! The per-request flow (`Shared::serve`) is: load the current router (one atomic pointer
 //! load), find the virtual host and the first matching route, pick the weighted destination,
 //! inject faults, buffer the body, rewrite and apply header operations, fire mirrors, forward
 //! with retries under the route timeout, record metrics, apply response header operations.

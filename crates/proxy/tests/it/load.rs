@@ -98,3 +98,28 @@ async fn zero_failed_requests_while_weights_change_and_endpoints_drain() {
     );
     assert!(ok > 500, "only {ok} requests in {:?}", start.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_endpoint_finishes_in_flight_requests_and_gets_no_new_ones() {
+    let old = Upstream::with(
+        "old",
+        crate::support::Behavior { delay: Duration::from_millis(300), ..Default::default() },
+    )
+    .await;
+    let new = Upstream::start("new").await;
+    let proxy = support::proxy(&table(&[&old], &[&old], 0)).await;
+    let gw = proxy.addr(Role::Gateway).expect("gw");
+    let in_flight = tokio::spawn(async move {
+        get(&client(), gw, "bookinfo.tetrate.com", "/", &[]).await.expect("reply")
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(old.hits(), 1);
+    proxy.update(&table(&[&new], &[&new], 0)).expect("valid");
+    let c = client();
+    for _ in 0..10 {
+        assert_eq!(get(&c, gw, "bookinfo.tetrate.com", "/", &[]).await.expect("reply").body, "new");
+    }
+    let r = in_flight.await.expect("task");
+    assert_eq!((r.status, r.body.as_str()), (200, "old"));
+    assert_eq!(old.hits(), 1);
+}
