@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -70,7 +70,8 @@ async fn connection(
 ) {
     let io = TokioIo::new(stream);
     let mut builder = http1::Builder::new();
-    builder.keep_alive(true);
+    // The timer enables hyper's default 30 s header read timeout (slow clients).
+    builder.keep_alive(true).timer(TokioTimer::new());
     match kind {
         Kind::Proxy { role, source } => {
             let svc = service_fn(move |req: Request<Incoming>| {
