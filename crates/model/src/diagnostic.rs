@@ -48,7 +48,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An "Invalid value" diagnostic.
-    pub fn invalid(field: impl Into<String>, bad_value: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        bad_value: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             error_type: ErrorType::Invalid,
             field: field.into(),
