@@ -1,0 +1,97 @@
+//! The rules an Application's source directory must obey before anything is rendered, with
+//! Argo CD's error texts: the app path stays inside the repository ([`check_app_path`]), no
+//! symlink leaves it ([`check_out_of_bounds_symlinks`]), and the manifest files of a directory
+//! source are chosen by extension, include/exclude globs and a combined size limit
+//! ([`find_manifest_files`]).
+//!
+//! This is the only module that reads the file system, and only below the paths it is given.
+
+mod app_path;
+mod glob;
+mod manifests;
+mod symlinks;
+
+pub use app_path::check_app_path;
+pub use glob::{Glob, GlobError, glob_match};
+pub use manifests::{
+    DirectoryOptions, FileVerdict, ManifestFiles, check_manifest_file, find_manifest_files,
+};
+pub use symlinks::{OutOfBoundsSymlink, check_out_of_bounds_symlinks};
+
+use std::path::{Component, Path, PathBuf};
+
+/// Why a source directory was refused. Messages are Argo CD's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// `<path>: app path is absolute`.
+    #[error("{0}: app path is absolute")]
+    AppPathAbsolute(String),
+    /// `<path>: app path outside root`.
+    #[error("{0}: app path outside root")]
+    AppPathOutsideRoot(String),
+    /// `<path>: app path does not exist`.
+    #[error("{0}: app path does not exist")]
+    AppPathMissing(String),
+    /// `<path>: app path is not a directory`.
+    #[error("{0}: app path is not a directory")]
+    AppPathNotDirectory(String),
+    /// A symlink resolves outside the repository.
+    #[error("illegal filepath in symlink at {0:?}")]
+    IllegalSymlink(String),
+    /// A symlink could not be resolved (loop, permission).
+    #[error("failed to evaluate symlink at {path:?}: {reason}")]
+    BadSymlink {
+        /// The link, relative to the app directory.
+        path: String,
+        /// What went wrong ("EvalSymlinks: too many links" for loops).
+        reason: String,
+    },
+    /// The combined size of the manifest files is over the limit.
+    #[error("exceeded max combined manifest file size")]
+    TooLarge,
+    /// An include/exclude pattern does not compile.
+    #[error("invalid glob {pattern:?}: {error}")]
+    Glob {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        error: GlobError,
+    },
+    /// Any other I/O failure, with the path.
+    #[error("{path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error text.
+        message: String,
+    },
+}
+
+pub(crate) fn io_error(path: &Path, err: &std::io::Error) -> SourceError {
+    SourceError::Io { path: path.display().to_string(), message: err.to_string() }
+}
+
+/// Lexically cleans a path (like Go's `filepath.Clean`): removes `.`, folds `..` into the
+/// preceding component. A leading `..` that cannot be folded is kept.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(c),
+            },
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
+/// True when `path` is `root` or below it (both already absolute and clean).
+pub(crate) fn inbound(path: &Path, root: &Path) -> bool {
+    path.starts_with(root)
+}
