@@ -17,7 +17,9 @@
 
 pub mod canary;
 mod canary_analysis;
+mod canary_scale;
 mod canary_status;
+mod canary_steps;
 pub mod conditions;
 mod gojson;
 pub mod hash;

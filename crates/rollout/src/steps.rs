@@ -1,7 +1,7 @@
 //! Reading a Rollout's canary steps and status: the current step, the weight in effect,
 //! `setCanaryScale`, and Argo's `CanaryStepString` for events.
 
-use weir_model::rollouts::{CanaryStep, Rollout, SetCanaryScale, TrafficWeights};
+use weir_model::rollouts::{CanaryStep, Rollout, SetCanaryScale};
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -19,10 +19,6 @@ pub(crate) fn is_aborted(ro: &Rollout) -> bool {
 
 pub(crate) fn promote_full(ro: &Rollout) -> bool {
     ro.status.as_ref().and_then(|s| s.promote_full).unwrap_or(false)
-}
-
-pub(crate) fn traffic_weights(ro: &Rollout) -> Option<&TrafficWeights> {
-    ro.status.as_ref().and_then(|s| s.canary.as_ref()).and_then(|c| c.weights.as_ref())
 }
 
 pub(crate) fn steps(ro: &Rollout) -> &[CanaryStep] {
