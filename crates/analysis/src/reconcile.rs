@@ -1,0 +1,382 @@
+//! One reconcile of an AnalysisRun, as two pure halves around the measurements the
+//! controller takes: [`plan`] (validate, resolve arguments, decide which metrics to measure)
+//! and [`Step::finish`] (fold the measurements into the status, assess metrics and run,
+//! apply retention, decide the requeue time and whether a finished run is due for deletion).
+//!
+//! ```text
+//! let step = plan(&run, &secrets, now);
+//! for task in step.tasks() { outcomes.push(provider.run/resume/terminate(task)) } // I/O
+//! let reconciled = step.finish(&run, outcomes, now);   // write status, requeue, delete
+//! ```
+//!
+//! Level-triggered and idempotent: a reconcile with no outcomes and nothing due changes
+//! nothing; an outcome is applied to the result of its metric only.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use weir_model::rollouts::{
+    AnalysisPhase, AnalysisRun, AnalysisRunStatus, Measurement, MeasurementRetention, Metric,
+    MetricResult,
+};
+
+use crate::args::{
+    Redactor, SecretSource, resolve_metric_args, resolve_metrics, resolve_secret_args,
+    without_secrets,
+};
+use crate::assess::{assess_run_status, is_terminating, n};
+use crate::phase::{completed, parse_phase};
+use crate::rules::{dry_run_metrics, retention_metrics, validate_metrics};
+use crate::schedule::{metric_tasks, next_reconcile_time, ttl_deadline, ttl_expired};
+
+/// Argo's `DefaultMeasurementHistoryLimit`: measurements kept per metric without a rule.
+pub const DEFAULT_MEASUREMENT_RETENTION: usize = 10;
+
+/// The message a measurement stopped by termination gets.
+pub const METRIC_TERMINATED: &str = "Metric Terminated";
+
+/// What to do for one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskAction {
+    /// Take a new measurement (`provider.run`).
+    Run,
+    /// Check on this in-flight measurement (`provider.resume`).
+    Resume(Measurement),
+    /// Stop this in-flight measurement, the run is terminating (`provider.terminate`).
+    Terminate(Measurement),
+}
+
+/// A measurement to take now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// The metric with all arguments, secrets included, substituted. Do not log it.
+    pub metric: Metric,
+    /// Run, resume or terminate.
+    pub action: TaskAction,
+}
+
+/// What the controller got for a [`Task`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskOutcome {
+    /// The task's metric name.
+    pub metric: String,
+    /// The new (or resumed) measurement. Missing times are filled with `now`.
+    pub measurement: Measurement,
+    /// `provider.metadata(metric)`, stored when the metric's result is created.
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Completed,
+    Invalid(String),
+    Active {
+        metrics: Vec<Metric>,
+        dry_run: BTreeSet<String>,
+        retention: BTreeMap<String, MeasurementRetention>,
+    },
+}
+
+/// The first half of a reconcile: the measurements to take. Hand the outcomes to
+/// [`Step::finish`].
+#[derive(Debug)]
+pub struct Step {
+    kind: Kind,
+    tasks: Vec<Task>,
+    redactor: Redactor,
+}
+
+/// A kind of event worth recording on the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `Metric<Phase>` or `AnalysisRun<Phase>`.
+    pub reason: String,
+    /// E.g. `Metric 'm' Completed. Result: Failed`.
+    pub message: String,
+    /// A Warning (Failed, Error) rather than Normal event.
+    pub warning: bool,
+}
+
+/// The result of a reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciled {
+    /// The new status (equal to the old one when nothing changed).
+    pub status: AnalysisRunStatus,
+    /// Whether `status` differs from the run's.
+    pub changed: bool,
+    /// The run is completed and its TTL has expired: delete it.
+    pub delete: bool,
+    /// When to reconcile again, if anything is due.
+    pub requeue_at: Option<Timestamp>,
+    /// Events to record.
+    pub events: Vec<Event>,
+    /// Measurements dropped by retention, per metric (for `provider.garbage_collect`).
+    pub dropped: Vec<(String, Vec<Measurement>)>,
+}
+
+/// The first half of a reconcile: nothing for a completed run; an Error for arguments that
+/// do not resolve ("Unable to resolve metric arguments: …") or an invalid spec ("Analysis
+/// spec invalid: …"); else the metrics due at `now` ([`metric_tasks`]).
+pub fn plan(run: &AnalysisRun, secrets: &dyn SecretSource, now: Timestamp) -> Step {
+    let invalid = |m: String| Step {
+        kind: Kind::Invalid(m),
+        tasks: Vec::new(),
+        redactor: Redactor::default(),
+    };
+    let status = run.status.clone().unwrap_or_default();
+    if completed(&status.phase) {
+        return Step { kind: Kind::Completed, tasks: Vec::new(), redactor: Redactor::default() };
+    }
+    let args = run.spec.args.as_deref().unwrap_or_default();
+    let metrics = match resolve_metrics(&run.spec.metrics, &without_secrets(args)) {
+        Ok(m) => m,
+        Err(e) => return invalid(format!("Unable to resolve metric arguments: {e}")),
+    };
+    let rules = validate_metrics(&metrics)
+        .and_then(|()| dry_run_metrics(run.spec.dry_run.as_deref().unwrap_or_default(), &metrics))
+        .and_then(|d| {
+            retention_metrics(
+                run.spec.measurement_retention.as_deref().unwrap_or_default(),
+                &metrics,
+            )
+            .map(|r| (d, r))
+        });
+    let (dry_run, retention) = match rules {
+        Ok(r) => r,
+        Err(e) => return invalid(format!("Analysis spec invalid: {e}")),
+    };
+    let terminating = is_terminating(run.spec.terminate.unwrap_or(false), Some(&status));
+    let due = metric_tasks(&metrics, &status, terminating, now);
+    let (args, redactor) = match resolve_secret_args(args, secrets) {
+        Ok(r) => r,
+        Err(e) => return invalid(format!("Unable to resolve metric arguments: {e}")),
+    };
+    let mut tasks = Vec::with_capacity(due.len());
+    for t in due {
+        let metric = match resolve_metric_args(&run.spec.metrics[t.index], &args) {
+            Ok(m) => m,
+            Err(e) => return invalid(format!("Unable to resolve metric arguments: {e}")),
+        };
+        let action = match t.incomplete {
+            None => TaskAction::Run,
+            Some(m) if terminating => TaskAction::Terminate(m),
+            Some(m) => TaskAction::Resume(m),
+        };
+        tasks.push(Task { metric, action });
+    }
+    Step { kind: Kind::Active { metrics, dry_run, retention }, tasks, redactor }
+}
+
+impl Step {
+    /// The measurements to take now (each metric at most once).
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// Masks the run's secret values; use it on everything logged about the tasks.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The second half of a reconcile: folds `outcomes` (one per task; others are ignored)
+    /// into the status and assesses it.
+    pub fn finish(
+        self,
+        run: &AnalysisRun,
+        outcomes: Vec<TaskOutcome>,
+        now: Timestamp,
+    ) -> Reconciled {
+        let old = run.status.clone().unwrap_or_default();
+        let mut status = old.clone();
+        let mut events = Vec::new();
+        let mut dropped = Vec::new();
+        let mut requeue_at = None;
+        let mut delete = false;
+        match self.kind {
+            Kind::Completed => {
+                delete = ttl_expired(run, now);
+                if !delete && run.metadata.deletion_timestamp.is_none() {
+                    requeue_at = ttl_deadline(run)
+                        .and_then(|t| t.checked_add(SignedDuration::from_secs(1)).ok());
+                }
+            }
+            Kind::Invalid(message) => {
+                status.phase = AnalysisPhase::Error.as_str().to_owned();
+                status.message = Some(message);
+                status.completed_at.get_or_insert(Time(now));
+                events.push(run_event(AnalysisPhase::Error));
+            }
+            Kind::Active { metrics, dry_run, retention } => {
+                if status.started_at.is_none() {
+                    status.started_at = Some(Time(now));
+                }
+                for outcome in outcomes {
+                    let Some(task) = self.tasks.iter().find(|t| t.metric.name == outcome.metric)
+                    else {
+                        continue;
+                    };
+                    let results = status.metric_results.get_or_insert_with(Vec::new);
+                    let result = match results.iter().position(|r| r.name == outcome.metric) {
+                        Some(i) => &mut results[i],
+                        None => {
+                            results.push(MetricResult {
+                                name: outcome.metric.clone(),
+                                phase: AnalysisPhase::Running.as_str().to_owned(),
+                                dry_run: dry_run.contains(&outcome.metric).then_some(true),
+                                metadata: (!outcome.metadata.is_empty())
+                                    .then(|| outcome.metadata.clone()),
+                                ..MetricResult::default()
+                            });
+                            results.last_mut().expect("just pushed")
+                        }
+                    };
+                    apply_measurement(
+                        result,
+                        &task.action,
+                        outcome.measurement,
+                        &self.redactor,
+                        now,
+                    );
+                }
+                let terminate = run.spec.terminate.unwrap_or(false);
+                let assessment = assess_run_status(terminate, &metrics, &dry_run, &mut status);
+                for (name, phase) in &assessment.transitions {
+                    if phase.completed() {
+                        events.push(Event {
+                            reason: format!("Metric{}", phase.as_str()),
+                            message: format!(
+                                "Metric '{name}' Completed. Result: {}",
+                                phase.as_str()
+                            ),
+                            warning: matches!(phase, AnalysisPhase::Failed | AnalysisPhase::Error),
+                        });
+                    }
+                }
+                if parse_phase(&status.phase) != Some(assessment.phase) {
+                    status.phase = assessment.phase.as_str().to_owned();
+                    status.message = (!assessment.message.is_empty()).then_some(assessment.message);
+                    if assessment.phase.completed() {
+                        events.push(run_event(assessment.phase));
+                        status.completed_at.get_or_insert(Time(now));
+                    }
+                }
+                dropped = trim_measurements(&mut status, &retention, DEFAULT_MEASUREMENT_RETENTION);
+                requeue_at = if assessment.phase.completed() {
+                    None
+                } else {
+                    next_reconcile_time(&metrics, &status, now)
+                };
+            }
+        }
+        Reconciled { changed: status != old, status, delete, requeue_at, events, dropped }
+    }
+}
+
+fn run_event(phase: AnalysisPhase) -> Event {
+    Event {
+        reason: format!("AnalysisRun{}", phase.as_str()),
+        message: format!("Analysis Completed. Result: {}", phase.as_str()),
+        warning: matches!(phase, AnalysisPhase::Failed | AnalysisPhase::Error),
+    }
+}
+
+/// Folds one measurement into its metric's result (Argo's `runMeasurements` bookkeeping):
+/// a terminated measurement is "Metric Terminated" (Inconclusive unless completed); a
+/// completed one gets `finishedAt = now` if unset and moves the counters (Successful,
+/// Failed, Inconclusive count toward `count`; an Error only increments `error` and
+/// `consecutiveError`); its message is redacted; a new measurement is appended, a resumed
+/// one replaces the last.
+pub fn apply_measurement(
+    result: &mut MetricResult,
+    action: &TaskAction,
+    mut m: Measurement,
+    redactor: &Redactor,
+    now: Timestamp,
+) {
+    if matches!(action, TaskAction::Terminate(_)) {
+        if !completed(&m.phase) {
+            m.phase = AnalysisPhase::Inconclusive.as_str().to_owned();
+        }
+        m.message = Some(METRIC_TERMINATED.to_owned());
+    }
+    if m.started_at.is_none() {
+        m.started_at = Some(Time(now));
+    }
+    if let Some(phase) = parse_phase(&m.phase).filter(|p| p.completed()) {
+        m.finished_at.get_or_insert(Time(now));
+        let inc = |v: &mut Option<i32>| *v = Some(n(*v) + 1);
+        match phase {
+            AnalysisPhase::Successful => {
+                inc(&mut result.successful);
+                inc(&mut result.count);
+                result.consecutive_error = Some(0);
+                inc(&mut result.consecutive_success);
+            }
+            AnalysisPhase::Failed | AnalysisPhase::Inconclusive => {
+                if phase == AnalysisPhase::Failed {
+                    inc(&mut result.failed);
+                } else {
+                    inc(&mut result.inconclusive);
+                }
+                inc(&mut result.count);
+                result.consecutive_error = Some(0);
+                result.consecutive_success = Some(0);
+            }
+            AnalysisPhase::Error => {
+                inc(&mut result.error);
+                inc(&mut result.consecutive_error);
+                result.consecutive_success = Some(0);
+            }
+            AnalysisPhase::Pending | AnalysisPhase::Running => {}
+        }
+    }
+    if let Some(msg) = m.message.as_mut().filter(|s| !s.is_empty()) {
+        *msg = redactor.redact(msg);
+    }
+    let list = result.measurements.get_or_insert_with(Vec::new);
+    match action {
+        TaskAction::Run => list.push(m),
+        TaskAction::Resume(_) | TaskAction::Terminate(_) => match list.last_mut() {
+            Some(last) => *last = m,
+            None => list.push(m),
+        },
+    }
+}
+
+/// Argo's `garbageCollectMeasurements`: keeps the newest measurements of each metric (the
+/// rule's limit when > 0, else `default_limit`) and returns the dropped ones.
+pub fn trim_measurements(
+    status: &mut AnalysisRunStatus,
+    retention: &BTreeMap<String, MeasurementRetention>,
+    default_limit: usize,
+) -> Vec<(String, Vec<Measurement>)> {
+    let mut dropped = Vec::new();
+    for result in status.metric_results.iter_mut().flatten() {
+        let limit = retention
+            .get(&result.name)
+            .and_then(|r| usize::try_from(r.limit).ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(default_limit);
+        if let Some(list) = result.measurements.as_mut()
+            && list.len() > limit
+        {
+            let old: Vec<Measurement> = list.drain(..list.len() - limit).collect();
+            dropped.push((result.name.clone(), old));
+        }
+    }
+    dropped
+}
+
+/// A whole reconcile with a synchronous `measure` (tests, tools): [`plan`], `measure` per
+/// task, [`Step::finish`].
+pub fn reconcile(
+    run: &AnalysisRun,
+    secrets: &dyn SecretSource,
+    now: Timestamp,
+    mut measure: impl FnMut(&Task) -> TaskOutcome,
+) -> Reconciled {
+    let step = plan(run, secrets, now);
+    let outcomes = step.tasks().iter().map(&mut measure).collect();
+    step.finish(run, outcomes, now)
+}
