@@ -380,3 +380,145 @@ pub fn reconcile(
     let outcomes = step.tasks().iter().map(&mut measure).collect();
     step.finish(run, outcomes, now)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::args::NoSecrets;
+
+    fn t(offset: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + offset).expect("valid")
+    }
+
+    fn run(spec: serde_json::Value) -> AnalysisRun {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": "r", "namespace": "default"}, "spec": spec
+        }))
+        .expect("run")
+    }
+
+    fn outcome(task: &Task, phase: AnalysisPhase, message: &str) -> TaskOutcome {
+        let mut m = crate::provider::error_measurement(message, t(0), t(0));
+        m.started_at = None;
+        m.finished_at = None;
+        m.phase = phase.as_str().to_owned();
+        TaskOutcome { metric: task.metric.name.clone(), measurement: m, metadata: BTreeMap::new() }
+    }
+
+    #[test]
+    fn measures_on_interval_until_failure_limit_then_fails() {
+        let mut r = run(json!({"metrics": [{"name": "m", "interval": "60s", "failureLimit": 1,
+            "successCondition": "result > 0", "provider": {"web": {"url": "http://x"}}}]}));
+        let out = reconcile(&r, &NoSecrets, t(0), |task| outcome(task, AnalysisPhase::Failed, ""));
+        assert_eq!(out.status.phase, "Running");
+        assert_eq!(out.requeue_at, Some(t(60)));
+        r.status = Some(out.status);
+        // Not due yet: nothing changes.
+        let idle = reconcile(&r, &NoSecrets, t(60), |_| unreachable!("not due"));
+        assert!(!idle.changed);
+        let out =
+            reconcile(&r, &NoSecrets, t(61), |task| outcome(task, AnalysisPhase::Failed, "bad"));
+        assert_eq!(out.status.phase, "Failed");
+        assert_eq!(
+            out.status.message.as_deref(),
+            Some(
+                "Metric \"m\" assessed Failed due to failed (2) > failureLimit (1): \"Error Message: bad\""
+            )
+        );
+        assert_eq!(out.status.completed_at, Some(Time(t(61))));
+        assert_eq!(out.requeue_at, None);
+        let reasons: Vec<&str> = out.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["MetricFailed", "AnalysisRunFailed"]);
+    }
+
+    #[test]
+    fn errors_retry_after_ten_seconds_and_do_not_count() {
+        let r = run(json!({"metrics": [{"name": "m", "interval": "5m", "provider": {"job": {}}}]}));
+        let out = reconcile(&r, &NoSecrets, t(0), |task| outcome(task, AnalysisPhase::Error, "x"));
+        let res = &out.status.metric_results.as_ref().expect("results")[0];
+        assert_eq!((res.count, res.error, res.consecutive_error), (None, Some(1), Some(1)));
+        assert_eq!(out.requeue_at, Some(t(10)));
+    }
+
+    #[test]
+    fn invalid_runs_error_once_and_completed_runs_wait_for_ttl() {
+        let r = run(json!({"metrics": [{"name": "m", "count": 2}]}));
+        let out = reconcile(&r, &NoSecrets, t(0), |_| unreachable!("invalid"));
+        assert_eq!(out.status.phase, "Error");
+        assert_eq!(
+            out.status.message.as_deref(),
+            Some("Analysis spec invalid: metrics[0]: interval must be specified when count > 1")
+        );
+        let mut done = r.clone();
+        done.status = Some(out.status);
+        done.spec.ttl_strategy = Some(
+            serde_json::from_value(json!({"secondsAfterFailure": 5, "secondsAfterCompletion": 30}))
+                .expect("ttl"),
+        );
+        let out = reconcile(&done, &NoSecrets, t(10), |_| unreachable!("completed"));
+        assert!(!out.changed && !out.delete);
+        assert_eq!(out.requeue_at, Some(t(31)));
+        assert!(reconcile(&done, &NoSecrets, t(31), |_| unreachable!("completed")).delete);
+    }
+
+    #[test]
+    fn in_flight_measurements_are_resumed_in_place_and_secrets_redacted() {
+        let secrets = BTreeMap::from([(
+            "s".to_owned(),
+            BTreeMap::from([("token".to_owned(), "sekrit".to_owned())]),
+        )]);
+        let mut r = run(json!({
+            "args": [{"name": "tok", "valueFrom": {"secretKeyRef": {"name": "s", "key": "token"}}}],
+            "metrics": [{"name": "m", "provider": {"web": {"url": "http://x/{{args.tok}}"}}}]}));
+        let out = reconcile(&r, &secrets, t(0), |task| {
+            assert_eq!(
+                task.metric.provider.web.as_ref().map(|w| w.url.as_str()),
+                Some("http://x/sekrit")
+            );
+            let mut m = crate::provider::error_measurement("", t(0), t(0));
+            m.phase = "Running".into();
+            m.finished_at = None;
+            m.message = None;
+            m.resume_at = Some(Time(t(5)));
+            TaskOutcome { metric: "m".into(), measurement: m, metadata: BTreeMap::new() }
+        });
+        assert_eq!(out.requeue_at, Some(t(5)));
+        r.status = Some(out.status);
+        assert!(plan(&r, &secrets, t(4)).tasks().is_empty());
+        let out = reconcile(&r, &secrets, t(5), |task| {
+            assert!(matches!(task.action, TaskAction::Resume(_)));
+            outcome(task, AnalysisPhase::Error, "GET http://x/sekrit: 500")
+        });
+        let ms = out.status.metric_results.as_ref().expect("results")[0].measurements.clone();
+        let ms = ms.expect("measurements");
+        assert_eq!(ms.len(), 1);
+        assert_eq!(ms[0].message.as_deref(), Some("GET http://x/*****: 500"));
+        let missing = plan(&r, &NoSecrets, t(5));
+        let out = missing.finish(&r, Vec::new(), t(5));
+        assert_eq!(
+            out.status.message.as_deref(),
+            Some("Unable to resolve metric arguments: secrets \"s\" not found")
+        );
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_and_reports_the_dropped() {
+        let mut status: AnalysisRunStatus = serde_json::from_value(json!({"phase": "Running",
+            "metricResults": [{"name": "a", "phase": "Running", "measurements":
+                [{"phase": "Successful", "value": "1"}, {"phase": "Successful", "value": "2"},
+                 {"phase": "Successful", "value": "3"}]}]}))
+        .expect("status");
+        let rules = BTreeMap::from([(
+            "a".to_owned(),
+            MeasurementRetention { metric_name: "a".into(), limit: 2 },
+        )]);
+        let dropped = trim_measurements(&mut status, &rules, 10);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].1[0].value.as_deref(), Some("1"));
+        let kept = status.metric_results.expect("results")[0].measurements.clone().expect("kept");
+        assert_eq!(kept.len(), 2);
+    }
+}
