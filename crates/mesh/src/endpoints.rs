@@ -56,3 +56,97 @@ pub(crate) enum TargetPort {
     Number(i32),
     Name(String),
 }
+
+/// The annotation the node agent writes on each pod it runs: every container's port map,
+/// `{"<container>": {"<containerPort>": <hostPort>}}` (see `weir_node::HOST_PORTS_ANNOTATION`).
+pub const HOST_PORTS_ANNOTATION: &str = "weir.dev/host-ports";
+
+/// The endpoint a pod offers, from its labels, readiness, owner and the node agent's port map.
+/// A pod without the port map (not started yet) has no ports and so serves nothing.
+pub fn endpoint_of_pod(pod: &k8s_openapi::api::core::v1::Pod) -> Endpoint {
+    let ready = pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let host_ports: BTreeMap<String, BTreeMap<String, u16>> = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(HOST_PORTS_ANNOTATION))
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    let mut ports = Vec::new();
+    for container in pod.spec.iter().flat_map(|s| &s.containers) {
+        let Some(mapped) = host_ports.get(&container.name) else { continue };
+        for port in container.ports.iter().flatten() {
+            if let Some(host) = mapped.get(&port.container_port.to_string()) {
+                ports.push(EndpointPort {
+                    name: port.name.clone(),
+                    container_port: port.container_port,
+                    address: SocketAddr::from(([127, 0, 0, 1], *host)),
+                });
+            }
+        }
+    }
+    Endpoint {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        pod: pod.metadata.name.clone().unwrap_or_default(),
+        workload: workload_of(pod, &labels),
+        labels,
+        ready,
+        ports,
+    }
+}
+
+/// The Deployment or Rollout behind a pod: its ReplicaSet owner's name without the template
+/// hash suffix (`reviews-v1-7f9c6d` → `reviews-v1`).
+fn workload_of(pod: &k8s_openapi::api::core::v1::Pod, labels: &BTreeMap<String, String>) -> String {
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.name.as_str());
+    let Some(owner) = owner else { return pod.metadata.name.clone().unwrap_or_default() };
+    ["rollouts-pod-template-hash", "pod-template-hash"]
+        .iter()
+        .filter_map(|key| labels.get(*key))
+        .find_map(|hash| owner.strip_suffix(&format!("-{hash}")))
+        .unwrap_or(owner)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pods_become_endpoints_at_their_host_ports() {
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+            "metadata": {
+                "name": "reviews-v1-abc12-xyz", "namespace": "bookinfo",
+                "labels": {"app": "reviews", "pod-template-hash": "abc12"},
+                "annotations": {"weir.dev/host-ports": "{\"reviews\":{\"9080\":41234}}"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "reviews-v1-abc12", "uid": "u", "controller": true}]
+            },
+            "spec": {"containers": [{"name": "reviews", "ports": [{"containerPort": 9080, "name": "http"}]}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        let endpoint = endpoint_of_pod(&pod);
+        assert!(endpoint.ready);
+        assert_eq!(endpoint.workload, "reviews-v1");
+        assert_eq!(endpoint.ports[0].address, SocketAddr::from(([127, 0, 0, 1], 41234)));
+        assert_eq!(
+            endpoint.address_for(&TargetPort::Name("http".into())),
+            Some(endpoint.ports[0].address)
+        );
+    }
+}

@@ -13,6 +13,6 @@ mod hosts;
 mod routes;
 mod translate;
 
-pub use endpoints::{Endpoint, EndpointPort};
+pub use endpoints::{Endpoint, EndpointPort, HOST_PORTS_ANNOTATION, endpoint_of_pod};
 pub use hosts::{service_fqdn, service_hosts};
 pub use translate::{MeshObjects, ObjectProblems, Translation, translate};
