@@ -1,5 +1,5 @@
-//! The canary strategy as one pure reconcile pass (Argo's `rolloutCanary` plus
-//! `persistRolloutStatus`): from the Rollout, the observed ReplicaSets and AnalysisRuns and
+//! One pure reconcile pass of a Rollout (Argo's `rolloutCanary` plus `persistRolloutStatus`;
+//! the blue-green path is in [`crate::bluegreen`]): from the Rollout, the observed ReplicaSets and AnalysisRuns and
 //! `now`, the new status and the commands that move the world towards it.
 //!
 //! The pass is level-triggered: everything is decided from what is observed, at most one
@@ -32,6 +32,10 @@ pub enum AnalysisKind {
     Background,
     /// Runs as the `analysis` step at this index.
     Step(i32),
+    /// Blue-green analysis before the active service switches.
+    PrePromotion,
+    /// Blue-green analysis after the active service switched.
+    PostPromotion,
 }
 
 impl AnalysisKind {
@@ -40,6 +44,8 @@ impl AnalysisKind {
         match self {
             AnalysisKind::Background => "Background",
             AnalysisKind::Step(_) => "Step",
+            AnalysisKind::PrePromotion => "PrePromotion",
+            AnalysisKind::PostPromotion => "PostPromotion",
         }
     }
 }
@@ -127,6 +133,14 @@ pub enum Command {
     SetMirrorRoute(SetMirrorRoute),
     /// Remove every managed route (promotion, abort).
     RemoveManagedRoutes,
+    /// Point a Service's `rollouts-pod-template-hash` selector at `hash` (blue-green active
+    /// and preview services).
+    SetServiceSelector {
+        /// The Service.
+        service: String,
+        /// The pod-template hash to select.
+        hash: String,
+    },
     /// Create an AnalysisRun from the templates (name collisions get `.1`, `.2`, …).
     CreateAnalysisRun {
         /// `<rollout>-<hash>-<revision>[-<step>]`.
@@ -286,9 +300,8 @@ pub fn reconcile(ro: &Rollout, observed: &Observed<'_>) -> Reconciled {
 
 fn run(pass: &mut Pass<'_>) {
     let ro = pass.ro;
-    if ro.spec.canary().is_none() {
-        let message =
-            "spec.strategy: only the canary strategy is reconciled by weir yet".to_owned();
+    if ro.spec.canary().is_none() && ro.spec.blue_green().is_none() {
+        let message = "spec.strategy: a canary or blueGreen strategy is required".to_owned();
         return invalid(pass, message);
     }
     if let Some(message) =
@@ -324,6 +337,9 @@ fn run(pass: &mut Pass<'_>) {
     if pass.fully_promoted() && pass.aborted() {
         pass.status.abort = None;
     }
+    if ro.spec.blue_green().is_some() {
+        return crate::bluegreen::run(pass);
+    }
     if template_or_steps_changed(pass) {
         reset_status(pass);
         return;
@@ -349,7 +365,7 @@ fn run(pass: &mut Pass<'_>) {
     }
 }
 
-fn invalid(pass: &mut Pass<'_>, message: String) {
+pub(crate) fn invalid(pass: &mut Pass<'_>, message: String) {
     let cond =
         conditions::new_condition(INVALID_SPEC, "True", reason::INVALID_SPEC, message, pass.now());
     let unchanged = conditions::get_condition(&pass.status, INVALID_SPEC)

@@ -29,7 +29,7 @@ pub(crate) enum AnalysisVerdict {
     Abort(String),
 }
 
-fn is_terminal(phase: Option<AnalysisPhase>) -> bool {
+pub(crate) fn is_terminal(phase: Option<AnalysisPhase>) -> bool {
     matches!(
         phase,
         Some(
@@ -41,7 +41,7 @@ fn is_terminal(phase: Option<AnalysisPhase>) -> bool {
     )
 }
 
-fn run_status(run: &AnalysisRunView) -> RolloutAnalysisRunStatus {
+pub(crate) fn run_status(run: &AnalysisRunView) -> RolloutAnalysisRunStatus {
     RolloutAnalysisRunStatus {
         name: run.name.clone(),
         status: run.phase.unwrap_or(AnalysisPhase::Pending).as_str().to_owned(),
@@ -203,7 +203,7 @@ fn judge(pass: &mut Pass<'_>, run: &AnalysisRunView, what: &str) -> AnalysisVerd
 /// Creates the run unless the status already names one of this base that is not observed
 /// yet (created by an earlier pass). A name taken by an observed run (one from before a
 /// retry) gets Argo's `.1`, `.2`, … suffix.
-fn create_or_wait(
+pub(crate) fn create_or_wait(
     pass: &mut Pass<'_>,
     base: String,
     recorded: Option<String>,
@@ -254,6 +254,14 @@ fn create(pass: &mut Pass<'_>, name: &str, kind: AnalysisKind, analysis: Rollout
         }
         AnalysisKind::Step(_) => {
             canary_status_mut(pass).current_step_analysis_run_status = Some(status);
+        }
+        AnalysisKind::PrePromotion => {
+            let bg = pass.status.blue_green.get_or_insert_with(Default::default);
+            bg.pre_promotion_analysis_run_status = Some(status);
+        }
+        AnalysisKind::PostPromotion => {
+            let bg = pass.status.blue_green.get_or_insert_with(Default::default);
+            bg.post_promotion_analysis_run_status = Some(status);
         }
     }
     pass.commands.push(Command::CreateAnalysisRun {

@@ -21,8 +21,16 @@ pub(crate) fn finish(pass: &mut Pass<'_>) {
     let st = &mut pass.status;
     st.replicas = Some(rss.iter().map(|r| r.status_replicas).sum());
     st.updated_replicas = Some(pass.new_rs.as_ref().map_or(0, |rs| rs.status_replicas));
-    st.ready_replicas = Some(rss.iter().map(|r| r.ready_replicas).sum());
-    st.available_replicas = Some(rss.iter().map(|r| r.available_replicas).sum());
+    // Blue-green counts ready and available pods of the active ReplicaSet only.
+    let active = ro.spec.blue_green().map(|_| {
+        let hash =
+            st.blue_green.as_ref().and_then(|b| b.active_selector.clone()).unwrap_or_default();
+        rss.iter().filter(|r| r.hash == hash).collect::<Vec<_>>()
+    });
+    let counted: Vec<&crate::replicas::ReplicaSetView> =
+        active.unwrap_or_else(|| rss.iter().collect());
+    st.ready_replicas = Some(counted.iter().map(|r| r.ready_replicas).sum());
+    st.available_replicas = Some(counted.iter().map(|r| r.available_replicas).sum());
     st.hpa_replicas = st.replicas;
     st.selector = selector_string(ro);
     st.observed_generation = Some(ro.metadata.generation.unwrap_or(0).to_string());

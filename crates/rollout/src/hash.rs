@@ -1,5 +1,5 @@
 //! `rollouts-pod-template-hash` and `status.currentStepHash`, computed exactly as Argo does:
-//! FNV-1a 32 over Go's `json.Marshal` bytes (see [`crate::gojson`]), the collision count
+//! FNV-1a 32 over Go's `json.Marshal` bytes (see `JsonForm`), the collision count
 //! appended as 8 bytes, the decimal sum passed through `SafeEncodeString`.
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;

@@ -11,10 +11,17 @@
 //! from the weights here), does not evaluate metrics (the analysis engine does) and does not
 //! validate specs (`weir_model::validate` does; its diagnostics come in as input).
 //!
-//! Read [`canary::reconcile`] first: one reconcile pass, its [`canary::Observed`] input and its
-//! [`canary::Reconciled`] output. The helpers it is built from are public for the controller
-//! and the CLI: [`hash`], [`replicas`], [`steps`], [`phase`] and [`conditions`].
+//! Read [`reconcile`] first: one reconcile pass (canary, or blue-green via [`bluegreen`]),
+//! its [`Observed`] input and its [`Reconciled`] output ([`Command`]s and [`Event`]s). The
+//! helpers it is built from are public for the controller and the CLI: [`hash`],
+//! [`replicas`], [`steps`], [`phase`] and [`conditions`].
+//!
+//! Deliberate choices (also in ARCHITECTURE.md): experiment and plugin steps are reported
+//! as an `InvalidSpec` condition ("not supported by weir yet") instead of being skipped; the
+//! pod-template hash follows the Kubernetes ≥ 1.34 JSON form ([`JsonForm::Current`]), with
+//! [`JsonForm::Legacy`] available to recognise ReplicaSets of older controllers.
 
+pub mod bluegreen;
 pub mod canary;
 mod canary_analysis;
 mod canary_scale;
@@ -27,7 +34,9 @@ pub mod phase;
 pub mod replicas;
 pub mod steps;
 
+pub use canary::{AnalysisKind, AnalysisRunView, Command, Event, Observed, Reconciled, reconcile};
 pub use gojson::JsonForm;
+pub use replicas::ReplicaSetView;
 
 /// Annotation carrying a ReplicaSet's (and the Rollout's) revision.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
