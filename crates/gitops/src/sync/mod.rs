@@ -1,1 +1,15 @@
-//! Sync (placeholder).
+//! The sync plan of an Application, as gitops-engine builds it: one task per resource and
+//! phase (hooks in PreSync/Sync/PostSync/SyncFail, plain resources in Sync, prune tasks for
+//! live objects without a target), ordered by phase, wave, Helm's kind order and name, with
+//! Namespaces and CRDs moved before their first dependent, prune waves mirrored and PruneLast
+//! tasks after the last wave.
+//!
+//! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved.
+
+pub mod annotations;
+mod order;
+
+pub use order::{
+    KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank, plan, sort_tasks,
+    sync_phases,
+};

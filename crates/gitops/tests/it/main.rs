@@ -3,6 +3,7 @@
 mod diff;
 mod health;
 mod paths;
+mod sync;
 
 use std::path::PathBuf;
 
