@@ -389,3 +389,7 @@ fn scale_down_old(pass: &mut Pass<'_>, bg: &BlueGreenStrategy) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "bluegreen_tests.rs"]
+mod tests;

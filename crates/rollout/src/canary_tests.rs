@@ -1,204 +1,11 @@
-//! Given/When/Then scenarios of the canary engine, driven by a tiny simulated cluster that
-//! executes the commands and makes pods available.
+//! Given/When/Then scenarios of the canary engine against the simulated cluster of
+//! [`crate::test_world`].
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use serde_json::json;
 use weir_model::rollouts::{AnalysisPhase, Rollout};
 
-use super::{AnalysisKind, AnalysisRunView, Command, Observed, Reconciled, reconcile};
-use crate::replicas::ReplicaSetView;
-use crate::{REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
-
-struct World {
-    ro: Rollout,
-    rss: Vec<ReplicaSetView>,
-    runs: Vec<AnalysisRunView>,
-    now: Timestamp,
-    last: Option<Reconciled>,
-}
-
-impl World {
-    fn new(ro: Rollout) -> Self {
-        let now = "2026-01-01T00:00:00Z".parse().expect("time");
-        World { ro, rss: Vec::new(), runs: Vec::new(), now, last: None }
-    }
-
-    fn pass(&mut self) -> Reconciled {
-        let observed = Observed {
-            replica_sets: &self.rss,
-            analysis_runs: &self.runs,
-            invalid_spec: None,
-            now: self.now,
-        };
-        reconcile(&self.ro, &observed)
-    }
-
-    /// One reconcile whose commands are executed and whose status is persisted.
-    fn step(&mut self) -> Reconciled {
-        let out = self.pass();
-        for command in &out.commands {
-            self.apply(command);
-        }
-        self.ro.status = Some(out.status.clone());
-        self.last = Some(out.clone());
-        out
-    }
-
-    fn apply(&mut self, command: &Command) {
-        match command {
-            Command::CreateReplicaSet { name, hash, revision, replicas } => {
-                self.rss.push(ReplicaSetView {
-                    name: name.clone(),
-                    hash: hash.clone(),
-                    spec_replicas: Some(*replicas),
-                    annotations: BTreeMap::from([(
-                        REVISION_ANNOTATION.to_owned(),
-                        revision.to_string(),
-                    )]),
-                    ..ReplicaSetView::default()
-                });
-            }
-            Command::ScaleReplicaSet { name, replicas } => {
-                self.rs_mut(name).spec_replicas = Some(*replicas);
-            }
-            Command::SetScaleDownDeadline { name, deadline } => {
-                let rs = self.rs_mut(name);
-                match deadline {
-                    Some(d) => rs
-                        .annotations
-                        .insert(SCALE_DOWN_DEADLINE_ANNOTATION.to_owned(), d.to_string()),
-                    None => rs.annotations.remove(SCALE_DOWN_DEADLINE_ANNOTATION),
-                };
-            }
-            Command::DeleteReplicaSet { name } => self.rss.retain(|rs| &rs.name != name),
-            Command::CreateAnalysisRun { name, kind, labels, .. } => {
-                self.runs.push(AnalysisRunView {
-                    name: name.clone(),
-                    kind: *kind,
-                    pod_hash: labels.get("rollouts-pod-template-hash").cloned().unwrap_or_default(),
-                    phase: Some(AnalysisPhase::Running),
-                    message: String::new(),
-                    terminating: false,
-                    created: Some(self.now),
-                });
-            }
-            Command::CancelAnalysisRun { name } => {
-                if let Some(run) = self.runs.iter_mut().find(|r| &r.name == name) {
-                    run.terminating = true;
-                }
-            }
-            Command::SetWeight { .. }
-            | Command::SetHeaderRoute(_)
-            | Command::SetMirrorRoute(_)
-            | Command::RemoveManagedRoutes
-            | Command::SetServiceSelector { .. }
-            | Command::RequeueAfter(_) => {}
-        }
-    }
-
-    fn rs_mut(&mut self, name: &str) -> &mut ReplicaSetView {
-        self.rss.iter_mut().find(|rs| rs.name == name).expect("known ReplicaSet")
-    }
-
-    /// The kubelet: every pod of every ReplicaSet becomes ready and available.
-    fn pods_ready(&mut self) {
-        for rs in &mut self.rss {
-            rs.status_replicas = rs.replicas();
-            rs.ready_replicas = rs.replicas();
-            rs.available_replicas = rs.replicas();
-        }
-    }
-
-    /// Reconciles (with pods turning ready) until nothing changes any more.
-    fn settle(&mut self) {
-        for _ in 0..60 {
-            let before = self.ro.status.clone();
-            let before_rss = self.rss.clone();
-            let out = self.step();
-            self.pods_ready();
-            let busy = out.commands.iter().any(|c| !matches!(c, Command::RequeueAfter(_)));
-            if !busy && Some(&out.status) == before.as_ref() && before_rss == self.rss {
-                return;
-            }
-        }
-        panic!("did not settle: {:#?}", self.ro.status);
-    }
-
-    fn advance(&mut self, secs: i64) {
-        self.now += SignedDuration::from_secs(secs);
-    }
-
-    fn status(&self) -> weir_model::rollouts::RolloutStatus {
-        self.ro.status.clone().unwrap_or_default()
-    }
-
-    fn phase(&self) -> (String, String) {
-        let st = self.status();
-        (st.phase.unwrap_or_default(), st.message.unwrap_or_default())
-    }
-
-    fn replicas_of(&self, hash: &str) -> i32 {
-        self.rss.iter().find(|rs| rs.hash == hash).map_or(0, ReplicaSetView::replicas)
-    }
-
-    fn weights(&self) -> Option<(i32, i32)> {
-        let w = self.status().canary?.weights?;
-        Some((w.canary.weight, w.stable.weight))
-    }
-
-    fn set_image(&mut self, image: &str) {
-        self.ro.spec.template = Some(template(image));
-    }
-
-    /// Nothing new: a second pass changes neither the status nor asks for anything.
-    fn assert_fixed_point(&mut self) {
-        let out = self.pass();
-        assert_eq!(Some(&out.status), self.ro.status.as_ref(), "status changed on a second pass");
-        let actions: Vec<_> =
-            out.commands.iter().filter(|c| !matches!(c, Command::RequeueAfter(_))).collect();
-        assert!(actions.is_empty(), "second pass asked for {actions:?}");
-    }
-}
-
-fn template(image: &str) -> k8s_openapi::api::core::v1::PodTemplateSpec {
-    serde_json::from_value(json!({
-        "metadata": {"labels": {"app": "reviews"}},
-        "spec": {"containers": [{"name": "reviews", "image": image}]}
-    }))
-    .expect("template")
-}
-
-/// The seed demo's `reviews-rollout` (workloadRef resolved into `spec.template`).
-fn seed_rollout() -> Rollout {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/seed-demo/argo/rollout/rollout.yaml"
-    ))
-    .expect("seed rollout");
-    let mut ro: Rollout = serde_yaml_ng::from_str(&text).expect("seed rollout yaml");
-    ro.metadata.generation = Some(1);
-    ro.spec.workload_ref = None;
-    ro.spec.template = Some(template("reviews:v1"));
-    ro
-}
-
-fn basic_rollout(steps: serde_json::Value) -> Rollout {
-    let mut ro: Rollout = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "basic", "generation": 1},
-        "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "reviews"}},
-                 "strategy": {"canary": {"steps": steps}}}
-    }))
-    .expect("rollout");
-    ro.spec.template = Some(template("reviews:v1"));
-    ro
-}
-
-fn hash_of(image: &str) -> String {
-    crate::hash::pod_template_hash(&template(image), None)
-}
+use crate::SCALE_DOWN_DEADLINE_ANNOTATION;
+use crate::canary::{AnalysisKind, Command};
+use crate::test_world::{World, basic_rollout, hash_of, json, seed_rollout};
 
 #[test]
 fn initial_deploy_skips_steps_and_is_healthy() {
@@ -444,96 +251,73 @@ fn manual_pause_halts_scaling() {
     assert_eq!(progressing.as_deref(), Some("RolloutPaused"));
 }
 
-fn blue_green_rollout(strategy: serde_json::Value) -> Rollout {
-    let mut ro: Rollout = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "bg", "generation": 1},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "reviews"}},
-                 "strategy": {"blueGreen": strategy}}
-    }))
-    .expect("rollout");
-    ro.spec.template = Some(template("reviews:v1"));
+fn istio_rollout(replicas: i32, steps: serde_json::Value) -> Rollout {
+    let mut ro = seed_rollout();
+    ro.spec.replicas = Some(replicas);
+    let canary = ro.spec.strategy.as_mut().and_then(|s| s.canary.as_mut()).expect("canary");
+    canary.analysis = None;
+    canary.steps = Some(serde_json::from_value(steps).expect("steps"));
     ro
 }
 
-fn selectors(w: &World) -> (String, String) {
-    let bg = w.status().blue_green.unwrap_or_default();
-    (bg.active_selector.unwrap_or_default(), bg.preview_selector.unwrap_or_default())
-}
-
 #[test]
-fn blue_green_auto_promotion() {
-    let mut w = World::new(blue_green_rollout(
-        json!({"activeService": "active", "previewService": "preview"}),
-    ));
-    w.settle();
-    let (v1, v2) = (hash_of("reviews:v1"), hash_of("reviews:v2"));
-    assert_eq!(selectors(&w), (v1.clone(), v1.clone()));
-    assert_eq!(w.phase(), ("Healthy".to_owned(), String::new()));
-    w.set_image("reviews:v2");
-    w.settle();
-    assert_eq!(selectors(&w), (v2.clone(), v2.clone()));
-    assert_eq!(w.status().stable_rs.as_deref(), Some(v2.as_str()));
-    assert!(w.status().pause_conditions.is_none());
-    assert_eq!(w.replicas_of(&v1), 3, "old active keeps its pods for scaleDownDelaySeconds");
-    w.advance(30);
-    w.settle();
-    assert_eq!(w.replicas_of(&v1), 0);
-    assert_eq!(w.phase(), ("Healthy".to_owned(), String::new()));
-    w.assert_fixed_point();
-}
-
-#[test]
-fn blue_green_manual_promotion_with_preview_replicas() {
-    let mut w = World::new(blue_green_rollout(json!({
-        "activeService": "active", "previewService": "preview",
-        "autoPromotionEnabled": false, "previewReplicaCount": 1
-    })));
+fn weight_lags_pods_and_stable_stays_full() {
+    let steps = json!([{"setWeight": 25}, {"pause": {}}, {"setWeight": 75}, {"pause": {}}]);
+    let mut w = World::new(istio_rollout(4, steps));
     w.settle();
     let (v1, v2) = (hash_of("reviews:v1"), hash_of("reviews:v2"));
     w.set_image("reviews:v2");
     w.settle();
-    assert_eq!(w.phase(), ("Paused".to_owned(), "BlueGreenPause".to_owned()));
-    assert_eq!(selectors(&w), (v1.clone(), v2.clone()));
-    assert_eq!(w.replicas_of(&v2), 1);
-    w.assert_fixed_point();
+    assert_eq!(w.weights(), Some((25, 75)));
     w.ro.status.as_mut().expect("status").pause_conditions = None;
-    w.settle();
-    assert_eq!(w.status().blue_green.and_then(|b| b.scale_up_preview_check_point), Some(true));
+    w.step(); // completes the pause: index 2
+    w.step(); // scales the canary to 3
     assert_eq!(w.replicas_of(&v2), 3);
-    assert_eq!(selectors(&w).0, v2);
-    assert_eq!(w.status().stable_rs.as_deref(), Some(v2.as_str()));
+    let canary = w.rss.iter_mut().find(|rs| rs.hash == v2).expect("canary");
+    (canary.status_replicas, canary.available_replicas) = (3, 1);
+    w.step();
+    assert_eq!(w.weights(), Some((25, 75)), "1 of 3 canary pods available: weight stays");
+    w.pods_ready();
+    w.step();
+    assert_eq!(w.weights(), Some((75, 25)));
+    assert_eq!(w.replicas_of(&v1), 4, "no dynamicStableScale: stable stays at 100 %");
 }
 
 #[test]
-fn blue_green_post_promotion_failure_switches_back() {
-    let mut w = World::new(blue_green_rollout(json!({
-        "activeService": "active",
-        "postPromotionAnalysis": {"templates": [{"templateName": "t"}]}
-    })));
+fn reapplying_the_stable_template_after_abort_skips_steps() {
+    let mut w = World::new(basic_rollout(json!([{"setWeight": 20}, {"pause": {}}])));
     w.settle();
-    let (v1, v2) = (hash_of("reviews:v1"), hash_of("reviews:v2"));
+    let v1 = hash_of("reviews:v1");
     w.set_image("reviews:v2");
     w.settle();
-    assert_eq!(selectors(&w).0, v2);
-    assert_eq!(w.status().stable_rs.as_deref(), Some(v1.as_str()));
-    assert_eq!(
-        w.phase(),
-        ("Progressing".to_owned(), "waiting for analysis to complete".to_owned())
-    );
-    let run = w.runs.iter_mut().find(|r| r.kind == AnalysisKind::PostPromotion).expect("post run");
-    assert_eq!(run.name, format!("bg-{v2}-2-post"));
-    run.phase = Some(AnalysisPhase::Failed);
-    run.message = "boom".to_owned();
+    w.ro.status.as_mut().expect("status").abort = Some(true);
     w.settle();
-    assert_eq!(selectors(&w).0, v1, "active goes back to stable");
-    assert_eq!(w.phase().0, "Degraded");
-    assert!(
-        w.phase().1.ends_with("PostPromotion analysis phase error/failed: boom"),
-        "{:?}",
-        w.phase()
-    );
-    w.advance(30);
+    w.set_image("reviews:v1");
+    let out = w.step();
+    assert!(out.events.iter().any(|e| e.reason == "SkipSteps"), "{:?}", out.events);
+    assert!(!out.commands.iter().any(|c| matches!(c, Command::CreateReplicaSet { .. })));
     w.settle();
-    assert_eq!((w.replicas_of(&v1), w.replicas_of(&v2)), (3, 0));
+    let st = w.status();
+    assert_eq!(st.current_step_index, Some(2));
+    assert_eq!(st.stable_rs.as_deref(), Some(v1.as_str()));
+    assert_eq!(w.phase(), ("Healthy".to_owned(), String::new()));
+}
+
+#[test]
+fn progress_deadline_degrades_then_recovers() {
+    let mut ro = basic_rollout(json!([{"setWeight": 20}, {"pause": {}}]));
+    ro.spec.progress_deadline_seconds = Some(5);
+    let mut w = World::new(ro);
+    w.settle();
+    w.set_image("reviews:v2");
+    w.step();
+    w.step();
+    w.step(); // the canary pod never turns ready
+    w.advance(10);
+    w.step();
+    let (phase, message) = w.phase();
+    assert_eq!(phase, "Degraded");
+    assert!(message.starts_with("ProgressDeadlineExceeded: ReplicaSet \"basic-"), "{message}");
+    w.settle();
+    assert_eq!(w.phase(), ("Paused".to_owned(), "CanaryPauseStep".to_owned()));
 }

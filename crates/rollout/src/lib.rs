@@ -33,6 +33,8 @@ pub mod hash;
 pub mod phase;
 pub mod replicas;
 pub mod steps;
+#[cfg(test)]
+mod test_world;
 
 pub use canary::{AnalysisKind, AnalysisRunView, Command, Event, Observed, Reconciled, reconcile};
 pub use gojson::JsonForm;
