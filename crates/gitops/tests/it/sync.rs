@@ -11,7 +11,54 @@ use weir_gitops::sync::{
     sync_phases,
 };
 
+use weir_gitops::ResourceKey;
+use weir_gitops::sync::messages::{Waiting, running_message, sync_fail_message};
+
 use crate::{Report, load_yaml, s};
+
+fn messages(doc: &Value, report: &mut Report) {
+    for (i, case) in
+        doc["running_phase_messages"]["cases"].as_array().expect("cases").iter().enumerate()
+    {
+        let keys: Vec<(ResourceKey, bool)> = case["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| match t.get("hook") {
+                Some(h) => {
+                    (ResourceKey::new("", "Pod", "fake-argocd-ns", h.as_str().unwrap_or("")), true)
+                }
+                None => (ResourceKey::new("", "Pod", "", &s(t, "pod")), false),
+            })
+            .collect();
+        let waiting: Vec<Waiting<'_>> =
+            keys.iter().map(|(key, hook)| Waiting { key, hook: *hook }).collect();
+        let got = running_message(&waiting, case["pendingDeletion"] == json!(true));
+        report.check(&format!("Test_setRunningPhase[{i}]"), got == s(case, "message"), || {
+            got.clone()
+        });
+    }
+    for case in doc["sync_fail_phase_messages"]["cases"].as_array().expect("cases") {
+        let name = s(case, "name");
+        let Some(want) = case["expect"]["message"].as_str() else {
+            report.skip(&name, "phase of running SyncFail hooks belongs to the state machine");
+            continue;
+        };
+        let failed: Vec<String> =
+            case["failedTasks"].as_array().expect("f").iter().map(|t| s(t, "message")).collect();
+        let hooks: Vec<String> = case["syncFailTasks"]
+            .as_array()
+            .expect("h")
+            .iter()
+            .filter(|t| t["operationState"] == json!("Failed"))
+            .map(|t| s(t, "message"))
+            .collect();
+        let f: Vec<&str> = failed.iter().map(String::as_str).collect();
+        let h: Vec<&str> = hooks.iter().map(String::as_str).collect();
+        let got = sync_fail_message(&s(case, "message"), &f, &h);
+        report.check(&name, got == want, || got.clone());
+    }
+}
 
 /// Resolves an object reference of the file's conventions.
 fn resolve(doc: &Value, spec: &Value) -> Option<Value> {
@@ -210,9 +257,8 @@ fn sync_ordering_vectors() {
     }
 
     hooks_and_annotations(&doc, &mut report);
+    messages(&doc, &mut report);
     for section in [
-        "running_phase_messages",
-        "sync_fail_phase_messages",
         "scenarios",
         "discovery_retry",
         "custom_resource_dry_run",
