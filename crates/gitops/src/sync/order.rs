@@ -177,7 +177,8 @@ pub fn plan(
     let mut tasks = Vec::new();
     for (target, live) in resources {
         let Some(obj) = target.as_ref().or(live.as_ref()) else { continue };
-        if annotations::is_hook(obj) && target.is_some() {
+        // Hooks come from `hooks`; live hooks are never pruned.
+        if annotations::is_hook(obj) {
             continue;
         }
         for phase in sync_phases(obj) {
@@ -185,11 +186,15 @@ pub fn plan(
         }
     }
     if !opts.skip_hooks {
-        for hook in hooks.iter().chain(
-            resources.iter().filter_map(|(t, _)| t.as_ref().filter(|t| annotations::is_hook(t))),
-        ) {
+        for hook in hooks {
+            let key = crate::ResourceKey::of(hook);
+            let live = resources
+                .iter()
+                .filter_map(|(_, l)| l.as_ref())
+                .find(|l| crate::ResourceKey::of(l) == key)
+                .cloned();
             for phase in sync_phases(hook) {
-                tasks.push(SyncTask::new(phase, Some(hook.clone()), None));
+                tasks.push(SyncTask::new(phase, Some(hook.clone()), live.clone()));
             }
         }
     }
