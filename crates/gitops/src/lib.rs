@@ -9,7 +9,7 @@
 //! file system, and only to read the directory it is given. Controllers call these functions
 //! with objects they fetched and `now` they read.
 //!
-//! Read [`health::assess`] first, then [`diff::diff`], [`sync::SyncPlan`] and
+//! Read [`health::assess`] first, then [`diff::diff`], [`sync::plan`] with [`sync::machine::next`] and
 //! [`source::check_app_path`].
 
 pub mod diff;
