@@ -2,17 +2,21 @@
 //! Istio `VirtualService` / `DestinationRule` / `Gateway` objects into the proxy's
 //! [`weir_proxy::RouteTable`], with Istio's semantics.
 //!
-//! What it is not: it does no I/O and keeps no state. The controller that watches the objects,
-//! keeps the last valid version of each object, and hands the table to the proxy lives with the
-//! other embedded-mode controllers.
+//! The translation ([`translate`]) is pure: no I/O, no state, no clock. The controller
+//! ([`run_mesh_controller`]) is the thin loop around it: it watches the inputs through the
+//! cluster API, keeps the last valid version of each VirtualService, installs the table in the
+//! proxy and reports problems in the objects' status. It runs only in embedded mode; on
+//! Kubernetes, istiod does this job.
 //!
 //! Read [`translate`] first.
 
+mod controller;
 mod endpoints;
 mod hosts;
 mod routes;
 mod translate;
 
+pub use controller::run_mesh_controller;
 pub use endpoints::{Endpoint, EndpointPort, HOST_PORTS_ANNOTATION, endpoint_of_pod};
 pub use hosts::{service_fqdn, service_hosts};
 pub use translate::{MeshObjects, ObjectProblems, Translation, translate};

@@ -1,0 +1,242 @@
+//! The mesh controller: watches Services, Pods, VirtualServices, DestinationRules and Gateways
+//! and keeps the proxy's route table equal to their translation.
+//!
+//! Level-triggered: any change (or a relist after a lost watch) marks the mesh dirty; the loop
+//! then lists every input from the cluster, translates, and installs the table. A
+//! VirtualService that does not translate keeps serving its last valid version, and its
+//! problems are written to its `status` (as Istio's `validationMessages` and a `Reconciled`
+//! condition) until it is fixed; warnings about fields the embedded proxy does not serve are
+//! written the same way, once per change.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+use weir_cluster::{
+    Cluster, Error, ListParams, Patch, Registry, ResourceType, Subresource, WatchParams,
+};
+use weir_model::istio::{DestinationRule, Gateway, VirtualService};
+use weir_proxy::Proxy;
+
+use crate::{Endpoint, MeshObjects, endpoint_of_pod, translate};
+
+/// How long changes are gathered before the table is rebuilt: a rollout step touches a
+/// VirtualService and several pods within milliseconds, and one rebuild serves them all.
+const DEBOUNCE: Duration = Duration::from_millis(10);
+
+/// How long to wait before re-watching after a watch failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Runs the mesh controller until `shutdown` turns true.
+pub async fn run_mesh_controller<C: Cluster + Clone>(
+    cluster: C,
+    proxy: Arc<Proxy>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let registry = Registry::builtin();
+    let types: Vec<ResourceType> =
+        ["services", "pods", "virtualservices", "destinationrules", "gateways"]
+            .iter()
+            .filter_map(|name| registry.for_name(name).cloned())
+            .collect();
+    let dirty = Arc::new(Notify::new());
+    let mut watchers = Vec::new();
+    for rt in types {
+        watchers.push(tokio::spawn(watch_type(
+            cluster.clone(),
+            rt,
+            dirty.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let mut state = MeshState::default();
+    dirty.notify_one();
+    loop {
+        tokio::select! {
+            () = dirty.notified() => {}
+            _ = shutdown.changed() => break,
+        }
+        tokio::time::sleep(DEBOUNCE).await;
+        if let Err(e) = state.reconcile(&cluster, &proxy).await {
+            tracing::warn!(error = %e, "mesh: cannot rebuild the route table; retrying");
+            tokio::time::sleep(RETRY).await;
+            dirty.notify_one();
+        }
+    }
+    for watcher in watchers {
+        watcher.abort();
+    }
+}
+
+/// Marks the mesh dirty on every change to objects of one type; re-watches (from the last
+/// seen version, or from scratch after `Expired`) when a watch ends.
+async fn watch_type<C: Cluster>(
+    cluster: C,
+    rt: ResourceType,
+    dirty: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut resource_version: Option<String> = None;
+    loop {
+        let params =
+            WatchParams { resource_version: resource_version.clone(), ..WatchParams::default() };
+        match cluster.watch(&rt, None, &params).await {
+            Ok(mut stream) => loop {
+                let event = tokio::select! {
+                    event = stream.next() => event,
+                    _ = shutdown.changed() => return,
+                };
+                match event {
+                    Some(Ok(event)) => {
+                        resource_version = event.resource_version().map(str::to_owned);
+                        dirty.notify_one();
+                    }
+                    Some(Err(Error::Expired { .. })) => {
+                        resource_version = None;
+                        dirty.notify_one();
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(kind = %rt.kind, error = %e, "mesh: watch failed");
+                        break;
+                    }
+                    None => break,
+                }
+            },
+            Err(Error::Expired { .. }) => resource_version = None,
+            Err(e) => tracing::warn!(kind = %rt.kind, error = %e, "mesh: cannot watch"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RETRY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// What the controller remembers between rebuilds: the last valid version of each
+/// VirtualService and the status it last wrote.
+#[derive(Debug, Default)]
+struct MeshState {
+    last_valid: BTreeMap<String, VirtualService>,
+    reported: BTreeMap<String, Value>,
+}
+
+impl MeshState {
+    async fn reconcile<C: Cluster>(&mut self, cluster: &C, proxy: &Proxy) -> Result<(), Error> {
+        let registry = Registry::builtin();
+        let list = |name: &str| registry.for_name(name).cloned().expect("built-in type");
+        let services = typed(cluster, &list("services")).await?;
+        let pods: Vec<k8s_openapi::api::core::v1::Pod> = typed(cluster, &list("pods")).await?;
+        let mut virtual_services: Vec<VirtualService> =
+            typed(cluster, &list("virtualservices")).await?;
+        let destination_rules: Vec<DestinationRule> =
+            typed(cluster, &list("destinationrules")).await?;
+        let gateways: Vec<Gateway> = typed(cluster, &list("gateways")).await?;
+        let endpoints: Vec<Endpoint> = pods.iter().map(endpoint_of_pod).collect();
+
+        let objects = |vs: &[VirtualService]| {
+            translate(&MeshObjects {
+                services: &services,
+                endpoints: &endpoints,
+                virtual_services: vs,
+                destination_rules: &destination_rules,
+                gateways: &gateways,
+            })
+        };
+        let first = objects(&virtual_services);
+        // Broken VirtualServices keep serving their last valid version.
+        for vs in &mut virtual_services {
+            let key = vs_key(vs);
+            if first.problems.contains_key(&key) {
+                if let Some(valid) = self.last_valid.get(&key) {
+                    *vs = valid.clone();
+                }
+            } else {
+                self.last_valid.insert(key, vs.clone());
+            }
+        }
+        let translation =
+            if first.problems.is_empty() { first.clone() } else { objects(&virtual_services) };
+        if let Err(invalid) = proxy.update(&translation.table) {
+            tracing::warn!(error = %invalid, "mesh: the proxy refused the route table; the last good one keeps serving");
+        }
+        self.last_valid.retain(|key, _| virtual_services.iter().any(|vs| vs_key(vs) == *key));
+        self.report(cluster, &registry, &virtual_services, &first.problems, &first.warnings).await;
+        Ok(())
+    }
+
+    /// Writes each VirtualService's translation problems and warnings to its status, once per
+    /// change.
+    async fn report<C: Cluster>(
+        &mut self,
+        cluster: &C,
+        registry: &Registry,
+        virtual_services: &[VirtualService],
+        problems: &BTreeMap<String, Vec<String>>,
+        warnings: &BTreeMap<String, Vec<String>>,
+    ) {
+        let Some(rt) = registry.for_name("virtualservices").cloned() else { return };
+        for vs in virtual_services {
+            let key = vs_key(vs);
+            let errors = problems.get(&key).cloned().unwrap_or_default();
+            let notes = warnings.get(&key).cloned().unwrap_or_default();
+            let messages: Vec<Value> = errors
+                .iter()
+                .map(|m| json!({"level": "ERROR", "type": {"code": "WEIR0001", "name": "InvalidRoute"}, "description": m}))
+                .chain(notes.iter().map(|m| json!({"level": "WARNING", "type": {"code": "WEIR0002", "name": "NotServedEmbedded"}, "description": m})))
+                .collect();
+            let condition = if errors.is_empty() {
+                json!({"type": "Reconciled", "status": "True", "reason": "Translated", "message": "served by weir's proxy"})
+            } else {
+                json!({"type": "Reconciled", "status": "False", "reason": "InvalidConfig",
+                       "message": format!("the last valid version keeps serving: {}", errors.join("; "))})
+            };
+            let status = json!({"conditions": [condition], "validationMessages": messages, "observedGeneration": vs.metadata.generation});
+            if self.reported.get(&key) == Some(&status) {
+                continue;
+            }
+            let namespace = vs.metadata.namespace.as_deref();
+            let name = vs.metadata.name.as_deref().unwrap_or_default();
+            let patch = Patch::Merge(json!({"status": status}));
+            match cluster.patch(&rt, namespace, name, &patch, Subresource::Status).await {
+                Ok(_) => {
+                    self.reported.insert(key, status);
+                }
+                Err(e) => {
+                    tracing::debug!(virtual_service = %key, error = %e, "mesh: cannot write status")
+                }
+            }
+        }
+    }
+}
+
+fn vs_key(vs: &VirtualService) -> String {
+    format!(
+        "VirtualService/{}/{}",
+        vs.metadata.namespace.as_deref().unwrap_or_default(),
+        vs.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Every object of a type, converted to its typed model; objects that do not convert are
+/// skipped with a warning (the API refuses them, so only a hand-edited store has them).
+async fn typed<C: Cluster, T: serde::de::DeserializeOwned>(
+    cluster: &C,
+    rt: &ResourceType,
+) -> Result<Vec<T>, Error> {
+    let list = cluster.list(rt, None, &ListParams::default()).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|o| match o.to_typed::<T>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(object = %o.object_ref(), error = %e, "mesh: skipping object");
+                None
+            }
+        })
+        .collect())
+}
