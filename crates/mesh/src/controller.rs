@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use weir_cluster::{
     Cluster, Error, ListParams, Patch, Registry, ResourceType, Subresource, WatchParams,
 };
+use weir_controller::Shutdown;
 use weir_model::istio::{DestinationRule, Gateway, VirtualService};
 use weir_proxy::Proxy;
 
@@ -30,11 +31,11 @@ const DEBOUNCE: Duration = Duration::from_millis(10);
 /// How long to wait before re-watching after a watch failed.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Runs the mesh controller until `shutdown` turns true.
+/// Runs the mesh controller until `shutdown` is triggered.
 pub async fn run_mesh_controller<C: Cluster + Clone>(
     cluster: C,
     proxy: Arc<Proxy>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let registry = Registry::builtin();
     let types: Vec<ResourceType> =
@@ -57,7 +58,7 @@ pub async fn run_mesh_controller<C: Cluster + Clone>(
     loop {
         tokio::select! {
             () = dirty.notified() => {}
-            _ = shutdown.changed() => break,
+            () = shutdown.wait() => break,
         }
         tokio::time::sleep(DEBOUNCE).await;
         if let Err(e) = state.reconcile(&cluster, &proxy).await {
@@ -77,7 +78,7 @@ async fn watch_type<C: Cluster>(
     cluster: C,
     rt: ResourceType,
     dirty: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) {
     let mut resource_version: Option<String> = None;
     loop {
@@ -87,7 +88,7 @@ async fn watch_type<C: Cluster>(
             Ok(mut stream) => loop {
                 let event = tokio::select! {
                     event = stream.next() => event,
-                    _ = shutdown.changed() => return,
+                    () = shutdown.wait() => return,
                 };
                 match event {
                     Some(Ok(event)) => {
@@ -111,7 +112,7 @@ async fn watch_type<C: Cluster>(
         }
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
-            _ = shutdown.changed() => return,
+            () = shutdown.wait() => return,
         }
     }
 }

@@ -101,9 +101,12 @@ async fn objects_in_the_store_become_routes_in_the_proxy() {
     };
     let proxy = Arc::new(Proxy::start(config, &RouteTable::default()).await.unwrap());
     let mesh_port = proxy.addr(weir_proxy::Role::Mesh).unwrap().port();
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let controller =
-        tokio::spawn(weir_mesh::run_mesh_controller(store.clone(), proxy.clone(), shutdown_rx));
+    let shutdown = weir_controller::Shutdown::new();
+    let controller = tokio::spawn(weir_mesh::run_mesh_controller(
+        store.clone(),
+        proxy.clone(),
+        shutdown.clone(),
+    ));
 
     let (v1, v2) = (upstream("v1").await, upstream("v2").await);
     create(
@@ -169,6 +172,6 @@ async fn objects_in_the_store_become_routes_in_the_proxy() {
     assert!(message.contains("subset \"v3\""), "{message}");
     assert!(get_through(mesh_port, "reviews:9080").await.ends_with("v2"));
 
-    shutdown_tx.send(true).unwrap();
+    shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(5), controller).await.unwrap().unwrap();
 }
