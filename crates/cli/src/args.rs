@@ -59,6 +59,18 @@ pub(crate) struct UpArgs {
     /// API port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 7171)]
     pub(crate) port: u16,
+    /// Gateway listener port on 127.0.0.1, for Gateway-bound VirtualServices (0 = any).
+    #[arg(long, default_value_t = 7180)]
+    pub(crate) gateway_port: u16,
+    /// Mesh listener port on 127.0.0.1, the `HTTP_PROXY` of every pod (0 = any).
+    #[arg(long, default_value_t = 7181)]
+    pub(crate) mesh_port: u16,
+    /// Port of the proxy's Prometheus metrics on 127.0.0.1 (0 = any).
+    #[arg(long, default_value_t = 7182)]
+    pub(crate) metrics_port: u16,
+    /// weir's configuration file (default: `<data dir>/config.yaml` when it exists).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
     /// Apply the bookinfo demo manifests (examples/bookinfo) on start.
     #[arg(long)]
     pub(crate) demo: bool,

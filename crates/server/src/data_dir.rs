@@ -24,6 +24,15 @@ pub struct Endpoints {
     pub token_file: PathBuf,
     /// Process id of the weir that wrote the file.
     pub pid: u32,
+    /// The proxy's gateway listener (Gateway-bound VirtualServices), e.g. `http://127.0.0.1:7180`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// The proxy's mesh listener: the `HTTP_PROXY` URL pods get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<String>,
+    /// The proxy's Prometheus metrics (Istio names), e.g. `http://127.0.0.1:7182/metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 impl Endpoints {
@@ -33,6 +42,9 @@ impl Endpoints {
             api: format!("http://{api_addr}"),
             token_file: data_dir.token_path(),
             pid: std::process::id(),
+            gateway: None,
+            mesh: None,
+            metrics: None,
         }
     }
 }

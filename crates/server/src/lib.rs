@@ -11,13 +11,18 @@ mod auth;
 mod data_dir;
 mod resources;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use weir_cluster::{Object, apply};
+use weir_controller::Shutdown;
+use weir_node::NodeConfig;
+use weir_proxy::{ListenerConfig, Proxy, ProxyConfig, Role, RouteTable};
 use weir_store::Store;
 
 pub use data_dir::{DataDir, Endpoints};
@@ -30,9 +35,20 @@ pub struct UpConfig {
     pub data_dir: PathBuf,
     /// API port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// Gateway listener port on 127.0.0.1 (Gateway-bound VirtualServices); 0 picks one.
+    pub gateway_port: u16,
+    /// Mesh listener port on 127.0.0.1 (what pods get as `HTTP_PROXY`); 0 picks one.
+    pub mesh_port: u16,
+    /// Port of the proxy's Prometheus metrics on 127.0.0.1; 0 picks one.
+    pub metrics_port: u16,
+    /// Image → command line, for containers that name only an image.
+    pub image_map: BTreeMap<String, Vec<String>>,
     /// Objects applied on start (the demo), with their namespaces already set.
     pub seed: Vec<Object>,
 }
+
+/// How long pods get to stop after the API has stopped (their own grace periods apply within).
+const STOP_GRACE: Duration = Duration::from_secs(40);
 
 /// Why `weir up` could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +64,9 @@ pub enum UpError {
     /// The store could not be opened (locked, corrupted, unreadable).
     #[error(transparent)]
     Store(#[from] weir_store::StoreError),
+    /// The proxy's listeners could not be started.
+    #[error("cannot start the proxy: {0}")]
+    Proxy(#[from] weir_proxy::StartError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -63,6 +82,8 @@ pub enum UpError {
 pub struct Started {
     /// The API's address.
     pub api_addr: SocketAddr,
+    /// What the running weir publishes in `endpoints.json`.
+    pub endpoints: Endpoints,
     /// The data directory in use.
     pub data_dir: DataDir,
 }
@@ -72,7 +93,7 @@ pub struct Started {
 pub async fn up(
     config: UpConfig,
     on_started: impl FnOnce(&Started),
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown_signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), UpError> {
     let data_dir = DataDir::create(config.data_dir.clone()).map_err(|source| UpError::Io {
         context: format!("preparing data directory {}", config.data_dir.display()),
@@ -90,22 +111,58 @@ pub async fn up(
     }
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-    let listener =
-        TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
     let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
 
-    let endpoints = Endpoints::new(api_addr, &data_dir);
-    data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
-        context: format!("writing {}", data_dir.endpoints_path().display()),
-        source,
-    })?;
+    let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let proxy_config = ProxyConfig {
+        listeners: vec![
+            ListenerConfig::gateway(local(config.gateway_port)),
+            ListenerConfig::mesh(local(config.mesh_port)),
+        ],
+        admin: Some(local(config.metrics_port)),
+        ..ProxyConfig::default()
+    };
+    let proxy = Arc::new(Proxy::start(proxy_config, &RouteTable::default()).await?);
+    let bound = |role| proxy.addr(role).map(|a| format!("http://{a}"));
+    let mut endpoints = Endpoints::new(api_addr, &data_dir);
+    endpoints.gateway = bound(Role::Gateway);
+    endpoints.mesh = bound(Role::Mesh);
+    endpoints.metrics = proxy.admin_addr().map(|a| format!("http://{a}/metrics"));
+
+    let shutdown = Shutdown::new();
+    let mut node_config = NodeConfig::new(data_dir.root());
+    node_config.image_map = config.image_map.clone();
+    node_config.mesh_url = endpoints.mesh.clone();
+    let controllers = vec![
+        tokio::spawn(weir_mesh::run_mesh_controller(store.clone(), proxy.clone(), shutdown.clone())),
+        tokio::spawn(weir_node::run(Arc::new(store.clone()), node_config, shutdown.clone())),
+    ];
+
+    data_dir
+        .write_endpoints(&endpoints)
+        .map_err(|source| UpError::Io { context: format!("writing {}", data_dir.endpoints_path().display()), source })?;
 
     let state = Arc::new(api::ApiState::new(store, resources, token));
     let app = api::router(state);
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
-    on_started(&Started { api_addr, data_dir: data_dir.clone() });
+    on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let stop = shutdown.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown_signal => {}
+                () = stop.wait() => {}
+            }
+            stop.trigger();
+        })
+        .await;
+    shutdown.trigger();
+    let stopped = futures::future::join_all(controllers);
+    if tokio::time::timeout(STOP_GRACE, stopped).await.is_err() {
+        tracing::warn!("controllers did not stop within {STOP_GRACE:?}");
+    }
     data_dir.remove_endpoints();
     served.map_err(|source| UpError::Io { context: "serving the API".to_owned(), source })
 }

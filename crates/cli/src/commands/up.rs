@@ -7,7 +7,7 @@ use weir_cluster::{Object, Registry};
 use weir_server::UpConfig;
 
 use crate::args::{Connection, UpArgs};
-use crate::connect;
+use crate::{config, connect};
 
 /// The demo's manifests, built into the binary so `weir up --demo` works from any directory.
 const DEMO_MANIFESTS: &[(&str, &str)] = &[
@@ -39,16 +39,27 @@ const DEMO_NAMESPACE: &str = "bookinfo";
 pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCode> {
     let data_dir = connect::data_dir(connection)?;
     let seed = if args.demo { demo_objects()? } else { Vec::new() };
-    let config = UpConfig { data_dir, port: args.port, seed };
+    let file = config::load(args.config.as_deref(), &data_dir)?;
+    let config = UpConfig {
+        data_dir,
+        port: args.port,
+        gateway_port: args.gateway_port,
+        mesh_port: args.mesh_port,
+        metrics_port: args.metrics_port,
+        image_map: file.images,
+        seed,
+    };
     weir_server::up(
         config,
         |started| {
-            println!(
-                "weir is up: API http://{} (data in {})",
-                started.api_addr,
-                started.data_dir.root().display()
-            );
-            println!("token: {}", started.data_dir.token_path().display());
+            let e = &started.endpoints;
+            println!("weir is up (data in {})", started.data_dir.root().display());
+            println!("  api      {}   (token in {})", e.api, e.token_file.display());
+            for (name, url) in [("gateway", &e.gateway), ("mesh", &e.mesh), ("metrics", &e.metrics)] {
+                if let Some(url) = url {
+                    println!("  {name:<8} {url}");
+                }
+            }
         },
         shutdown_signal(),
     )
