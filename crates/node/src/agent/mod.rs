@@ -1,0 +1,224 @@
+//! The node agent: runs every Pod as host processes (one process group per container) and
+//! writes their status back, like a kubelet for one machine.
+//!
+//! A pod gets the finalizer [`FINALIZER`] before anything starts, so a deleted pod stays in the
+//! store until its processes have ended (SIGTERM to the group, SIGKILL after the grace period).
+//! Each pod has a directory `<data_dir>/pods/<ns>_<pod>_<uid>/` with one log per container and
+//! a state file recording pids (with their start times), restart counts and host ports; on
+//! start the agent ends every process a previous run left behind, then starts pods afresh,
+//! keeping their restart counts and ports — never orphaning or duplicating a process.
+
+mod probe;
+mod process;
+mod spec;
+mod status;
+mod worker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use weir_cluster::{Cluster, Error, ObjectRef};
+use weir_controller::{Action, Backoff, Context, Controller, Reconciler, Shutdown};
+
+pub use worker::HOST_PORTS_ANNOTATION;
+
+use crate::kube::{pods, typed};
+
+/// The finalizer the agent puts on every pod it runs.
+pub const FINALIZER: &str = "weir.dev/node-agent";
+
+/// Configuration of the node agent.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// weir's data directory; pods live under `<data_dir>/pods/`.
+    pub data_dir: PathBuf,
+    /// This node's name: pods with another non-empty `spec.nodeName` are left alone.
+    pub node_name: String,
+    /// Image → command line, for containers that name only an image (`reviews:v2` or
+    /// `reviews` without tag).
+    pub image_map: BTreeMap<String, Vec<String>>,
+    /// The mesh proxy URL given to processes as `HTTP_PROXY`.
+    pub mesh_url: Option<String>,
+    /// Crash-loop backoff: Kubernetes' 10 s doubling to 5 min by default.
+    pub crash_backoff: Backoff,
+    /// End every pod's processes when the agent shuts down (default `true`). When `false` they
+    /// keep running and the next start ends and restarts them.
+    pub stop_pods_on_shutdown: bool,
+}
+
+impl NodeConfig {
+    /// A configuration with Kubernetes' defaults for `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            node_name: "weir".into(),
+            image_map: BTreeMap::new(),
+            mesh_url: None,
+            crash_backoff: Backoff::new(Duration::from_secs(10), Duration::from_secs(300)),
+            stop_pods_on_shutdown: true,
+        }
+    }
+}
+
+/// Runs the node agent until `shutdown`: first ends processes a previous run left behind, then
+/// supervises every pod. Returns once every pod's processes have ended (if
+/// [`NodeConfig::stop_pods_on_shutdown`]).
+pub async fn run_node_agent<C: Cluster>(cluster: Arc<C>, config: NodeConfig, shutdown: Shutdown) {
+    end_leftovers(&config).await;
+    let agent = Arc::new(Agent {
+        cluster: cluster.clone(),
+        config: Arc::new(config),
+        workers: Mutex::default(),
+        shutdown: shutdown.clone(),
+    });
+    Controller::new(cluster, pods()).run(agent.clone(), 4, shutdown).await;
+    let handles: Vec<PodHandle> = {
+        let mut workers = agent.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        workers.drain().map(|(_, h)| h).collect()
+    };
+    for handle in handles {
+        if agent.config.stop_pods_on_shutdown {
+            handle.stop.trigger();
+            let _ = handle.task.await;
+        } else {
+            // Stop supervising but leave the processes running; the next start ends them.
+            handle.task.abort();
+        }
+    }
+}
+
+/// Ends every process recorded in a pod state file that is still alive.
+async fn end_leftovers(config: &NodeConfig) {
+    let Ok(entries) = std::fs::read_dir(config.data_dir.join("pods")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let Some(mut state) = process::PodState::load(&dir) else {
+            continue;
+        };
+        let mut changed = false;
+        for container in state.containers.values_mut() {
+            if let Some(pid) = container.pid.take() {
+                tracing::info!(pid, dir = %dir.display(), "ending a process left by a previous run");
+                process::end_orphan_group(
+                    pid,
+                    container.start_ticks.take(),
+                    Duration::from_secs(5),
+                )
+                .await;
+                changed = true;
+            }
+        }
+        if changed {
+            let _ = state.save(&dir);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PodHandle {
+    uid: String,
+    stop: Shutdown,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Agent<C> {
+    cluster: Arc<C>,
+    config: Arc<NodeConfig>,
+    workers: Mutex<HashMap<ObjectRef, PodHandle>>,
+    shutdown: Shutdown,
+}
+
+impl<C: Cluster> Agent<C> {
+    fn take_worker(&self, key: &ObjectRef) -> Option<PodHandle> {
+        self.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key)
+    }
+
+    async fn stop_worker(&self, key: &ObjectRef) {
+        if let Some(handle) = self.take_worker(key) {
+            handle.stop.trigger();
+            let _ = handle.task.await;
+        }
+    }
+
+    async fn remove_finalizer(&self, key: &ObjectRef) -> Result<(), Error> {
+        let ns = key.namespace.as_deref();
+        let mut object = match self.cluster.get(&pods(), ns, &key.name).await {
+            Ok(o) => o,
+            Err(Error::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let Some(finalizers) = object.metadata.finalizers.as_mut() else {
+            return Ok(());
+        };
+        if !finalizers.iter().any(|f| f == FINALIZER) {
+            return Ok(());
+        }
+        finalizers.retain(|f| f != FINALIZER);
+        match self.cluster.update(&pods(), object).await {
+            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<C: Cluster> Reconciler for Agent<C> {
+    type Error = Error;
+
+    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, Error> {
+        let ns = key.namespace.as_deref();
+        let object = match self.cluster.get(&pods(), ns, &key.name).await {
+            Ok(o) => o,
+            Err(Error::NotFound { .. }) => {
+                self.stop_worker(key).await;
+                return Ok(Action::await_change());
+            }
+            Err(e) => return Err(e),
+        };
+        let pod: Pod = typed(&object)?;
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap_or("");
+        if !node.is_empty() && node != self.config.node_name {
+            return Ok(Action::await_change());
+        }
+        if object.metadata.deletion_timestamp.is_some() {
+            self.stop_worker(key).await;
+            self.remove_finalizer(key).await?;
+            return Ok(Action::await_change());
+        }
+        let has_finalizer = object.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER);
+        if !has_finalizer {
+            let mut updated = object.clone();
+            updated.metadata.finalizers.get_or_insert_default().push(FINALIZER.to_owned());
+            // The update's event brings us back here with the finalizer in place.
+            self.cluster.update(&pods(), updated).await?;
+            return Ok(Action::await_change());
+        }
+        let running_uid = {
+            let workers = self.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            workers.get(key).map(|h| h.uid.clone())
+        };
+        match running_uid {
+            Some(uid) if uid == object.uid() => return Ok(Action::await_change()),
+            Some(_) => self.stop_worker(key).await,
+            None => {}
+        }
+        let stop =
+            if self.config.stop_pods_on_shutdown { self.shutdown.child() } else { Shutdown::new() };
+        let task = tokio::spawn(worker::run_pod(
+            self.cluster.clone(),
+            self.config.clone(),
+            pod,
+            stop.clone(),
+        ));
+        let handle = PodHandle { uid: object.uid().to_owned(), stop, task };
+        self.workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), handle);
+        Ok(Action::await_change())
+    }
+}

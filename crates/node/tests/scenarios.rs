@@ -1,0 +1,488 @@
+//! Scenarios with real processes on the real embedded store: Deployment → ReplicaSet → Pods →
+//! processes with readiness probes, restarts, liveness, bad commands, RollingUpdate and
+//! Recreate observed event by event, and re-adoption after an agent restart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Value, json};
+use weir_cluster::{
+    Cluster, DeleteParams, ListParams, Object, Registry, ResourceType, WatchEvent, WatchParams,
+};
+use weir_controller::{Backoff, Shutdown};
+use weir_node::NodeConfig;
+use weir_store::Store;
+
+const NS: &str = "t";
+
+fn rt(name: &str) -> ResourceType {
+    Registry::builtin().for_name(name).expect("built-in type").clone()
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    store: Arc<Store>,
+    shutdown: Shutdown,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn config(data: &Path) -> NodeConfig {
+    let mut config = NodeConfig::new(data);
+    config.crash_backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+    config
+        .image_map
+        .insert("mapped".into(), vec!["/bin/sh".into(), "-c".into(), "exec sleep 60".into()]);
+    config
+}
+
+impl Env {
+    fn start() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let store = Arc::new(Store::open(&dir.path().join("store")).expect("open store"));
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn(weir_node::run(store.clone(), config(&data), shutdown.clone()));
+        Env { _dir: dir, data, store, shutdown, running: Some(running) }
+    }
+
+    async fn stop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(Duration::from_secs(30), running)
+                .await
+                .expect("node stops within 30 s")
+                .expect("node task");
+        }
+    }
+
+    async fn create(&self, plural: &str, value: Value) -> Object {
+        let object = Object::from_value(value).expect("object");
+        self.store.create(&rt(plural), object).await.expect("create")
+    }
+
+    async fn pods(&self) -> Vec<Pod> {
+        let list = self.store.list(&rt("pods"), Some(NS), &ListParams::default()).await;
+        list.expect("list pods").items.iter().map(|o| o.to_typed().expect("pod")).collect()
+    }
+
+    async fn pod(&self, name: &str) -> Pod {
+        let object = self.store.get(&rt("pods"), Some(NS), name).await.expect("get pod");
+        object.to_typed().expect("pod")
+    }
+
+    async fn get(&self, plural: &str, name: &str) -> Value {
+        self.store.get(&rt(plural), Some(NS), name).await.expect("get").to_value()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // A failed test still ends its processes.
+        self.shutdown.trigger();
+    }
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after 30 s waiting for {what}");
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn container_status(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::ContainerStatus> {
+    pod.status.as_ref()?.container_statuses.as_ref()?.first()
+}
+
+fn pid_of(pod: &Pod) -> Option<i32> {
+    container_status(pod)?.container_id.as_deref()?.strip_prefix("weir://")?.parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+fn kill(pid: i32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+    rustix::process::kill_process(pid, signal).expect("kill");
+}
+
+/// A web server container: python's http.server on `$(PORT)` with a readiness probe.
+fn web_container(version: &str) -> Value {
+    json!({
+        "name": "web",
+        "image": "web:1",
+        "command": ["python3", "-m", "http.server", "$(PORT)", "--bind", "127.0.0.1"],
+        "env": [{"name": "VERSION", "value": version}],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}
+    })
+}
+
+fn deployment(name: &str, strategy: Value, version: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": strategy,
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"terminationGracePeriodSeconds": 2, "containers": [web_container(version)]}
+            }
+        }
+    })
+}
+
+fn condition(d: &Value, type_: &str) -> (String, String) {
+    let conditions = d["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let c = conditions.iter().find(|c| c["type"] == type_).cloned().unwrap_or_default();
+    (c["status"].as_str().unwrap_or("").into(), c["reason"].as_str().unwrap_or("").into())
+}
+
+async fn wait_complete(env: &Env, name: &str, revision: &str) -> Value {
+    eventually("deployment complete", async || {
+        let d = env.get("deployments", name).await;
+        let s = &d["status"];
+        let done = s["updatedReplicas"] == 3
+            && s["availableReplicas"] == 3
+            && s["replicas"] == 3
+            && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == revision
+            && condition(&d, "Progressing").1 == "NewReplicaSetAvailable";
+        done.then_some(d)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_of_three_becomes_ready_and_killed_process_restarts() {
+    let mut env = Env::start();
+    env.create("deployments", deployment("web", json!({"type": "RollingUpdate"}), "1")).await;
+    let d = wait_complete(&env, "web", "1").await;
+    assert_eq!(condition(&d, "Available"), ("True".into(), "MinimumReplicasAvailable".into()));
+    assert_eq!(d["status"]["readyReplicas"], 3);
+    assert_eq!(d["status"]["observedGeneration"], 1);
+
+    let pods = env.pods().await;
+    assert_eq!(pods.len(), 3);
+    let rs_name = pods[0].metadata.owner_references.as_ref().expect("owner")[0].name.clone();
+    let rs = env.get("replicasets", &rs_name).await;
+    let hash = rs["metadata"]["labels"]["pod-template-hash"].as_str().expect("hash").to_owned();
+    assert_eq!(rs_name, format!("web-{hash}"));
+    assert_eq!(rs["status"]["readyReplicas"], 3);
+    assert_eq!(rs["status"]["fullyLabeledReplicas"], 3);
+    for pod in &pods {
+        assert!(is_ready(pod));
+        let name = pod.metadata.name.as_deref().expect("name");
+        assert!(name.starts_with(&format!("{rs_name}-")) && name.len() == rs_name.len() + 6);
+        assert_eq!(pod.metadata.labels.as_ref().expect("labels")["pod-template-hash"], hash);
+        let finalizers = pod.metadata.finalizers.clone().unwrap_or_default();
+        assert_eq!(finalizers, ["weir.dev/node-agent"]);
+        let status = pod.status.as_ref().expect("status");
+        assert_eq!(status.phase.as_deref(), Some("Running"));
+        assert_eq!(status.pod_ip.as_deref(), Some("127.0.0.1"));
+        // The port map is recorded and the process really listens on it.
+        let ports: BTreeMap<String, BTreeMap<String, u16>> = serde_json::from_str(
+            &pod.metadata.annotations.as_ref().expect("annotations")
+                [weir_node::HOST_PORTS_ANNOTATION],
+        )
+        .expect("port map");
+        let port = ports["web"]["8080"];
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("server listens on its port");
+    }
+
+    // Kill one process: the agent restarts it (restartCount 1) and it becomes ready again.
+    let victim = pods[0].metadata.name.clone().expect("name");
+    let pid = pid_of(&pods[0]).expect("pid");
+    kill(pid, rustix::process::Signal::KILL);
+    let pod = eventually("restarted and ready", async || {
+        let pod = env.pod(&victim).await;
+        let cs = container_status(&pod)?;
+        (cs.restart_count == 1 && is_ready(&pod) && pid_of(&pod) != Some(pid)).then_some(pod)
+    })
+    .await;
+    let last = container_status(&pod).and_then(|c| c.last_state.clone()).expect("last state");
+    assert_eq!(last.terminated.expect("terminated").exit_code, 137);
+    let log = env
+        .data
+        .join(format!("pods/{NS}_{victim}_{}/web.log", pod.metadata.uid.as_deref().expect("uid")));
+    assert!(log.exists(), "log file {}", log.display());
+
+    // Shutdown ends every process.
+    let pids: Vec<i32> = env.pods().await.iter().filter_map(pid_of).collect();
+    assert_eq!(pids.len(), 3);
+    env.stop().await;
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} still alive after shutdown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
+    let mut env = Env::start();
+    let marker = env.data.join("healthy");
+    std::fs::create_dir_all(&env.data).expect("data dir");
+    std::fs::write(&marker, "").expect("marker");
+    let pod = |name: &str, container: Value, policy: &str| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"restartPolicy": policy, "terminationGracePeriodSeconds": 1, "containers": [container]}
+        })
+    };
+    env.create(
+        "pods",
+        pod(
+            "live",
+            json!({
+                "name": "app", "image": "x",
+                "command": ["/bin/sh", "-c", "exec sleep 120"],
+                "livenessProbe": {
+                    "exec": {"command": ["/bin/sh", "-c", format!("test -f {}", marker.display())]},
+                    "periodSeconds": 1, "failureThreshold": 1
+                }
+            }),
+            "Always",
+        ),
+    )
+    .await;
+    env.create(
+        "pods",
+        pod("missing", json!({"name": "app", "command": ["/nonexistent/weir-test-cmd"]}), "Never"),
+    )
+    .await;
+    env.create("pods", pod("unmapped", json!({"name": "app", "image": "nginx:1.27"}), "Always"))
+        .await;
+    env.create("pods", pod("mapped", json!({"name": "app", "image": "mapped:v3"}), "Always")).await;
+
+    let first = eventually("live pod running", async || pid_of(&env.pod("live").await)).await;
+    std::fs::remove_file(&marker).expect("remove marker");
+    let restarted = eventually("liveness restart", async || {
+        let pod = env.pod("live").await;
+        let cs = container_status(&pod)?;
+        (cs.restart_count >= 1).then_some(pod)
+    })
+    .await;
+    std::fs::write(&marker, "").expect("marker back");
+    assert!(!alive(first), "the unhealthy process was ended");
+    assert!(container_status(&restarted).and_then(|c| c.last_state.as_ref()).is_some());
+
+    let missing = eventually("start error", async || {
+        let pod = env.pod("missing").await;
+        let t = container_status(&pod)?.state.clone()?.terminated?;
+        Some((t, pod.status?.phase))
+    })
+    .await;
+    assert_eq!(missing.0.reason.as_deref(), Some("StartError"));
+    assert_eq!(missing.0.exit_code, 128);
+    assert!(
+        missing.0.message.as_deref().unwrap_or("").contains("/nonexistent/weir-test-cmd"),
+        "{:?}",
+        missing.0.message
+    );
+    assert_eq!(missing.1.as_deref(), Some("Failed"));
+
+    let waiting = eventually("image not mapped", async || {
+        container_status(&env.pod("unmapped").await)?.state.clone()?.waiting
+    })
+    .await;
+    assert_eq!(waiting.reason.as_deref(), Some("ImageNotMapped"));
+    assert_eq!(env.pod("unmapped").await.status.and_then(|s| s.phase).as_deref(), Some("Pending"));
+    eventually("mapped image runs", async || {
+        container_status(&env.pod("mapped").await)?.state.clone()?.running
+    })
+    .await;
+
+    // Deleting a pod ends its process, then the finalizer goes and so does the pod.
+    let pid = pid_of(&env.pod("mapped").await).expect("pid");
+    env.store
+        .delete(&rt("pods"), Some(NS), "mapped", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("pod gone", async || {
+        env.store.get(&rt("pods"), Some(NS), "mapped").await.is_err().then_some(())
+    })
+    .await;
+    assert!(!alive(pid));
+    env.stop().await;
+}
+
+/// Watches pods of `app` and checks `invariant` after every event; returns the violations.
+fn observe_pods(
+    store: Arc<Store>,
+    stop: Shutdown,
+    invariant: impl Fn(&BTreeMap<String, Pod>) -> Option<String> + Send + 'static,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    tokio::spawn(async move {
+        let mut violations = Vec::new();
+        // Start from a consistent list, then follow every change after it.
+        let list = store.list(&rt("pods"), Some(NS), &ListParams::default()).await.expect("list");
+        let mut pods: BTreeMap<String, Pod> =
+            list.items.iter().map(|o| (o.name().to_owned(), o.to_typed().expect("pod"))).collect();
+        let params =
+            WatchParams { resource_version: Some(list.resource_version), ..WatchParams::default() };
+        let mut stream = store.watch(&rt("pods"), Some(NS), &params).await.expect("watch pods");
+        loop {
+            let event = tokio::select! {
+                () = stop.wait() => break,
+                event = stream.next() => event,
+            };
+            let Some(Ok(event)) = event else { break };
+            match event {
+                WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                    pods.insert(o.name().to_owned(), o.to_typed().expect("pod"));
+                }
+                WatchEvent::Deleted(o) => {
+                    pods.remove(o.name());
+                }
+                WatchEvent::Bookmark(_) => continue,
+            }
+            if let Some(v) = invariant(&pods) {
+                violations.push(v);
+            }
+        }
+        violations
+    })
+}
+
+fn hash_of(pod: &Pod) -> String {
+    pod.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("pod-template-hash"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn update_template(env: &Env, name: &str, version: &str) {
+    let mut d = env.store.get(&rt("deployments"), Some(NS), name).await.expect("get");
+    d.data.get_mut("spec").expect("spec")["template"]["spec"]["containers"][0] =
+        web_container(version);
+    env.store.update(&rt("deployments"), d).await.expect("update template");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_update_respects_max_surge_and_max_unavailable() {
+    let mut env = Env::start();
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+    env.create("deployments", deployment("roll", strategy, "1")).await;
+    wait_complete(&env, "roll", "1").await;
+    let old_hash = hash_of(&env.pods().await[0]);
+
+    let stop = Shutdown::new();
+    let seen: Arc<Mutex<usize>> = Arc::default();
+    let seen_in = seen.clone();
+    let observer = observe_pods(env.store.clone(), stop.clone(), move |pods| {
+        *seen_in.lock().expect("lock") += 1;
+        let live: Vec<&Pod> =
+            pods.values().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+        let ready = live.iter().filter(|p| is_ready(p)).count();
+        if live.len() > 4 {
+            return Some(format!("{} live pods > replicas + maxSurge", live.len()));
+        }
+        (ready < 3).then(|| format!("{ready} ready pods < replicas - maxUnavailable"))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    update_template(&env, "roll", "2").await;
+    let d = wait_complete(&env, "roll", "2").await;
+    eventually("old pods gone", async || {
+        env.pods().await.iter().all(|p| hash_of(p) != old_hash).then_some(())
+    })
+    .await;
+    stop.trigger();
+    let violations = observer.await.expect("observer");
+    assert!(violations.is_empty(), "violations: {violations:?}");
+    assert!(*seen.lock().expect("lock") > 10, "the observer saw the rollout");
+    let old_rs = env.get("replicasets", &format!("roll-{old_hash}")).await;
+    assert_eq!(old_rs["spec"]["replicas"], 0);
+    assert_eq!(old_rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+    assert_eq!(condition(&d, "Available").0, "True");
+
+    // Scale to zero.
+    let mut d = env.store.get(&rt("deployments"), Some(NS), "roll").await.expect("get");
+    d.data.get_mut("spec").expect("spec")["replicas"] = json!(0);
+    env.store.update(&rt("deployments"), d).await.expect("scale to 0");
+    eventually("no pods", async || env.pods().await.is_empty().then_some(())).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_never_runs_old_and_new_pods_together() {
+    let mut env = Env::start();
+    env.create("deployments", deployment("rec", json!({"type": "Recreate"}), "1")).await;
+    wait_complete(&env, "rec", "1").await;
+    let old_hash = hash_of(&env.pods().await[0]);
+    let stop = Shutdown::new();
+    let observer = observe_pods(env.store.clone(), stop.clone(), move |pods| {
+        let hashes: std::collections::BTreeSet<String> = pods.values().map(hash_of).collect();
+        if hashes.len() > 1 {
+            return Some(format!("old and new pods together: {hashes:?}"));
+        }
+        (pods.len() > 3).then(|| format!("{} pods", pods.len()))
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    update_template(&env, "rec", "2").await;
+    wait_complete(&env, "rec", "2").await;
+    stop.trigger();
+    let violations = observer.await.expect("observer");
+    assert!(violations.is_empty(), "violations: {violations:?}");
+    assert!(env.pods().await.iter().all(|p| hash_of(p) != old_hash));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_agent_replaces_processes_without_duplicates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let store = Arc::new(Store::open(&dir.path().join("store")).expect("store"));
+    let mut cfg = config(&data);
+    cfg.stop_pods_on_shutdown = false;
+    let first = Shutdown::new();
+    let agent = tokio::spawn(weir_node::run_node_agent(store.clone(), cfg.clone(), first.clone()));
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "solo", "namespace": NS},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "app", "image": "mapped"}]}
+    });
+    store.create(&rt("pods"), Object::from_value(pod).expect("pod")).await.expect("create");
+    let get = async || -> Pod {
+        store.get(&rt("pods"), Some(NS), "solo").await.expect("get").to_typed().expect("pod")
+    };
+    let old = eventually("first process", async || pid_of(&get().await)).await;
+    first.trigger();
+    agent.await.expect("agent");
+    assert!(alive(old), "processes outlive an agent that does not stop pods");
+
+    let second = Shutdown::new();
+    let mut cfg2 = cfg.clone();
+    cfg2.stop_pods_on_shutdown = true;
+    let agent = tokio::spawn(weir_node::run_node_agent(store.clone(), cfg2, second.clone()));
+    let new =
+        eventually("replacement process", async || pid_of(&get().await).filter(|p| *p != old))
+            .await;
+    assert!(!alive(old), "the previous run's process was ended, not duplicated");
+    assert!(alive(new));
+    second.trigger();
+    tokio::time::timeout(Duration::from_secs(30), agent)
+        .await
+        .expect("agent stops")
+        .expect("agent");
+    assert!(!alive(new));
+}
