@@ -270,6 +270,47 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     env.create("pods", pod("unmapped", json!({"name": "app", "image": "nginx:1.27"}), "Always"))
         .await;
     env.create("pods", pod("mapped", json!({"name": "app", "image": "mapped:v3"}), "Always")).await;
+    env.create(
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "reviews-api", "namespace": NS},
+               "spec": {"ports": [{"name": "http", "port": 9080}]}}),
+    )
+    .await;
+    env.create(
+        "configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "namespace": NS}, "data": {"greeting": "hello"}}),
+    )
+    .await;
+    env.create(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "sec", "namespace": NS}, "data": {"token": "czNjcjN0"}}),
+    )
+    .await;
+    let out = env.data.join("env.out");
+    env.create(
+        "pods",
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "crashy", "namespace": NS, "labels": {"app": "crashy"}},
+            "spec": {"containers": [{
+                "name": "app",
+                "command": ["/bin/sh", "-c", "env > $(OUT); echo '$(GREETING) $$(KEEP)' >> $(OUT); exit 3"],
+                "workingDir": "/tmp",
+                "env": [
+                    {"name": "OUT", "value": out.display().to_string()},
+                    {"name": "GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}},
+                    {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}},
+                    {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                    {"name": "LISTEN", "value": "127.0.0.1:$(PORT)"}
+                ],
+                "ports": [{"containerPort": 7000}]
+            }]}
+        }),
+    )
+    .await;
 
     let first = eventually("live pod running", async || pid_of(&env.pod("live").await)).await;
     std::fs::remove_file(&marker).expect("remove marker");
@@ -308,6 +349,43 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
         container_status(&env.pod("mapped").await)?.state.clone()?.running
     })
     .await;
+
+    // A container that keeps failing goes into CrashLoopBackOff with a growing restart count.
+    let waiting = eventually("crash loop", async || {
+        let pod = env.pod("crashy").await;
+        let cs = container_status(&pod)?.clone();
+        let waiting = cs.state?.waiting?;
+        (cs.restart_count >= 2 && waiting.reason.as_deref() == Some("CrashLoopBackOff"))
+            .then_some((waiting, cs.last_state?.terminated?))
+    })
+    .await;
+    assert!(waiting.0.message.unwrap_or_default().contains("back-off"));
+    assert_eq!(waiting.1.exit_code, 3);
+    let written = std::fs::read_to_string(&out).expect("env output");
+    let crashy = env.pod("crashy").await;
+    let port: BTreeMap<String, BTreeMap<String, u16>> = serde_json::from_str(
+        &crashy.metadata.annotations.as_ref().expect("annotations")
+            [weir_node::HOST_PORTS_ANNOTATION],
+    )
+    .expect("port map");
+    let port = port["app"]["7000"];
+    for line in [
+        "GREETING=hello".to_owned(),
+        "TOKEN=s3cr3t".to_owned(),
+        "POD=crashy".to_owned(),
+        "APP=crashy".to_owned(),
+        format!("PORT={port}"),
+        format!("PORT_7000={port}"),
+        format!("LISTEN=127.0.0.1:{port}"),
+        "REVIEWS_API_SERVICE_HOST=reviews-api.t.svc.cluster.local".to_owned(),
+        "REVIEWS_API_SERVICE_PORT=9080".to_owned(),
+        "REVIEWS_API_SERVICE_PORT_HTTP=9080".to_owned(),
+        "PWD=/tmp".to_owned(),
+        "hello $(KEEP)".to_owned(),
+    ] {
+        assert!(written.lines().any(|l| l == line), "{line:?} missing in:\n{written}");
+    }
+    assert_eq!(crashy.spec.and_then(|s| s.node_name).as_deref(), Some("weir"));
 
     // Deleting a pod ends its process, then the finalizer goes and so does the pod.
     let pid = pid_of(&env.pod("mapped").await).expect("pid");

@@ -14,14 +14,14 @@ mod spec;
 mod status;
 mod worker;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use weir_cluster::{Cluster, Error, ObjectRef};
-use weir_controller::{Action, Backoff, Context, Controller, Reconciler, Shutdown};
+use weir_controller::{Action, Backoff, Context, Controller, Reconciler, Shutdown, WorkQueue};
 
 pub use worker::HOST_PORTS_ANNOTATION;
 
@@ -68,13 +68,16 @@ impl NodeConfig {
 /// [`NodeConfig::stop_pods_on_shutdown`]).
 pub async fn run_node_agent<C: Cluster>(cluster: Arc<C>, config: NodeConfig, shutdown: Shutdown) {
     end_leftovers(&config).await;
+    let controller = Controller::new(cluster.clone(), pods());
     let agent = Arc::new(Agent {
-        cluster: cluster.clone(),
+        cluster,
         config: Arc::new(config),
         workers: Mutex::default(),
+        stopping: Arc::default(),
+        queue: controller.queue(),
         shutdown: shutdown.clone(),
     });
-    Controller::new(cluster, pods()).run(agent.clone(), 4, shutdown).await;
+    controller.run(agent.clone(), 4, shutdown).await;
     let handles: Vec<PodHandle> = {
         let mut workers = agent.workers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         workers.drain().map(|(_, h)| h).collect()
@@ -130,6 +133,9 @@ struct Agent<C> {
     cluster: Arc<C>,
     config: Arc<NodeConfig>,
     workers: Mutex<HashMap<ObjectRef, PodHandle>>,
+    /// Pods whose processes are being ended; the key is queued again once they are gone.
+    stopping: Arc<Mutex<HashSet<ObjectRef>>>,
+    queue: WorkQueue<ObjectRef>,
     shutdown: Shutdown,
 }
 
@@ -143,6 +149,29 @@ impl<C: Cluster> Agent<C> {
             handle.stop.trigger();
             let _ = handle.task.await;
         }
+    }
+
+    /// Starts ending a pod's processes without waiting (a grace period can be long); the key
+    /// is queued again when they are gone. Returns whether the pod still has processes.
+    fn begin_stop(&self, key: &ObjectRef) -> bool {
+        let lock = |m: &Mutex<HashSet<ObjectRef>>| {
+            m.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(key)
+        };
+        if lock(&self.stopping) {
+            return true;
+        }
+        let Some(handle) = self.take_worker(key) else {
+            return false;
+        };
+        handle.stop.trigger();
+        self.stopping.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.clone());
+        let (stopping, queue, key) = (self.stopping.clone(), self.queue.clone(), key.clone());
+        tokio::spawn(async move {
+            let _ = handle.task.await;
+            stopping.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
+            queue.add(key);
+        });
+        true
     }
 
     async fn remove_finalizer(&self, key: &ObjectRef) -> Result<(), Error> {
@@ -185,14 +214,22 @@ impl<C: Cluster> Reconciler for Agent<C> {
             return Ok(Action::await_change());
         }
         if object.metadata.deletion_timestamp.is_some() {
-            self.stop_worker(key).await;
-            self.remove_finalizer(key).await?;
+            if !self.begin_stop(key) {
+                self.remove_finalizer(key).await?;
+            }
             return Ok(Action::await_change());
         }
         let has_finalizer = object.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER);
-        if !has_finalizer {
+        if !has_finalizer || node.is_empty() {
+            // Bind the pod to this node and hold it until its processes are gone.
             let mut updated = object.clone();
-            updated.metadata.finalizers.get_or_insert_default().push(FINALIZER.to_owned());
+            if !has_finalizer {
+                updated.metadata.finalizers.get_or_insert_default().push(FINALIZER.to_owned());
+            }
+            if node.is_empty() {
+                let spec = updated.data.entry("spec").or_insert_with(|| serde_json::json!({}));
+                spec["nodeName"] = serde_json::json!(self.config.node_name);
+            }
             // The update's event brings us back here with the finalizer in place.
             self.cluster.update(&pods(), updated).await?;
             return Ok(Action::await_change());

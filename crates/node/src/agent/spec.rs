@@ -106,6 +106,9 @@ pub(crate) async fn environment<C: Cluster>(
     if let Some(name) = pod.metadata.name.as_deref() {
         env.push(("HOSTNAME".into(), name.to_owned()));
     }
+    if pod.spec.as_ref().and_then(|s| s.enable_service_links) != Some(false) {
+        env.extend(service_links(cluster, ns).await);
+    }
     for source in container.env_from.iter().flatten() {
         let prefix = source.prefix.clone().unwrap_or_default();
         let (kind, name, optional) = if let Some(cm) = &source.config_map_ref {
@@ -170,6 +173,42 @@ pub(crate) async fn environment<C: Cluster>(
         set(&mut env, var.name.clone(), value);
     }
     Ok(env)
+}
+
+/// Kubernetes' service links for the Services of the pod's namespace:
+/// `<SVC>_SERVICE_HOST`, `<SVC>_SERVICE_PORT` (first port) and `<SVC>_SERVICE_PORT_<NAME>`.
+/// The host is the Service's cluster-local name, which the mesh proxy (`HTTP_PROXY`) routes.
+async fn service_links<C: Cluster>(cluster: &C, ns: Option<&str>) -> Vec<(String, String)> {
+    let Ok(list) = cluster.list(&rt("services"), ns, &weir_cluster::ListParams::default()).await
+    else {
+        return Vec::new();
+    };
+    let mut env = Vec::new();
+    for service in &list.items {
+        let prefix = service.name().to_ascii_uppercase().replace('-', "_");
+        let host = format!("{}.{}.svc.cluster.local", service.name(), ns.unwrap_or("default"));
+        let ports = service
+            .field("spec")
+            .and_then(|s| s.get("ports"))
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let Some(first) = ports.first().and_then(|p| p.get("port")).and_then(|p| p.as_i64()) else {
+            continue;
+        };
+        env.push((format!("{prefix}_SERVICE_HOST"), host));
+        env.push((format!("{prefix}_SERVICE_PORT"), first.to_string()));
+        for port in &ports {
+            if let (Some(name), Some(number)) = (
+                port.get("name").and_then(|n| n.as_str()),
+                port.get("port").and_then(|p| p.as_i64()),
+            ) {
+                let name = name.to_ascii_uppercase().replace('-', "_");
+                env.push((format!("{prefix}_SERVICE_PORT_{name}"), number.to_string()));
+            }
+        }
+    }
+    env
 }
 
 fn set(env: &mut Vec<(String, String)>, key: String, value: String) {
