@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// weir: GitOps and progressive delivery in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "weir", version, about, propagate_version = true)]
+#[command(name = "weir", version, about)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) connection: Connection,
@@ -52,6 +52,8 @@ pub(crate) enum Command {
     Lint(LintArgs),
     /// Print the client's (and the server's, if reachable) version.
     Version,
+    /// Demo helpers: the sample service.
+    Demo(crate::commands::demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,4 +154,15 @@ pub(crate) struct LintArgs {
     /// Recurse into sub-directories.
     #[arg(short = 'R', long)]
     pub(crate) recursive: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks argument definitions only when a command is parsed; this checks them all.
+    #[test]
+    fn every_command_definition_is_valid() {
+        super::Cli::command().debug_assert();
+    }
 }

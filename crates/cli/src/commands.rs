@@ -2,6 +2,7 @@
 
 mod apply;
 mod delete;
+pub(crate) mod demo;
 mod get;
 mod lint;
 mod up;
@@ -24,6 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Delete(args) => delete::run(&connect::client(&cli.connection)?, args).await,
         Command::Lint(args) => lint::run(args),
         Command::Version => version(&cli).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 

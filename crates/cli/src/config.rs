@@ -30,7 +30,8 @@ pub(crate) fn load(explicit: Option<&Path>, data_dir: &Path) -> Result<ConfigFil
         None if default.exists() => &default,
         None => return Ok(ConfigFile::default()),
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
     serde_yaml_ng::from_str(&text).with_context(|| format!("config {} is invalid", path.display()))
 }
 
@@ -46,6 +47,9 @@ mod tests {
         let error = format!("{:#}", load(Some(&path), dir.path()).unwrap_err());
         assert!(error.contains("weir.yaml") && error.contains("imagez"), "{error}");
         std::fs::write(&path, "images: {\"reviews:v2\": [sh, -c, \"exit 0\"]}\n").unwrap();
-        assert_eq!(load(Some(&path), dir.path()).unwrap().images["reviews:v2"], ["sh", "-c", "exit 0"]);
+        assert_eq!(
+            load(Some(&path), dir.path()).unwrap().images["reviews:v2"],
+            ["sh", "-c", "exit 0"]
+        );
     }
 }

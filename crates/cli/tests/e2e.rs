@@ -23,7 +23,18 @@ impl Weir {
     fn start() -> Weir {
         let data_dir = tempfile::tempdir().unwrap();
         let child = Command::new(WEIR)
-            .args(["up", "--port", "0", "--gateway-port", "0", "--mesh-port", "0", "--metrics-port", "0", "--data-dir"])
+            .args([
+                "up",
+                "--port",
+                "0",
+                "--gateway-port",
+                "0",
+                "--mesh-port",
+                "0",
+                "--metrics-port",
+                "0",
+                "--data-dir",
+            ])
             .arg(data_dir.path())
             .env("WEIR_LOG", "warn")
             .stdout(Stdio::null())

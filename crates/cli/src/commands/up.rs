@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
 use weir_cluster::{Object, Registry};
 use weir_server::UpConfig;
 
@@ -40,13 +42,15 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
     let data_dir = connect::data_dir(connection)?;
     let seed = if args.demo { demo_objects()? } else { Vec::new() };
     let file = config::load(args.config.as_deref(), &data_dir)?;
+    let mut image_map = if args.demo { demo_image_map()? } else { Default::default() };
+    image_map.extend(file.images);
     let config = UpConfig {
         data_dir,
         port: args.port,
         gateway_port: args.gateway_port,
         mesh_port: args.mesh_port,
         metrics_port: args.metrics_port,
-        image_map: file.images,
+        image_map,
         seed,
     };
     weir_server::up(
@@ -55,7 +59,8 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
             let e = &started.endpoints;
             println!("weir is up (data in {})", started.data_dir.root().display());
             println!("  api      {}   (token in {})", e.api, e.token_file.display());
-            for (name, url) in [("gateway", &e.gateway), ("mesh", &e.mesh), ("metrics", &e.metrics)] {
+            for (name, url) in [("gateway", &e.gateway), ("mesh", &e.mesh), ("metrics", &e.metrics)]
+            {
                 if let Some(url) = url {
                     println!("  {name:<8} {url}");
                 }
@@ -66,6 +71,35 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
     .await?;
     println!("weir stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bookinfo images, each run as weir's sample service with the calls bookinfo makes:
+/// productpage → details and reviews, reviews → ratings (through the mesh). `reviews-v3`
+/// fails 30% of its requests, for the demo's automatic rollback.
+fn demo_image_map() -> Result<BTreeMap<String, Vec<String>>> {
+    let exe = std::env::current_exe().context("locating the weir binary")?.display().to_string();
+    let image = |name: &str, version: &str| {
+        format!("docker.io/istio/examples-bookinfo-{name}-{version}:1.16.4")
+    };
+    let service = |name: &str, version: &str, extra: &[&str]| -> Vec<String> {
+        let mut argv =
+            vec![exe.clone(), "demo".into(), "service".into(), "--name".into(), name.into()];
+        argv.extend(["--version".into(), version.into()]);
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        argv
+    };
+    let ratings = ["--call", "http://ratings:9080/ratings/1"];
+    let mut map = BTreeMap::new();
+    map.insert(image("details", "v1"), service("details", "v1", &[]));
+    map.insert(image("ratings", "v1"), service("ratings", "v1", &[]));
+    map.insert(image("reviews", "v1"), service("reviews", "v1", &ratings));
+    map.insert(image("reviews", "v2"), service("reviews", "v2", &ratings));
+    let failing = ["--fail-rate", "0.3", "--call", "http://ratings:9080/ratings/1"];
+    map.insert(image("reviews", "v3"), service("reviews", "v3", &failing));
+    let calls =
+        ["--call", "http://details:9080/details/1", "--call", "http://reviews:9080/reviews/1"];
+    map.insert(image("productpage", "v1"), service("productpage", "v1", &calls));
+    Ok(map)
 }
 
 fn demo_objects() -> Result<Vec<Object>> {
