@@ -21,6 +21,10 @@ struct Weir {
 
 impl Weir {
     fn start() -> Weir {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Weir {
         let data_dir = tempfile::tempdir().unwrap();
         let child = Command::new(WEIR)
             .args([
@@ -36,6 +40,7 @@ impl Weir {
                 "--data-dir",
             ])
             .arg(data_dir.path())
+            .args(extra)
             .env("WEIR_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -54,9 +59,13 @@ impl Weir {
     }
 
     fn api(&self) -> String {
+        self.endpoint("api")
+    }
+
+    fn endpoint(&self, name: &str) -> String {
         let text = std::fs::read_to_string(self.endpoints_path()).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        value["api"].as_str().unwrap().to_owned()
+        value[name].as_str().unwrap().to_owned()
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -216,4 +225,54 @@ fn lint_reports_every_problem_offline() {
     let seed = fixtures().join("seed-demo/argo/rollout");
     let output = Command::new(WEIR).args(["lint", "-f", seed.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn the_bookinfo_demo_serves_requests_through_the_gateway_and_the_mesh() {
+    let weir = Weir::start_with(&["--demo"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = weir.ok(&["get", "pods", "-n", "bookinfo"]);
+        let running =
+            pods.lines().skip(1).filter(|l| l.contains(" 1/1 ") && l.contains("Running")).count();
+        if running == 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "bookinfo pods did not become ready:\n{pods}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // productpage (through the gateway) calls details and reviews, and reviews calls ratings,
+    // both through the mesh listener the pods reach as HTTP_PROXY.
+    let gateway = weir.endpoint("gateway");
+    let mut response = String::new();
+    while Instant::now() < deadline {
+        response = raw_http(
+            &gateway,
+            "GET /api/v1/products/1/reviews HTTP/1.1\r\nHost: bookinfo.tetrate.com",
+        );
+        if response.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body: serde_json::Value =
+        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["service"], "productpage");
+    assert_eq!(body["calls"][1]["body"]["service"], "reviews");
+    assert_eq!(body["calls"][1]["body"]["calls"][0]["body"]["service"], "ratings");
+
+    // The proxy reports it with Istio's metric names and labels.
+    let metrics = weir.endpoint("metrics");
+    let path = metrics
+        .split_once("127.0.0.1")
+        .map(|(_, rest)| rest.split_once('/').map_or("/", |(_, p)| p))
+        .unwrap();
+    let text =
+        raw_http(&metrics.replace(&format!("/{path}"), ""), &format!("GET /{path} HTTP/1.1"));
+    assert!(text.contains("istio_requests_total{reporter=\"destination\""), "{text}");
+    assert!(text.contains("destination_service_name=\"ratings\""), "{text}");
+
+    let status = weir.stop();
+    assert!(status.success(), "weir up did not stop cleanly: {status}");
 }
