@@ -8,6 +8,7 @@
 //! start the agent ends every process a previous run left behind, then starts pods afresh,
 //! keeping their restart counts and ports — never orphaning or duplicating a process.
 
+mod container;
 mod probe;
 mod process;
 mod spec;

@@ -1,10 +1,12 @@
 //! The pod-template hash that names a Deployment's replica sets (`<deploy>-<hash>`).
 //!
-//! Kubernetes' `ComputeHash` is FNV-32a over a Go-specific dump of the template followed by
-//! the collision count (4 bytes, little endian), printed in decimal and passed through
-//! `rand.SafeEncodeString`. The Go dump cannot be reproduced outside Go, so weir hashes the
-//! template's canonical JSON instead: same algorithm, same alphabet and shape of names, stable
-//! across weir versions, but not byte-identical to a real cluster's hashes.
+//! Kubernetes' `ComputeHash` is FNV-32a over a Go-specific (spew) dump of the template followed
+//! by the collision count (8 bytes, the first four little endian), printed in decimal and
+//! passed through `rand.SafeEncodeString`. The dump cannot be reproduced outside Go, so weir
+//! hashes the template's JSON (k8s-openapi field order) instead: same algorithm, alphabet and
+//! shape of names, stable across weir versions, but not byte-identical to a real cluster's.
+//! (Argo Rollouts' `rollouts-pod-template-hash` is JSON-based and reproduced exactly by
+//! `weir-rollout`; pods keep whatever labels their template carries.)
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
@@ -25,7 +27,10 @@ pub fn pod_template_hash(template: &PodTemplateSpec, collision_count: Option<i32
     let json = serde_json::to_vec(template).unwrap_or_default();
     let mut hash = fnv32a(&json, 0x811c_9dc5);
     if let Some(count) = collision_count {
-        hash = fnv32a(&u32::from_ne_bytes(count.to_ne_bytes()).to_le_bytes(), hash);
+        // Go: make([]byte, 8), PutUint32 fills the first four (little endian).
+        let mut extra = [0u8; 8];
+        extra[..4].copy_from_slice(&u32::from_ne_bytes(count.to_ne_bytes()).to_le_bytes());
+        hash = fnv32a(&extra, hash);
     }
     safe_encode(&hash.to_string())
 }
