@@ -1,0 +1,340 @@
+//! One container's supervisor: resolve its command and environment, start it, follow its
+//! probes, and on exit apply the restart policy with crash-loop backoff; on stop, SIGTERM to
+//! its process group, then SIGKILL after the grace period.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use rustix::process::Signal;
+use tokio::sync::watch;
+use weir_cluster::Cluster;
+use weir_controller::Shutdown;
+
+use super::probe::{Target, run_probe};
+use super::process::{group_alive, signal_group, spawn, start_error_message};
+use super::spec::{command_line, environment, expand};
+use super::status::RunState;
+use super::worker::Shared;
+use crate::kube::now;
+
+fn grace_period(pod: &Pod) -> Duration {
+    let secs = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .unwrap_or(30)
+        .max(0);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(30))
+}
+
+/// Why a running container stopped.
+enum Stopped {
+    Exited(std::process::ExitStatus),
+    Unhealthy(std::process::ExitStatus),
+    Shutdown(std::process::ExitStatus),
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Supervises container `index` until the restart policy says it is done or `stop`.
+pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, stop: Shutdown) {
+    let pod = &shared.pod;
+    let spec = pod.spec.clone().unwrap_or_default();
+    let Some(container) = spec.containers.get(index).cloned() else {
+        return;
+    };
+    let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let mut crashes = 0u32;
+    let mut restarting = false;
+    loop {
+        if stop.is_triggered() {
+            return;
+        }
+        let Some(argv) = command_line(&container, &shared.config.image_map) else {
+            let image = container.image.clone().unwrap_or_default();
+            shared.update(index, |c| {
+                c.state = RunState::Waiting {
+                    reason: "ImageNotMapped".into(),
+                    message: Some(format!(
+                        "container {:?} has no command and image {image:?} has no entry in \
+                         weir's image map",
+                        container.name
+                    )),
+                };
+            });
+            stop.wait().await;
+            return;
+        };
+        let ports = shared.ports(&container.name);
+        let env = match environment(
+            shared.cluster.as_ref(),
+            pod,
+            &container,
+            &ports,
+            shared.config.mesh_url.as_deref(),
+        )
+        .await
+        {
+            Ok(env) => env,
+            Err(blocked) => {
+                shared.update(index, |c| {
+                    c.state = RunState::Waiting {
+                        reason: blocked.reason.into(),
+                        message: Some(blocked.message.clone()),
+                    };
+                });
+                if !stop.sleep(Duration::from_secs(2)).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let argv: Vec<String> = argv.iter().map(|a| expand(a, &lookup)).collect();
+        let working_dir = container.working_dir.as_ref().map(PathBuf::from);
+        let log = shared.dir.join(format!("{}.log", container.name));
+        if restarting {
+            shared.record(&container.name, |s| s.restart_count += 1);
+            shared.update(index, |c| c.restart_count += 1);
+        }
+        restarting = true;
+        let started_at = now();
+        let ran_for;
+        let terminated = match spawn(&argv, &env, working_dir.as_deref(), &log) {
+            Err(error) => {
+                ran_for = Duration::ZERO;
+                RunState::Terminated {
+                    exit_code: 128,
+                    reason: "StartError".into(),
+                    message: Some(start_error_message(&argv[0], &error)),
+                    started_at: None,
+                    finished_at: now(),
+                }
+            }
+            Ok(mut spawned) => {
+                let pid = spawned.pid;
+                let ticks = super::process::start_ticks(pid);
+                shared.record(&container.name, |s| {
+                    s.pid = Some(pid);
+                    s.start_ticks = ticks;
+                });
+                shared.update(index, |c| {
+                    c.state = RunState::Running { started_at };
+                    c.pid = Some(pid);
+                    c.started = container.startup_probe.is_none();
+                    c.ready =
+                        container.startup_probe.is_none() && container.readiness_probe.is_none();
+                });
+                let target = Target {
+                    ports: ports.clone(),
+                    named: named_ports(&container),
+                    env: env.clone(),
+                    working_dir: working_dir.clone(),
+                };
+                let begun = tokio::time::Instant::now();
+                let stopped =
+                    watch_running(&shared, index, &container, &mut spawned, target, &stop).await;
+                ran_for = begun.elapsed();
+                // Whatever the main process left behind in its group goes with it.
+                signal_group(pid, Signal::KILL);
+                shared.record(&container.name, |s| {
+                    s.pid = None;
+                    s.start_ticks = None;
+                });
+                let (status, shutdown) = match stopped {
+                    Stopped::Exited(s) | Stopped::Unhealthy(s) => (s, false),
+                    Stopped::Shutdown(s) => (s, true),
+                };
+                let code = exit_code(&status);
+                let state = RunState::Terminated {
+                    exit_code: code,
+                    reason: if code == 0 { "Completed" } else { "Error" }.into(),
+                    message: None,
+                    started_at: Some(started_at),
+                    finished_at: now(),
+                };
+                if shutdown {
+                    shared.update(index, |c| {
+                        c.state = state;
+                        c.ready = false;
+                        c.pid = None;
+                    });
+                    return;
+                }
+                state
+            }
+        };
+        let failed =
+            matches!(&terminated, RunState::Terminated { exit_code, .. } if *exit_code != 0);
+        let restart = match policy.as_str() {
+            "Never" => false,
+            "OnFailure" => failed,
+            _ => true,
+        };
+        if !restart {
+            shared.update(index, |c| {
+                c.state = terminated;
+                c.ready = false;
+                c.pid = None;
+            });
+            stop.wait().await;
+            return;
+        }
+        // Kubernetes forgets the backoff after a container ran for twice the maximum delay.
+        if ran_for > shared.config.crash_backoff.max * 2 {
+            crashes = 0;
+        }
+        let delay = if crashes == 0 {
+            Duration::ZERO
+        } else {
+            shared.config.crash_backoff.delay(crashes - 1)
+        };
+        crashes = crashes.saturating_add(1);
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        shared.update(index, |c| {
+            c.last_state = Some(terminated.clone());
+            c.ready = false;
+            c.started = false;
+            c.pid = None;
+            c.state = if delay.is_zero() {
+                terminated
+            } else {
+                RunState::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some(format!(
+                        "back-off {}s restarting failed container={} pod={pod_name}",
+                        delay.as_secs(),
+                        container.name
+                    )),
+                }
+            };
+        });
+        if !stop.sleep(delay).await {
+            return;
+        }
+    }
+}
+
+fn named_ports(container: &Container) -> BTreeMap<String, i32> {
+    container
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
+        .collect()
+}
+
+fn start_probe(
+    probe: Option<&Probe>,
+    target: &Target,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Option<watch::Receiver<Option<bool>>> {
+    let probe = probe?.clone();
+    let (tx, rx) = watch::channel(None);
+    tasks.push(tokio::spawn(run_probe(probe, target.clone(), tx)));
+    Some(rx)
+}
+
+async fn changed(rx: &mut Option<watch::Receiver<Option<bool>>>) -> Option<bool> {
+    match rx {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => *rx.borrow_and_update(),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the running process to exit, a liveness or startup failure, or `stop`; keeps
+/// `started`/`ready` up to date from the probes.
+async fn watch_running<C: Cluster>(
+    shared: &Shared<C>,
+    index: usize,
+    container: &Container,
+    spawned: &mut super::process::Spawned,
+    target: Target,
+    stop: &Shutdown,
+) -> Stopped {
+    let mut tasks = Vec::new();
+    let mut startup = start_probe(container.startup_probe.as_ref(), &target, &mut tasks);
+    let (mut liveness, mut readiness) = (None, None);
+    if startup.is_none() {
+        liveness = start_probe(container.liveness_probe.as_ref(), &target, &mut tasks);
+        readiness = start_probe(container.readiness_probe.as_ref(), &target, &mut tasks);
+    }
+    let grace = grace_period(&shared.pod);
+    let result = loop {
+        tokio::select! {
+            status = spawned.child.wait() => {
+                break match status {
+                    Ok(s) => Stopped::Exited(s),
+                    Err(_) => Stopped::Exited(std::process::ExitStatus::from_raw(1 << 8)),
+                };
+            }
+            () = stop.wait() => {
+                break Stopped::Shutdown(terminate(spawned, grace).await);
+            }
+            verdict = changed(&mut startup) => match verdict {
+                Some(true) => {
+                    startup = None;
+                    shared.update(index, |c| {
+                        c.started = true;
+                        c.ready = container.readiness_probe.is_none();
+                    });
+                    liveness = start_probe(container.liveness_probe.as_ref(), &target, &mut tasks);
+                    readiness =
+                        start_probe(container.readiness_probe.as_ref(), &target, &mut tasks);
+                }
+                Some(false) => break Stopped::Unhealthy(terminate(spawned, grace).await),
+                None => {}
+            },
+            verdict = changed(&mut liveness) => {
+                if verdict == Some(false) {
+                    tracing::info!(container = %container.name, "liveness probe failed; restarting");
+                    break Stopped::Unhealthy(terminate(spawned, grace).await);
+                }
+            }
+            verdict = changed(&mut readiness) => {
+                let ready = verdict == Some(true);
+                shared.update(index, |c| c.ready = ready);
+            }
+        }
+    };
+    for task in tasks {
+        task.abort();
+    }
+    result
+}
+
+/// SIGTERM to the process group, up to `grace` for the main process to exit, then SIGKILL.
+async fn terminate(
+    spawned: &mut super::process::Spawned,
+    grace: Duration,
+) -> std::process::ExitStatus {
+    signal_group(spawned.pid, Signal::TERM);
+    let status = match tokio::time::timeout(grace, spawned.child.wait()).await {
+        Ok(Ok(status)) => Some(status),
+        _ => None,
+    };
+    signal_group(spawned.pid, Signal::KILL);
+    let status = match status {
+        Some(s) => s,
+        None => {
+            spawned.child.wait().await.unwrap_or_else(|_| std::process::ExitStatus::from_raw(9))
+        }
+    };
+    // Give the group's other members a moment to be reaped by their parent.
+    for _ in 0..20 {
+        if !group_alive(spawned.pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    status
+}
