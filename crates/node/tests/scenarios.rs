@@ -34,6 +34,7 @@ struct Env {
 fn config(data: &Path) -> NodeConfig {
     let mut config = NodeConfig::new(data);
     config.crash_backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+    config.drain_delay = Duration::from_millis(100);
     config
         .image_map
         .insert("mapped".into(), vec!["/bin/sh".into(), "-c".into(), "exec sleep 60".into()]);

@@ -278,6 +278,10 @@ async fn watch_running<C: Cluster>(
                 };
             }
             () = stop.wait() => {
+                // Out of rotation first, then the signal.
+                shared.update(index, |c| c.ready = false);
+                let drain = shared.config.drain_delay.min(grace);
+                let _ = tokio::time::timeout(drain, spawned.child.wait()).await;
                 break Stopped::Shutdown(terminate(spawned, grace).await);
             }
             verdict = changed(&mut startup) => match verdict {

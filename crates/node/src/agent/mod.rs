@@ -48,6 +48,9 @@ pub struct NodeConfig {
     /// End every pod's processes when the agent shuts down (default `true`). When `false` they
     /// keep running and the next start ends and restarts them.
     pub stop_pods_on_shutdown: bool,
+    /// How long a stopping container is reported not ready before it gets SIGTERM, so the
+    /// proxy takes it out of rotation first (like a `preStop` sleep). Default: 1 s.
+    pub drain_delay: Duration,
 }
 
 impl NodeConfig {
@@ -60,6 +63,7 @@ impl NodeConfig {
             mesh_url: None,
             crash_backoff: Backoff::new(Duration::from_secs(10), Duration::from_secs(300)),
             stop_pods_on_shutdown: true,
+            drain_delay: Duration::from_secs(1),
         }
     }
 }
