@@ -106,3 +106,142 @@ pub async fn reflect<C: Cluster>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::stream;
+    use weir_cluster::{
+        DeleteOutcome, DeleteParams, ObjectList, Patch, Registry, Result, Subresource, WatchStream,
+    };
+
+    use super::*;
+
+    /// A backend whose list answers come from a script and whose first watches fail: once
+    /// with a transient error, then with `Expired`; later watches stay open and quiet.
+    #[derive(Default)]
+    struct Scripted {
+        lists: Mutex<Vec<Vec<Object>>>,
+        list_calls: AtomicUsize,
+        watch_calls: AtomicUsize,
+    }
+
+    fn pod(name: &str, rv: &str) -> Object {
+        let mut o = Object::new("v1", "Pod", Some("ns"), name);
+        o.metadata.resource_version = Some(rv.into());
+        o
+    }
+
+    fn unsupported<T>() -> Result<T> {
+        Err(Error::BadRequest("not scripted".into()))
+    }
+
+    impl Cluster for Scripted {
+        async fn get(&self, _: &ResourceType, _: Option<&str>, _: &str) -> Result<Object> {
+            unsupported()
+        }
+        async fn list(
+            &self,
+            _: &ResourceType,
+            _: Option<&str>,
+            _: &ListParams,
+        ) -> Result<ObjectList> {
+            let n = self.list_calls.fetch_add(1, Ordering::SeqCst);
+            let mut lists = self.lists.lock().expect("lock");
+            let items = if lists.len() > 1 { lists.remove(0) } else { lists[0].clone() };
+            Ok(ObjectList { items, resource_version: n.to_string() })
+        }
+        async fn create(&self, _: &ResourceType, _: Object) -> Result<Object> {
+            unsupported()
+        }
+        async fn update(&self, _: &ResourceType, _: Object) -> Result<Object> {
+            unsupported()
+        }
+        async fn update_status(&self, _: &ResourceType, _: Object) -> Result<Object> {
+            unsupported()
+        }
+        async fn patch(
+            &self,
+            _: &ResourceType,
+            _: Option<&str>,
+            _: &str,
+            _: &Patch,
+            _: Subresource,
+        ) -> Result<Object> {
+            unsupported()
+        }
+        async fn delete(
+            &self,
+            _: &ResourceType,
+            _: Option<&str>,
+            _: &str,
+            _: &DeleteParams,
+        ) -> Result<DeleteOutcome> {
+            unsupported()
+        }
+        async fn watch(
+            &self,
+            _: &ResourceType,
+            _: Option<&str>,
+            _: &WatchParams,
+        ) -> Result<WatchStream> {
+            match self.watch_calls.fetch_add(1, Ordering::SeqCst) {
+                0 => Err(Error::Unavailable("flaky".into())),
+                1 => Ok(Box::pin(stream::iter(vec![
+                    Ok(WatchEvent::Added(pod("c", "3"))),
+                    Err(Error::Expired { requested: 3, oldest: 9 }),
+                ]))),
+                _ => Ok(Box::pin(stream::pending())),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn relists_after_expired_and_retries_transient_errors() {
+        let cluster = Arc::new(Scripted::default());
+        cluster
+            .lists
+            .lock()
+            .expect("lock")
+            .extend([vec![pod("a", "1"), pod("b", "1")], vec![pod("b", "7"), pod("d", "8")]]);
+        let cache = Cache::default();
+        let changed: Arc<Mutex<Vec<String>>> = Arc::default();
+        let shutdown = Shutdown::new();
+        let rt = Registry::builtin().for_name("pods").expect("pods").clone();
+        let task = tokio::spawn(reflect(
+            cluster.clone(),
+            rt,
+            None,
+            cache.clone(),
+            {
+                let changed = changed.clone();
+                move |o: &Object| {
+                    changed.lock().expect("lock").push(format!(
+                        "{}@{}",
+                        o.name(),
+                        o.resource_version()
+                    ))
+                }
+            },
+            Backoff::new(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1)),
+            shutdown.clone(),
+        ));
+        while cluster.watch_calls.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::task::yield_now().await;
+        let names: Vec<String> = cache.list().iter().map(|o| o.name().to_owned()).collect();
+        assert_eq!(names, ["b", "d"], "the relist replaced the cache");
+        assert_eq!(cluster.list_calls.load(Ordering::SeqCst), 2);
+        let seen = changed.lock().expect("lock").clone();
+        // First list: a, b. Watch: c. Relist: a and c gone, b changed, d new.
+        assert_eq!(seen[..3], ["a@1", "b@1", "c@3"]);
+        let mut rest = seen[3..].to_vec();
+        rest.sort();
+        assert_eq!(rest, ["a@1", "b@7", "c@3", "d@8"]);
+        shutdown.trigger();
+        task.await.expect("reflector stops");
+    }
+}
