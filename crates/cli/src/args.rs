@@ -52,6 +52,8 @@ pub(crate) enum Command {
     Lint(LintArgs),
     /// Print the client's (and the server's, if reachable) version.
     Version,
+    /// Print a pod's output.
+    Logs(crate::commands::logs::LogsArgs),
     /// Demo helpers: the sample service.
     Demo(crate::commands::demo::DemoArgs),
 }

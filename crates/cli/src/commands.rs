@@ -5,6 +5,7 @@ mod delete;
 pub(crate) mod demo;
 mod get;
 mod lint;
+pub(crate) mod logs;
 mod up;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Version => version(&cli).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Logs(args) => logs::run(&connect::client(&cli.connection)?, args).await,
     }
 }
 

@@ -262,6 +262,15 @@ fn the_bookinfo_demo_serves_requests_through_the_gateway_and_the_mesh() {
     assert_eq!(body["calls"][1]["body"]["service"], "reviews");
     assert_eq!(body["calls"][1]["body"]["calls"][0]["body"]["service"], "ratings");
 
+    // Each service's output is in its pod's log.
+    let pods = weir.ok(&["get", "pods", "-n", "bookinfo", "-o", "name"]);
+    let productpage =
+        pods.lines().find(|l| l.contains("productpage")).unwrap().trim_start_matches("pod/");
+    let log = weir.ok(&["logs", productpage, "-n", "bookinfo"]);
+    assert!(log.contains("GET /api/v1/products/1/reviews 200"), "{log}");
+    let missing = weir.fails(&["logs", "nosuchpod", "-n", "bookinfo"]);
+    assert!(missing.contains("not found"), "{missing}");
+
     // The proxy reports it with Istio's metric names and labels.
     let metrics = weir.endpoint("metrics");
     let path = metrics

@@ -77,6 +77,46 @@ impl Client {
         Ok(registry)
     }
 
+    /// A pod container's log: everything (or the last `tail` lines), then, with `follow`, new
+    /// output as it is written, until the stream is dropped.
+    pub async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        follow: bool,
+        tail: Option<usize>,
+    ) -> Result<futures::stream::BoxStream<'static, Result<Vec<u8>>>> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(container) = container {
+            query.push(("container", container.to_owned()));
+        }
+        if follow {
+            query.push(("follow", "true".to_owned()));
+        }
+        if let Some(tail) = tail {
+            query.push(("tailLines", tail.to_string()));
+        }
+        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log");
+        let response = self
+            .request(Method::GET, &path)
+            .query(&query)
+            .send()
+            .await
+            .map_err(unreachable(&self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().await.map_err(unreachable(&self.base))?;
+            let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            return Err(error_from_status(status, &value));
+        }
+        let base = self.base.clone();
+        Ok(response
+            .bytes_stream()
+            .map(move |chunk| chunk.map(|b| b.to_vec()).map_err(|e| unreachable(&base)(e)))
+            .boxed())
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
     }

@@ -24,6 +24,18 @@ pub use deployment::{REVISION_ANNOTATION, pod_template_hash, run_deployment_cont
 pub use kube::POD_TEMPLATE_HASH_LABEL;
 pub use replicaset::run_replicaset_controller;
 use weir_cluster::Cluster;
+
+/// Where the node agent writes a container's output:
+/// `<data_dir>/pods/<namespace>_<pod>_<uid>/<container>.log`.
+pub fn pod_log_path(
+    data_dir: &std::path::Path,
+    namespace: &str,
+    pod: &str,
+    uid: &str,
+    container: &str,
+) -> std::path::PathBuf {
+    agent::pod_dir(data_dir, namespace, pod, uid).join(format!("{container}.log"))
+}
 pub use weir_controller::Shutdown;
 
 /// Runs the Deployment and ReplicaSet controllers and the node agent until `shutdown`; returns

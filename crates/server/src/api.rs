@@ -6,8 +6,10 @@
 //! | `/healthz` | GET (no token) |
 //! | `/version` | GET |
 //! | `/weir/v1/resources` | GET: every served resource type |
+//! | `/api/v1/namespaces/{ns}/pods/{name}/log` | GET: a container's log (`container`, `follow`, `tailLines`) |
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
 
+mod logs;
 mod path;
 
 use std::collections::HashMap;
@@ -41,12 +43,20 @@ pub struct ApiState<C> {
     pub(crate) cluster: C,
     pub(crate) resources: Resources,
     pub(crate) token: Token,
+    /// Where the node agent keeps pod logs (embedded mode only).
+    pub(crate) data_dir: Option<std::path::PathBuf>,
 }
 
 impl<C> ApiState<C> {
     /// State for a router over `cluster`, accepting `token`.
     pub fn new(cluster: C, resources: Resources, token: String) -> Self {
-        ApiState { cluster, resources, token: Token::new(token) }
+        ApiState { cluster, resources, token: Token::new(token), data_dir: None }
+    }
+
+    /// Serves pod logs from this data directory's `pods/` folder.
+    pub fn with_data_dir(mut self, data_dir: std::path::PathBuf) -> Self {
+        self.data_dir = Some(data_dir);
+        self
     }
 }
 
@@ -55,6 +65,7 @@ pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
     let authenticated = Router::new()
         .route("/version", get(version))
         .route("/weir/v1/resources", get(list_resources::<C>))
+        .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::pod_log::<C>))
         .fallback(resource_request::<C>)
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
     Router::new()

@@ -111,7 +111,8 @@ pub async fn up(
     }
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-    let listener = TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
     let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
 
     let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -135,15 +136,22 @@ pub async fn up(
     node_config.image_map = config.image_map.clone();
     node_config.mesh_url = endpoints.mesh.clone();
     let controllers = vec![
-        tokio::spawn(weir_mesh::run_mesh_controller(store.clone(), proxy.clone(), shutdown.clone())),
+        tokio::spawn(weir_mesh::run_mesh_controller(
+            store.clone(),
+            proxy.clone(),
+            shutdown.clone(),
+        )),
         tokio::spawn(weir_node::run(Arc::new(store.clone()), node_config, shutdown.clone())),
     ];
 
-    data_dir
-        .write_endpoints(&endpoints)
-        .map_err(|source| UpError::Io { context: format!("writing {}", data_dir.endpoints_path().display()), source })?;
+    data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
+        context: format!("writing {}", data_dir.endpoints_path().display()),
+        source,
+    })?;
 
-    let state = Arc::new(api::ApiState::new(store, resources, token));
+    let state = Arc::new(
+        api::ApiState::new(store, resources, token).with_data_dir(data_dir.root().to_path_buf()),
+    );
     let app = api::router(state);
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });

@@ -4,7 +4,8 @@
 //!
 //! Every path but `/healthz` is served the same way: wait `--delay-ms`, fail with 503 with
 //! probability `--fail-rate`, call each `--call` URL (a 5xx there fails this request with 502),
-//! then answer `{"service", "version", "pod", "path", "calls": [...]}`.
+//! then answer `{"service", "version", "pod", "path", "calls": [...]}`. Each request is logged
+//! to standard output as `GET <path> <status>`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -118,6 +119,7 @@ async fn answer(State(service): State<Arc<Service>>, uri: Uri) -> Response {
         "path": uri.path(), "calls": calls,
     });
     let status = if failed { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
+    println!("GET {} {}", uri.path(), status.as_u16());
     (status, axum::Json(body)).into_response()
 }
 

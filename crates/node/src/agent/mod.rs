@@ -24,6 +24,7 @@ use k8s_openapi::api::core::v1::Pod;
 use weir_cluster::{Cluster, Error, ObjectRef};
 use weir_controller::{Action, Backoff, Context, Controller, Reconciler, Shutdown, WorkQueue};
 
+pub(crate) use process::pod_dir;
 pub use worker::HOST_PORTS_ANNOTATION;
 
 use crate::kube::{pods, typed};
