@@ -271,6 +271,18 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     env.create("pods", pod("unmapped", json!({"name": "app", "image": "nginx:1.27"}), "Always"))
         .await;
     env.create("pods", pod("mapped", json!({"name": "app", "image": "mapped:v3"}), "Always")).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port();
+    env.create(
+        "pods",
+        pod(
+            "clash",
+            json!({"name": "app", "image": "mapped",
+                   "ports": [{"containerPort": 80, "hostPort": taken_port}]}),
+            "Always",
+        ),
+    )
+    .await;
     env.create(
         "services",
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "reviews-api", "namespace": NS},
@@ -346,6 +358,17 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     .await;
     assert_eq!(waiting.reason.as_deref(), Some("ImageNotMapped"));
     assert_eq!(env.pod("unmapped").await.status.and_then(|s| s.phase).as_deref(), Some("Pending"));
+    let clash = eventually("port in use", async || {
+        container_status(&env.pod("clash").await)?.state.clone()?.waiting
+    })
+    .await;
+    assert_eq!(clash.reason.as_deref(), Some("PortInUse"));
+    assert!(clash.message.unwrap_or_default().contains(&taken_port.to_string()));
+    drop(taken);
+    eventually("runs once the port is free", async || {
+        container_status(&env.pod("clash").await)?.state.clone()?.running
+    })
+    .await;
     eventually("mapped image runs", async || {
         container_status(&env.pod("mapped").await)?.state.clone()?.running
     })

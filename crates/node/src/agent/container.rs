@@ -71,7 +71,21 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
             stop.wait().await;
             return;
         };
-        let ports = shared.ports(&container.name);
+        let ports = match shared.ports(&container).await {
+            Ok(ports) => ports,
+            Err(blocked) => {
+                shared.update(index, |c| {
+                    c.state = RunState::Waiting {
+                        reason: blocked.reason.into(),
+                        message: Some(blocked.message.clone()),
+                    };
+                });
+                if !stop.sleep(Duration::from_secs(2)).await {
+                    return;
+                }
+                continue;
+            }
+        };
         let env = match environment(
             shared.cluster.as_ref(),
             pod,

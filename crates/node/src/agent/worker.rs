@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use serde_json::json;
 use tokio::sync::Notify;
 use weir_cluster::{Cluster, Error, Patch, Subresource};
@@ -15,7 +15,8 @@ use weir_controller::Shutdown;
 
 use super::NodeConfig;
 use super::container::supervise;
-use super::process::{ContainerState, PodState};
+use super::process::{ContainerState, PodState, free_port};
+use super::spec::Blocked;
 use super::status::{ContainerRuntime, pod_status};
 use crate::kube::{now, pods};
 
@@ -43,18 +44,8 @@ pub(crate) async fn run_pod<C: Cluster>(
     let mut runtimes = Vec::new();
     for container in &spec.containers {
         let entry = state.containers.entry(container.name.clone()).or_default();
-        for port in container.ports.iter().flatten() {
-            if let std::collections::btree_map::Entry::Vacant(slot) =
-                entry.ports.entry(port.container_port)
-            {
-                match super::process::free_port() {
-                    Ok(p) => {
-                        slot.insert(p);
-                    }
-                    Err(error) => tracing::warn!(%error, "no free port"),
-                }
-            }
-        }
+        // A port that cannot be had now is reported when the container starts.
+        let _ = assign_ports(container, &mut entry.ports);
         runtimes.push(ContainerRuntime::new(
             &container.name,
             container.image.as_deref().unwrap_or(""),
@@ -62,17 +53,6 @@ pub(crate) async fn run_pod<C: Cluster>(
         ));
     }
     let _ = state.save(&dir);
-    let ports: BTreeMap<&String, BTreeMap<String, u16>> = state
-        .containers
-        .iter()
-        .map(|(c, s)| (c, s.ports.iter().map(|(k, v)| (k.to_string(), *v)).collect()))
-        .collect();
-    let patch = Patch::Merge(json!({"metadata": {"annotations": {
-        HOST_PORTS_ANNOTATION: serde_json::to_string(&ports).unwrap_or_default()
-    }}}));
-    if let Err(error) = cluster.patch(&pods(), Some(&ns), &name, &patch, Subresource::Main).await {
-        tracing::warn!(pod = %name, %error, "cannot record host ports");
-    }
     let shared = Arc::new(Shared {
         cluster,
         config,
@@ -83,6 +63,7 @@ pub(crate) async fn run_pod<C: Cluster>(
         changed: Notify::new(),
         start_time: now(),
     });
+    shared.publish_ports().await;
     let writer_stop = Shutdown::new();
     let writer = tokio::spawn(status_writer(shared.clone(), writer_stop.clone()));
     let mut supervisors = tokio::task::JoinSet::new();
@@ -129,9 +110,45 @@ impl<C: Cluster> Shared<C> {
         }
     }
 
-    pub(super) fn ports(&self, name: &str) -> BTreeMap<i32, u16> {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.containers.get(name).map(|c| c.ports.clone()).unwrap_or_default()
+    /// The container's host ports, re-checked before each start: a `hostPort` must be free;
+    /// an assigned port that was taken meanwhile is replaced (and the annotation updated).
+    pub(super) async fn ports(&self, container: &Container) -> Result<BTreeMap<i32, u16>, Blocked> {
+        let (ports, changed) = {
+            let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let entry = state.containers.entry(container.name.clone()).or_default();
+            let changed = assign_ports(container, &mut entry.ports)?;
+            let ports = entry.ports.clone();
+            if changed && let Err(error) = state.save(&self.dir) {
+                tracing::warn!(%error, "cannot save pod state");
+            }
+            (ports, changed)
+        };
+        if changed {
+            self.publish_ports().await;
+        }
+        Ok(ports)
+    }
+
+    /// Writes the port map annotation ([`HOST_PORTS_ANNOTATION`]).
+    async fn publish_ports(&self) {
+        let map: BTreeMap<String, BTreeMap<String, u16>> = {
+            let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            state
+                .containers
+                .iter()
+                .map(|(c, s)| {
+                    (c.clone(), s.ports.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+                })
+                .collect()
+        };
+        let patch = Patch::Merge(json!({"metadata": {"annotations": {
+            HOST_PORTS_ANNOTATION: serde_json::to_string(&map).unwrap_or_default()
+        }}}));
+        let ns = self.pod.metadata.namespace.as_deref();
+        let name = self.pod.metadata.name.as_deref().unwrap_or("");
+        if let Err(error) = self.cluster.patch(&pods(), ns, name, &patch, Subresource::Main).await {
+            tracing::warn!(pod = %name, %error, "cannot record host ports");
+        }
     }
 
     /// Writes the pod's status if it changed; re-reads and retries on conflicts.
@@ -171,6 +188,44 @@ impl<C: Cluster> Shared<C> {
             }
         }
     }
+}
+
+/// Gives every containerPort a host port: its `hostPort` if set (which must be free), else the
+/// port assigned before if it is still free, else a new free one. Returns whether the map
+/// changed.
+fn assign_ports(container: &Container, ports: &mut BTreeMap<i32, u16>) -> Result<bool, Blocked> {
+    let mut changed = false;
+    for port in container.ports.iter().flatten() {
+        let current = ports.get(&port.container_port).copied();
+        let wanted = match port.host_port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0) {
+            Some(fixed) if is_free(fixed) => fixed,
+            Some(fixed) => {
+                return Err(Blocked {
+                    reason: "PortInUse",
+                    message: format!(
+                        "hostPort {fixed} of containerPort {} is already in use on 127.0.0.1",
+                        port.container_port
+                    ),
+                });
+            }
+            None => match current.filter(|p| is_free(*p)) {
+                Some(p) => p,
+                None => free_port().map_err(|e| Blocked {
+                    reason: "PortInUse",
+                    message: format!("no free port for containerPort {}: {e}", port.container_port),
+                })?,
+            },
+        };
+        if current != Some(wanted) {
+            ports.insert(port.container_port, wanted);
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
+
+fn is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 async fn status_writer<C: Cluster>(shared: Arc<Shared<C>>, stop: Shutdown) {
