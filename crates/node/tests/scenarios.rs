@@ -588,3 +588,68 @@ async fn restarted_agent_replaces_processes_without_duplicates() {
         .expect("agent");
     assert!(!alive(new));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_deployment_waits_and_a_never_ready_rollout_times_out() {
+    let mut env = Env::start();
+    let mut paused = deployment("held", json!({"type": "RollingUpdate"}), "1");
+    paused["spec"]["paused"] = json!(true);
+    paused["spec"]["replicas"] = json!(1);
+    env.create("deployments", paused).await;
+    let d = eventually("paused condition", async || {
+        let d = env.get("deployments", "held").await;
+        (condition(&d, "Progressing") == ("Unknown".into(), "DeploymentPaused".into())).then_some(d)
+    })
+    .await;
+    assert_eq!(d["status"]["replicas"], 0);
+    let sets = env.store.list(&rt("replicasets"), Some(NS), &ListParams::default()).await;
+    assert!(sets.expect("list").items.is_empty(), "a paused deployment creates no replica set");
+
+    // A pod that never becomes ready: the rollout exceeds its progress deadline.
+    let mut stuck = deployment("stuck", json!({"type": "RollingUpdate"}), "1");
+    stuck["spec"]["replicas"] = json!(1);
+    stuck["spec"]["progressDeadlineSeconds"] = json!(2);
+    stuck["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] =
+        json!({"exec": {"command": ["false"]}, "periodSeconds": 1});
+    env.create("deployments", stuck).await;
+    let d = eventually("progress deadline exceeded", async || {
+        let d = env.get("deployments", "stuck").await;
+        (condition(&d, "Progressing").1 == "ProgressDeadlineExceeded").then_some(d)
+    })
+    .await;
+    assert_eq!(condition(&d, "Progressing").0, "False");
+    assert_eq!(condition(&d, "Available"), ("False".into(), "MinimumReplicasUnavailable".into()));
+    assert_eq!(d["status"]["unavailableReplicas"], 1);
+    let pods = env.pods().await;
+    let stuck_pod = pods
+        .iter()
+        .find(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.get("app").map(String::as_str) == Some("stuck"))
+        })
+        .expect("stuck pod");
+    let ready = stuck_pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready").cloned());
+    let ready = ready.expect("Ready condition");
+    assert_eq!(ready.status, "False");
+    assert_eq!(ready.reason.as_deref(), Some("ContainersNotReady"));
+    assert_eq!(ready.message.as_deref(), Some("containers with unready status: [web]"));
+
+    // Resuming the paused deployment rolls it out.
+    let mut held = env.store.get(&rt("deployments"), Some(NS), "held").await.expect("get");
+    held.data.get_mut("spec").expect("spec")["paused"] = json!(false);
+    env.store.update(&rt("deployments"), held).await.expect("resume");
+    eventually("resumed rollout completes", async || {
+        let d = env.get("deployments", "held").await;
+        (d["status"]["availableReplicas"] == 1
+            && condition(&d, "Progressing").1 == "NewReplicaSetAvailable")
+            .then_some(())
+    })
+    .await;
+    env.stop().await;
+}

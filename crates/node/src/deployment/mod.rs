@@ -253,6 +253,11 @@ impl<C: Cluster> Reconciler for DeploymentReconciler<C> {
         let mut new_name = sets.new.as_ref().map(|(o, _)| o.name().to_owned());
         let mut new_revision = sets.new.as_ref().map(|(o, _)| revision(o));
         let progress = if spec.paused == Some(true) {
+            // Paused: no rollout, but a scaling of the only active set still applies.
+            let new_view = sets.new.as_ref().map(|(o, rs)| view(o, rs));
+            for s in plan::paused_scale(desired, new_view.as_ref(), &old_views) {
+                self.scale(&sets, &s, desired, desired + surge).await?;
+            }
             Progress::Paused
         } else if recreate {
             let running = self.old_pods_running(&object, &selector, &sets.old).await?;

@@ -192,6 +192,21 @@ pub(crate) fn recreate_step(
     }
 }
 
+/// Scaling while paused: when exactly one set has replicas (or only the new set exists), it
+/// follows `spec.replicas`; during a paused rollout nothing moves (Kubernetes would scale the
+/// sets proportionally; weir waits for the resume).
+pub(crate) fn paused_scale(desired: i32, new: Option<&RsView>, old: &[RsView]) -> Vec<Scale> {
+    let mut active = new.into_iter().chain(old).filter(|r| r.replicas > 0);
+    let only = match (active.next(), active.next()) {
+        (Some(only), None) => Some(only),
+        (None, _) => new,
+        _ => None,
+    };
+    only.filter(|r| r.replicas != desired)
+        .map(|r| vec![Scale { name: r.name.clone(), replicas: desired }])
+        .unwrap_or_default()
+}
+
 /// Old sets the history limit deletes: fully scaled-down ones beyond `limit`, oldest revision
 /// first.
 pub(crate) fn history_to_delete(old: &[RsView], limit: i32) -> Vec<String> {
@@ -350,6 +365,21 @@ mod tests {
         assert_eq!(recreate_step(3, None, &drained, false), RecreateStep::ScaleUpNew);
         let full = rs("new", 3, 3, 2);
         assert_eq!(recreate_step(3, Some(&full), &drained, false), RecreateStep::Done);
+    }
+
+    #[test]
+    fn paused_scales_only_a_single_active_set() {
+        let new = rs("new", 2, 2, 2);
+        assert_eq!(
+            paused_scale(3, Some(&new), &[rs("old", 0, 0, 1)]),
+            [Scale { name: "new".into(), replicas: 3 }]
+        );
+        assert!(paused_scale(3, Some(&new), &[rs("old", 1, 1, 1)]).is_empty());
+        assert!(paused_scale(2, Some(&new), &[]).is_empty());
+        assert_eq!(
+            paused_scale(0, None, &[rs("old", 2, 2, 1)]),
+            [Scale { name: "old".into(), replicas: 0 }]
+        );
     }
 
     #[test]
