@@ -19,7 +19,7 @@ mod replicaset;
 
 use std::sync::Arc;
 
-pub use agent::{FINALIZER, HOST_PORTS_ANNOTATION, NodeConfig, run_node_agent};
+pub use agent::{FINALIZER, HOST_PORTS_ANNOTATION, NodeConfig, log_path, run_node_agent};
 pub use deployment::{REVISION_ANNOTATION, pod_template_hash, run_deployment_controller};
 pub use kube::POD_TEMPLATE_HASH_LABEL;
 pub use replicaset::run_replicaset_controller;

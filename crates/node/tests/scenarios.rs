@@ -220,9 +220,9 @@ async fn deployment_of_three_becomes_ready_and_killed_process_restarts() {
     .await;
     let last = container_status(&pod).and_then(|c| c.last_state.clone()).expect("last state");
     assert_eq!(last.terminated.expect("terminated").exit_code, 137);
-    let log = env
-        .data
-        .join(format!("pods/{NS}_{victim}_{}/web.log", pod.metadata.uid.as_deref().expect("uid")));
+    let uid = pod.metadata.uid.as_deref().expect("uid");
+    let log = weir_node::log_path(&env.data, NS, &victim, uid, "web");
+    assert!(log.ends_with(format!("pods/{NS}_{victim}_{uid}/web.log")));
     assert!(log.exists(), "log file {}", log.display());
 
     // Shutdown ends every process.
@@ -270,7 +270,18 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     .await;
     env.create("pods", pod("unmapped", json!({"name": "app", "image": "nginx:1.27"}), "Always"))
         .await;
-    env.create("pods", pod("mapped", json!({"name": "app", "image": "mapped:v3"}), "Always")).await;
+    let prestop = env.data.join("prestop.out");
+    env.create(
+        "pods",
+        pod(
+            "mapped",
+            json!({"name": "app", "image": "mapped:v3", "lifecycle": {"preStop": {"exec": {
+                "command": ["/bin/sh", "-c", format!("echo bye > {}", prestop.display())]
+            }}}}),
+            "Always",
+        ),
+    )
+    .await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_port = taken.local_addr().expect("addr").port();
     env.create(
@@ -422,6 +433,7 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     })
     .await;
     assert!(!alive(pid));
+    assert_eq!(std::fs::read_to_string(&prestop).expect("preStop ran"), "bye\n");
     env.stop().await;
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, Probe};
 use rustix::process::Signal;
 use tokio::sync::watch;
 use weir_cluster::Cluster;
@@ -296,7 +296,12 @@ async fn watch_running<C: Cluster>(
                 shared.update(index, |c| c.ready = false);
                 let drain = shared.config.drain_delay.min(grace);
                 let _ = tokio::time::timeout(drain, spawned.child.wait()).await;
-                break Stopped::Shutdown(terminate(spawned, grace).await);
+                let started = tokio::time::Instant::now();
+                if let Some(hook) = container.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+                    let _ = tokio::time::timeout(grace, pre_stop(hook, &target)).await;
+                }
+                let left = grace.saturating_sub(started.elapsed());
+                break Stopped::Shutdown(terminate(spawned, left).await);
             }
             verdict = changed(&mut startup) => match verdict {
                 Some(true) => {
@@ -328,6 +333,27 @@ async fn watch_running<C: Cluster>(
         task.abort();
     }
     result
+}
+
+/// Runs a `preStop` hook (exec, httpGet, tcpSocket or sleep); its failure does not stop the
+/// termination, as in Kubernetes.
+async fn pre_stop(hook: &LifecycleHandler, target: &Target) {
+    if let Some(sleep) = &hook.sleep {
+        let secs = u64::try_from(sleep.seconds.max(0)).unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        return;
+    }
+    let as_probe = Probe {
+        exec: hook.exec.clone(),
+        http_get: hook.http_get.clone(),
+        tcp_socket: hook.tcp_socket.clone(),
+        // The caller bounds the hook by the grace period.
+        timeout_seconds: Some(i32::MAX),
+        ..Probe::default()
+    };
+    if let Err(message) = super::probe::probe_once(&as_probe, target).await {
+        tracing::warn!(%message, "preStop hook failed");
+    }
 }
 
 /// SIGTERM to the process group, up to `grace` for the main process to exit, then SIGKILL.
