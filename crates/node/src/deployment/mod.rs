@@ -18,7 +18,9 @@ pub use hash::pod_template_hash;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use weir_cluster::{Cluster, DeleteParams, Error, LabelSelector, ListParams, Object, ObjectRef};
+use weir_cluster::{
+    Cluster, DeleteParams, Error, LabelSelector, ListParams, Object, ObjectRef, Patch, Subresource,
+};
 use weir_controller::{Action, Context, Controller, Reconciler, Shutdown};
 
 use self::plan::{RecreateStep, RsView, Scale};
@@ -117,13 +119,17 @@ impl<C: Cluster> DeploymentReconciler<C> {
         let Some((object, _)) = found else {
             return Ok(());
         };
-        let mut object = object.clone();
-        let spec = object.data.entry("spec").or_insert_with(|| serde_json::json!({}));
-        spec["replicas"] = serde_json::json!(scale.replicas);
-        let annotations = object.metadata.annotations.get_or_insert_default();
-        annotations.insert(DESIRED_REPLICAS_ANNOTATION.into(), desired.to_string());
-        annotations.insert(MAX_REPLICAS_ANNOTATION.into(), max.to_string());
-        self.cluster.update(&replicasets(), object).await?;
+        // A merge patch: only this controller writes a replica set's size, and a patch does
+        // not conflict with the status writes of the ReplicaSet controller.
+        let patch = Patch::Merge(serde_json::json!({
+            "metadata": {"annotations": {
+                DESIRED_REPLICAS_ANNOTATION: desired.to_string(),
+                MAX_REPLICAS_ANNOTATION: max.to_string(),
+            }},
+            "spec": {"replicas": scale.replicas},
+        }));
+        let ns = object.namespace();
+        self.cluster.patch(&replicasets(), ns, object.name(), &patch, Subresource::Main).await?;
         Ok(())
     }
 
