@@ -282,6 +282,22 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
         ),
     )
     .await;
+    let init_out = env.data.join("init.out");
+    env.create(
+        "pods",
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "inited", "namespace": NS},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "initContainers": [{"name": "setup", "command": ["/bin/sh", "-c",
+                    format!("sleep 0.3; echo ok > {}", init_out.display())]}],
+                "containers": [{"name": "app", "command": ["/bin/sh", "-c",
+                    format!("test -f {} && exec sleep 60", init_out.display())]}]
+            }
+        }),
+    )
+    .await;
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let taken_port = taken.local_addr().expect("addr").port();
     env.create(
@@ -369,6 +385,16 @@ async fn liveness_failure_restarts_and_bad_commands_have_reasons() {
     .await;
     assert_eq!(waiting.reason.as_deref(), Some("ImageNotMapped"));
     assert_eq!(env.pod("unmapped").await.status.and_then(|s| s.phase).as_deref(), Some("Pending"));
+    let inited = eventually("init container, then app", async || {
+        let pod = env.pod("inited").await;
+        container_status(&pod)?.state.clone()?.running?;
+        Some(pod)
+    })
+    .await;
+    let init_status = inited.status.as_ref().and_then(|s| s.init_container_statuses.clone());
+    let init_state = init_status.expect("init statuses")[0].state.clone().expect("state");
+    assert_eq!(init_state.terminated.expect("terminated").reason.as_deref(), Some("Completed"));
+    assert_eq!(container_status(&inited).map(|c| c.restart_count), Some(0));
     let clash = eventually("port in use", async || {
         container_status(&env.pod("clash").await)?.state.clone()?.waiting
     })

@@ -42,19 +42,43 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
     status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-/// Supervises container `index` until the restart policy says it is done or `stop`.
-pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, stop: Shutdown) {
+/// How a container's supervision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// An init container exited 0.
+    Completed,
+    /// An init container failed and the pod's restart policy is `Never`.
+    Failed,
+    /// The pod is stopping, or an app container is done for good.
+    Stopped,
+}
+
+/// Supervises container `index` (init containers first, then app containers) until the
+/// restart policy says it is done or `stop`. An init container returns once it has
+/// completed (or failed for good); failed init containers are restarted unless the policy is
+/// `Never`.
+pub(super) async fn supervise<C: Cluster>(
+    shared: Arc<Shared<C>>,
+    index: usize,
+    stop: Shutdown,
+) -> Outcome {
     let pod = &shared.pod;
     let spec = pod.spec.clone().unwrap_or_default();
-    let Some(container) = spec.containers.get(index).cloned() else {
-        return;
+    let init = index < shared.init_count;
+    let mut all = spec.init_containers.clone().unwrap_or_default();
+    all.extend(spec.containers.iter().cloned());
+    let Some(container) = all.get(index).cloned() else {
+        return Outcome::Stopped;
     };
-    let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let policy = match spec.restart_policy.clone().unwrap_or_else(|| "Always".into()) {
+        p if init && p != "Never" => "OnFailure".to_owned(),
+        p => p,
+    };
     let mut crashes = 0u32;
     let mut restarting = false;
     loop {
         if stop.is_triggered() {
-            return;
+            return Outcome::Stopped;
         }
         let Some(argv) = command_line(&container, &shared.config.image_map) else {
             let image = container.image.clone().unwrap_or_default();
@@ -69,7 +93,7 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
                 };
             });
             stop.wait().await;
-            return;
+            return Outcome::Stopped;
         };
         let ports = match shared.ports(&container).await {
             Ok(ports) => ports,
@@ -81,7 +105,7 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
                     };
                 });
                 if !stop.sleep(Duration::from_secs(2)).await {
-                    return;
+                    return Outcome::Stopped;
                 }
                 continue;
             }
@@ -104,7 +128,7 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
                     };
                 });
                 if !stop.sleep(Duration::from_secs(2)).await {
-                    return;
+                    return Outcome::Stopped;
                 }
                 continue;
             }
@@ -179,7 +203,7 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
                         c.ready = false;
                         c.pid = None;
                     });
-                    return;
+                    return Outcome::Stopped;
                 }
                 state
             }
@@ -197,8 +221,11 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
                 c.ready = false;
                 c.pid = None;
             });
+            if init {
+                return if failed { Outcome::Failed } else { Outcome::Completed };
+            }
             stop.wait().await;
-            return;
+            return Outcome::Stopped;
         }
         // Kubernetes forgets the backoff after a container ran for twice the maximum delay.
         if ran_for > shared.config.crash_backoff.max * 2 {
@@ -230,7 +257,7 @@ pub(super) async fn supervise<C: Cluster>(shared: Arc<Shared<C>>, index: usize, 
             };
         });
         if !stop.sleep(delay).await {
-            return;
+            return Outcome::Stopped;
         }
     }
 }

@@ -144,15 +144,32 @@ fn condition(
     }
 }
 
-/// The pod's status.
+fn completed(c: &ContainerRuntime) -> bool {
+    matches!(c.state, RunState::Terminated { exit_code: 0, .. })
+}
+
+/// The pod's status; `init` are the init containers (run before `containers`).
 pub(crate) fn pod_status(
+    init: &[ContainerRuntime],
     containers: &[ContainerRuntime],
     restart_policy: &str,
     start_time: Timestamp,
     previous: Option<&PodStatus>,
     now: Timestamp,
 ) -> PodStatus {
-    let phase = phase(containers, restart_policy);
+    let incomplete: Vec<&str> =
+        init.iter().filter(|c| !completed(c)).map(|c| c.name.as_str()).collect();
+    let init_failed = restart_policy == "Never"
+        && init
+            .iter()
+            .any(|c| matches!(c.state, RunState::Terminated { exit_code, .. } if exit_code != 0));
+    let phase = if init_failed {
+        "Failed"
+    } else if !incomplete.is_empty() {
+        "Pending"
+    } else {
+        phase(containers, restart_policy)
+    };
     let unready: Vec<&str> =
         containers.iter().filter(|c| !c.ready).map(|c| c.name.as_str()).collect();
     let all_ready = unready.is_empty() && phase == "Running";
@@ -166,31 +183,39 @@ pub(crate) fn pod_status(
             Some(format!("containers with unready status: [{}]", unready.join(" "))),
         )
     };
+    let (init_reason, init_message) = if incomplete.is_empty() {
+        (None, None)
+    } else {
+        (
+            Some("ContainersNotInitialized".to_owned()),
+            Some(format!("containers with incomplete status: [{}]", incomplete.join(" "))),
+        )
+    };
     let conditions = vec![
         condition("PodScheduled", true, None, None, previous, now),
-        condition("Initialized", true, None, None, previous, now),
+        condition("Initialized", incomplete.is_empty(), init_reason, init_message, previous, now),
         condition("ContainersReady", all_ready, reason.clone(), message.clone(), previous, now),
         condition("Ready", all_ready, reason, message, previous, now),
     ];
-    let statuses = containers
-        .iter()
-        .map(|c| ContainerStatus {
-            name: c.name.clone(),
-            image: c.image.clone(),
-            image_id: String::new(),
-            container_id: c.pid.map(|pid| format!("weir://{pid}")),
-            ready: c.ready,
-            started: Some(c.started),
-            restart_count: c.restart_count,
-            state: Some(k8s_state(&c.state)),
-            last_state: c.last_state.as_ref().map(k8s_state),
-            ..ContainerStatus::default()
-        })
-        .collect();
+    let to_status = |c: &ContainerRuntime| ContainerStatus {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        image_id: String::new(),
+        container_id: c.pid.map(|pid| format!("weir://{pid}")),
+        ready: c.ready,
+        started: Some(c.started),
+        restart_count: c.restart_count,
+        state: Some(k8s_state(&c.state)),
+        last_state: c.last_state.as_ref().map(k8s_state),
+        ..ContainerStatus::default()
+    };
+    let statuses = containers.iter().map(to_status).collect();
+    let init_statuses = (!init.is_empty()).then(|| init.iter().map(to_status).collect());
     PodStatus {
         phase: Some(phase.to_owned()),
         conditions: Some(conditions),
         container_statuses: Some(statuses),
+        init_container_statuses: init_statuses,
         host_ip: Some("127.0.0.1".into()),
         pod_ip: Some("127.0.0.1".into()),
         pod_ips: Some(vec![PodIP { ip: "127.0.0.1".into() }]),
@@ -237,13 +262,36 @@ mod tests {
     }
 
     #[test]
+    fn init_containers_hold_the_pod_pending() {
+        let t = Timestamp::UNIX_EPOCH;
+        let app = c(RunState::Waiting { reason: "PodInitializing".into(), message: None }, false);
+        let running_init = c(RunState::Running { started_at: t }, false);
+        let s = pod_status(
+            std::slice::from_ref(&running_init),
+            std::slice::from_ref(&app),
+            "Always",
+            t,
+            None,
+            t,
+        );
+        assert_eq!(s.phase.as_deref(), Some("Pending"));
+        let init = s.conditions.iter().flatten().find(|c| c.type_ == "Initialized");
+        let init = init.expect("Initialized");
+        assert_eq!(init.status, "False");
+        assert_eq!(init.message.as_deref(), Some("containers with incomplete status: [a]"));
+        assert_eq!(s.init_container_statuses.map(|v| v.len()), Some(1));
+        let failed = pod_status(&[c(term(1), false)], &[app], "Never", t, None, t);
+        assert_eq!(failed.phase.as_deref(), Some("Failed"));
+    }
+
+    #[test]
     fn ready_condition_keeps_its_transition_time() {
         let mut a = c(RunState::Running { started_at: Timestamp::UNIX_EPOCH }, false);
         a.ready = true;
         let t1 = Timestamp::from_second(100).expect("ts");
         let t2 = Timestamp::from_second(200).expect("ts");
-        let first = pod_status(std::slice::from_ref(&a), "Always", t1, None, t1);
-        let second = pod_status(&[a], "Always", t1, Some(&first), t2);
+        let first = pod_status(&[], std::slice::from_ref(&a), "Always", t1, None, t1);
+        let second = pod_status(&[], &[a], "Always", t1, Some(&first), t2);
         assert_eq!(first, second);
         let ready = second.conditions.iter().flatten().find(|c| c.type_ == "Ready");
         assert_eq!(ready.map(|c| c.status.as_str()), Some("True"));

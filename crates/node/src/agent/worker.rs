@@ -14,10 +14,10 @@ use weir_cluster::{Cluster, Error, Patch, Subresource};
 use weir_controller::Shutdown;
 
 use super::NodeConfig;
-use super::container::supervise;
+use super::container::{Outcome, supervise};
 use super::process::{ContainerState, PodState, free_port};
 use super::spec::Blocked;
-use super::status::{ContainerRuntime, pod_status};
+use super::status::{ContainerRuntime, RunState, pod_status};
 use crate::kube::{now, pods};
 
 /// Annotation with each container's port map: `{"<container>": {"<containerPort>": hostPort}}`.
@@ -42,15 +42,21 @@ pub(crate) async fn run_pod<C: Cluster>(
     let mut state = PodState::load(&dir).filter(|s| s.uid == uid).unwrap_or_default();
     state.uid.clone_from(&uid);
     let mut runtimes = Vec::new();
-    for container in &spec.containers {
+    let init_containers = spec.init_containers.clone().unwrap_or_default();
+    let init_count = init_containers.len();
+    for (i, container) in init_containers.iter().chain(&spec.containers).enumerate() {
         let entry = state.containers.entry(container.name.clone()).or_default();
         // A port that cannot be had now is reported when the container starts.
         let _ = assign_ports(container, &mut entry.ports);
-        runtimes.push(ContainerRuntime::new(
+        let mut runtime = ContainerRuntime::new(
             &container.name,
             container.image.as_deref().unwrap_or(""),
             entry.restart_count,
-        ));
+        );
+        if init_count > 0 && i >= init_count {
+            runtime.state = RunState::Waiting { reason: "PodInitializing".into(), message: None };
+        }
+        runtimes.push(runtime);
     }
     let _ = state.save(&dir);
     let shared = Arc::new(Shared {
@@ -62,13 +68,24 @@ pub(crate) async fn run_pod<C: Cluster>(
         state: Mutex::new(state),
         changed: Notify::new(),
         start_time: now(),
+        init_count,
     });
     shared.publish_ports().await;
     let writer_stop = Shutdown::new();
     let writer = tokio::spawn(status_writer(shared.clone(), writer_stop.clone()));
+    // Init containers run one after the other, each to completion, before the app containers.
+    let mut initialized = true;
+    for index in 0..init_count {
+        if supervise(shared.clone(), index, stop.clone()).await != Outcome::Completed {
+            initialized = false;
+            break;
+        }
+    }
     let mut supervisors = tokio::task::JoinSet::new();
-    for index in 0..spec.containers.len() {
-        supervisors.spawn(supervise(shared.clone(), index, stop.clone()));
+    if initialized {
+        for index in init_count..init_count + spec.containers.len() {
+            supervisors.spawn(supervise(shared.clone(), index, stop.clone()));
+        }
     }
     while supervisors.join_next().await.is_some() {}
     stop.wait().await;
@@ -88,6 +105,8 @@ pub(super) struct Shared<C> {
     state: Mutex<PodState>,
     changed: Notify,
     start_time: k8s_openapi::jiff::Timestamp,
+    /// How many of `containers` are init containers (they come first).
+    pub(super) init_count: usize,
 }
 
 impl<C: Cluster> Shared<C> {
@@ -172,8 +191,8 @@ impl<C: Cluster> Shared<C> {
                 object.field("status").and_then(|s| serde_json::from_value(s.clone()).ok());
             let containers =
                 self.containers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-            let status =
-                pod_status(&containers, &policy, self.start_time, previous.as_ref(), now());
+            let (init, app) = containers.split_at(self.init_count.min(containers.len()));
+            let status = pod_status(init, app, &policy, self.start_time, previous.as_ref(), now());
             if previous.as_ref() == Some(&status) {
                 return;
             }
