@@ -1,0 +1,217 @@
+//! The comparison of an Application's target objects (rendered from git) with the live ones
+//! (`CompareAppState`): pairing by resource key, the self-reference check of the tracking
+//! annotation, the normalized diff of [`weir_gitops::diff`] with `ignoreDifferences` (Rollout
+//! pod templates compared as pod specs), per-resource and app sync status, and the app's health
+//! from [`weir_gitops::health::app`]. Pure: objects in, verdicts out.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use weir_gitops::ResourceKey;
+use weir_gitops::diff::{DiffOptions, DiffResult, IgnoreDifferences, IgnoreRule, JqPath, diff};
+use weir_gitops::health::app::{AppResource, aggregate};
+use weir_gitops::health::{Health, HealthStatus};
+use weir_gitops::sync::annotations;
+use weir_model::argocd::ResourceIgnoreDifferences;
+
+use crate::render::{TRACKING_ID_ANNOTATION, tracking_id};
+
+/// One managed resource: its target (from git), its live object and the verdicts.
+#[derive(Debug, Clone)]
+pub struct ResourceState {
+    /// Group, kind, namespace, name.
+    pub key: ResourceKey,
+    /// The API version (of the target, else the live object).
+    pub version: String,
+    /// The desired object, tracking metadata included.
+    pub target: Option<Value>,
+    /// The live object.
+    pub live: Option<Value>,
+    /// True when syncing would change something (or the object must be created or pruned).
+    pub out_of_sync: bool,
+    /// The live object's health (`None`: no health check, or absent).
+    pub health: Option<Health>,
+    /// The diff of this pair (predicted and normalized live, for `weir app diff`).
+    pub diff: DiffResult,
+}
+
+impl ResourceState {
+    /// `Synced` or `OutOfSync`.
+    pub fn status(&self) -> &'static str {
+        if self.out_of_sync { "OutOfSync" } else { "Synced" }
+    }
+
+    /// A live object without a target: pruning would delete it.
+    pub fn requires_pruning(&self) -> bool {
+        self.target.is_none() && self.live.is_some()
+    }
+}
+
+/// The outcome of comparing an app.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// Managed resources, sorted by key; hooks are not among them.
+    pub resources: Vec<ResourceState>,
+    /// Hook objects from git (applied only by syncs).
+    pub hooks: Vec<Value>,
+    /// The app's health.
+    pub health: HealthStatus,
+    /// "Caused by …" or empty.
+    pub health_message: String,
+}
+
+impl Comparison {
+    /// `Synced` when no resource is out of sync, else `OutOfSync`.
+    pub fn sync_status(&self) -> &'static str {
+        if self.resources.iter().any(|r| r.out_of_sync) { "OutOfSync" } else { "Synced" }
+    }
+}
+
+/// The `ignoreDifferences` of an app in weir-gitops' form. Invalid jq paths are skipped.
+pub fn ignore_rules(spec: Option<&[ResourceIgnoreDifferences]>) -> IgnoreDifferences {
+    let rules = spec
+        .unwrap_or_default()
+        .iter()
+        .map(|r| IgnoreRule {
+            group: r.group.clone().unwrap_or_default(),
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            json_pointers: r.json_pointers.clone().unwrap_or_default(),
+            jq_paths: r
+                .jq_path_expressions
+                .iter()
+                .flatten()
+                .filter_map(|p| JqPath::parse(p).ok())
+                .collect(),
+            managed_fields_managers: r.managed_fields_managers.clone().unwrap_or_default(),
+        })
+        .collect();
+    IgnoreDifferences { rules }
+}
+
+/// Compares `targets` with `lives` (live objects found by key or by the tracking label).
+pub fn compare(
+    app_name: &str,
+    targets: &[Value],
+    lives: &[Value],
+    ignore: &IgnoreDifferences,
+) -> Comparison {
+    let mut pairs: BTreeMap<ResourceKey, (Option<Value>, Option<Value>)> = BTreeMap::new();
+    let mut hooks = Vec::new();
+    for target in targets {
+        if annotations::is_hook(target) {
+            hooks.push(target.clone());
+            continue;
+        }
+        pairs.entry(ResourceKey::of(target)).or_default().0 = Some(target.clone());
+    }
+    for live in lives {
+        let key = ResourceKey::of(live);
+        let entry = pairs.get(&key).map(|(t, _)| t.is_some());
+        if entry != Some(true) && (!self_referenced(app_name, &key, live) || is_hook_obj(live)) {
+            continue;
+        }
+        pairs.entry(key).or_default().1 = Some(live.clone());
+    }
+    let opts = DiffOptions { ignore: ignore.clone(), ..DiffOptions::default() };
+    let mut resources: Vec<ResourceState> = pairs
+        .into_iter()
+        .map(|(key, (target, live))| {
+            let t = target.as_ref().map(known_types);
+            let l = live.as_ref().map(known_types);
+            let diff = diff(t.as_ref(), l.as_ref(), &opts);
+            let out_of_sync = diff.modified || (target.is_none() && live.is_some());
+            let obj = target.as_ref().or(live.as_ref());
+            let version = obj
+                .and_then(|o| o.get("apiVersion"))
+                .and_then(Value::as_str)
+                .map(|v| v.rsplit('/').next().unwrap_or(v).to_string())
+                .unwrap_or_default();
+            ResourceState { key, version, target, live, out_of_sync, health: None, diff }
+        })
+        .collect();
+    let app_resources: Vec<AppResource<'_>> = resources
+        .iter()
+        .map(|r| AppResource { key: &r.key, target: r.target.as_ref(), live: r.live.as_ref() })
+        .collect();
+    let health = aggregate(&app_resources);
+    for (r, h) in resources.iter_mut().zip(health.resources) {
+        r.health = h;
+    }
+    Comparison { resources, hooks, health: health.status, health_message: health.message }
+}
+
+fn is_hook_obj(obj: &Value) -> bool {
+    annotations::is_hook(obj)
+}
+
+/// A live object is the app's own unless its tracking annotation names another resource.
+fn self_referenced(app_name: &str, key: &ResourceKey, live: &Value) -> bool {
+    let id = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(TRACKING_ID_ANNOTATION))
+        .and_then(Value::as_str);
+    match id {
+        None => true,
+        Some(id) => id == tracking_id(app_name, &key.group, &key.kind, &key.namespace, &key.name),
+    }
+}
+
+/// Argo's known-types normalizer: a Rollout's `spec.template.spec` read as a `PodSpec`.
+fn known_types(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    let is_rollout = obj.get("kind").and_then(Value::as_str) == Some("Rollout")
+        && obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("argoproj.io/"));
+    if is_rollout
+        && let Some(spec) = obj.pointer_mut("/spec/template/spec")
+        && let Ok(typed) =
+            serde_json::from_value::<k8s_openapi::api::core::v1::PodSpec>(spec.clone())
+        && let Ok(value) = serde_json::to_value(typed)
+    {
+        *spec = value;
+    }
+    obj
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cm(name: &str, value: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "ns", "labels": {"app.kubernetes.io/instance": "a"}},
+               "data": {"k": value}})
+    }
+
+    #[test]
+    fn pairs_are_compared_and_extraneous_objects_need_pruning() {
+        let targets = [cm("one", "x"), cm("two", "y")];
+        let lives = [cm("one", "x"), cm("two", "changed"), cm("three", "z")];
+        let c = compare("a", &targets, &lives, &IgnoreDifferences::default());
+        let status: Vec<(&str, &str, bool)> = c
+            .resources
+            .iter()
+            .map(|r| (r.key.name.as_str(), r.status(), r.requires_pruning()))
+            .collect();
+        assert_eq!(
+            status,
+            [("one", "Synced", false), ("three", "OutOfSync", true), ("two", "OutOfSync", false)]
+        );
+        assert_eq!(c.sync_status(), "OutOfSync");
+    }
+
+    #[test]
+    fn objects_tracked_for_another_resource_are_not_ours() {
+        let mut copy = cm("copy", "x");
+        copy["metadata"]["annotations"] =
+            json!({TRACKING_ID_ANNOTATION: "a:/ConfigMap:other/copy"});
+        let c = compare("a", &[], &[copy], &IgnoreDifferences::default());
+        assert!(c.resources.is_empty());
+        assert_eq!(c.sync_status(), "Synced");
+    }
+}

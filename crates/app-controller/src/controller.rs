@@ -1,0 +1,428 @@
+//! The Application controller: configuration, the controller runtime wiring (Applications plus
+//! the common managed kinds, mapped back to their app by the tracking label), and one
+//! reconcile: refresh (git when due), compare, auto-sync, operation, status.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+use weir_cluster::{
+    Cluster, DeleteParams, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
+};
+use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
+use weir_model::argocd::Application;
+
+use crate::autosync::{self, Decision};
+use crate::compare::{Comparison, compare, ignore_rules};
+use crate::git::Repos;
+use crate::operation::{Progress, advance, current_state};
+use crate::refresh::RefreshHandle;
+use crate::render::INSTANCE_LABEL;
+use crate::status;
+use crate::sync::resource_type;
+use crate::targets::{Targets, load_live, load_targets, source_of};
+
+/// The annotation users set to ask for a refresh (`normal` or `hard`).
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+/// The finalizer that makes deleting an Application delete its resources (cascade).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// How the Application controller runs.
+#[derive(Debug, Clone)]
+pub struct AppControllerConfig {
+    /// weir's data directory; clones live in `<data_dir>/repos/`.
+    pub data_dir: PathBuf,
+    /// Period of git refreshes (`--app-resync`, Argo CD's `timeout.reconciliation`).
+    pub resync: Duration,
+    /// Up to this much random delay is added to each period.
+    pub jitter: Duration,
+    /// Self-heal waits this long after the last sync to the same revision.
+    pub self_heal_timeout: Duration,
+    /// Concurrent reconciles.
+    pub workers: usize,
+    /// Refresh requests from webhooks and users.
+    pub refresh: RefreshHandle,
+}
+
+impl AppControllerConfig {
+    /// Argo CD's defaults: 120 s + up to 60 s jitter, 5 s self-heal timeout.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        AppControllerConfig {
+            data_dir: data_dir.into(),
+            resync: Duration::from_secs(120),
+            jitter: Duration::from_secs(60),
+            self_heal_timeout: Duration::from_secs(5),
+            workers: 2,
+            refresh: RefreshHandle::new(),
+        }
+    }
+}
+
+/// Kinds whose changes trigger a reconcile of their app right away (others at the next
+/// refresh).
+const WATCHED: &[&str] = &[
+    "deployments",
+    "services",
+    "configmaps",
+    "rollouts",
+    "virtualservices",
+    "destinationrules",
+    "gateways",
+    "serviceaccounts",
+];
+
+/// Runs the Application controller until `shutdown`.
+pub async fn run_app_controller<C: Cluster>(
+    cluster: Arc<C>,
+    config: AppControllerConfig,
+    shutdown: Shutdown,
+) {
+    let registry = Registry::builtin();
+    let Some(apps) = registry.for_name("applications").cloned() else {
+        tracing::error!("no Application resource type registered");
+        return;
+    };
+    let mut controller = Controller::new(cluster.clone(), apps.clone());
+    for name in WATCHED {
+        if let Some(rt) = registry.for_name(name) {
+            let refresh = config.refresh.clone();
+            let mapper: Mapper = Arc::new(move |o: &Object| {
+                o.label(INSTANCE_LABEL).map(|app| refresh.app_named(app)).unwrap_or_default()
+            });
+            controller = controller.watches(rt.clone(), mapper);
+        }
+    }
+    config.refresh.attach(controller.queue());
+    let workers = config.workers;
+    let reconciler = Arc::new(AppReconciler {
+        cluster,
+        repos: Repos::new(config.data_dir.join("repos")),
+        registry,
+        apps,
+        config,
+        memos: Mutex::new(HashMap::new()),
+    });
+    controller.run(reconciler, workers, shutdown).await;
+}
+
+/// What the controller remembers of an app between reconciles.
+#[derive(Debug, Clone)]
+struct Memo {
+    source_key: String,
+    targets: Result<Targets, String>,
+    at: Instant,
+    period: Duration,
+    failures: u32,
+}
+
+struct AppReconciler<C> {
+    cluster: Arc<C>,
+    repos: Repos,
+    registry: Registry,
+    apps: ResourceType,
+    config: AppControllerConfig,
+    memos: Mutex<HashMap<ObjectRef, Memo>>,
+}
+
+/// A reconcile failure (the runtime retries with backoff).
+#[derive(Debug, thiserror::Error)]
+enum ReconcileError {
+    #[error(transparent)]
+    Cluster(#[from] weir_cluster::Error),
+}
+
+impl<C: Cluster> Reconciler for AppReconciler<C> {
+    type Error = ReconcileError;
+
+    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, ReconcileError> {
+        let obj = match self.cluster.get(&self.apps, key.namespace.as_deref(), &key.name).await {
+            Ok(obj) => obj,
+            Err(weir_cluster::Error::NotFound { .. }) => {
+                self.memos_mut(|m| m.remove(key));
+                self.config.refresh.forget(key);
+                return Ok(Action::await_change());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let app: Application = match obj.to_typed() {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::warn!(app = %key, error = %e, "invalid Application");
+                return Ok(Action::await_change());
+            }
+        };
+        if let Ok(source) = source_of(&app) {
+            self.config.refresh.track(key, &source.repo_url);
+        }
+        if obj.metadata.deletion_timestamp.is_some() {
+            return self.finalize(&obj, &app).await;
+        }
+        self.reconcile_app(key, &obj, app).await
+    }
+}
+
+impl<C: Cluster> AppReconciler<C> {
+    fn memos_mut<T>(&self, f: impl FnOnce(&mut HashMap<ObjectRef, Memo>) -> T) -> T {
+        f(&mut self.memos.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    async fn reconcile_app(
+        &self,
+        key: &ObjectRef,
+        obj: &Object,
+        mut app: Application,
+    ) -> Result<Action, ReconcileError> {
+        let now = wall_clock();
+        let source_key =
+            serde_json::to_string(&(&app.spec.source, &app.spec.sources, &app.spec.destination))
+                .unwrap_or_default();
+        let annotated = obj.annotation(REFRESH_ANNOTATION).is_some();
+        let forced = self.config.refresh.take_forced(key) || annotated;
+        let memo = self.memos_mut(|m| m.get(key).cloned());
+        let due = memo
+            .as_ref()
+            .is_none_or(|m| m.source_key != source_key || m.at.elapsed() >= m.period || forced);
+        let memo = if due {
+            let targets =
+                load_targets(&*self.cluster, &self.repos, &self.registry, &app, None).await;
+            let failures = match (&targets, &memo) {
+                (Err(_), Some(m)) => m.failures + 1,
+                (Err(_), None) => 1,
+                (Ok(_), _) => 0,
+            };
+            let period = if failures > 0 { error_backoff(failures) } else { self.period() };
+            let memo = Memo { source_key, targets, at: Instant::now(), period, failures };
+            self.memos_mut(|m| m.insert(key.clone(), memo.clone()));
+            memo
+        } else {
+            memo.expect("a memo exists when no refresh is due")
+        };
+        if annotated {
+            let patch =
+                Patch::Merge(json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}}));
+            let ns = key.namespace.as_deref();
+            self.cluster.patch(&self.apps, ns, &key.name, &patch, Subresource::Main).await?;
+        }
+        let mut action = Action::requeue(memo.period.saturating_sub(memo.at.elapsed()));
+        let extra = previous_types(&app);
+        let comparison = match &memo.targets {
+            Ok(targets) => {
+                let lives =
+                    load_live(&*self.cluster, &self.registry, app.name(), &targets.objects, &extra)
+                        .await?;
+                let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
+                Some((compare(app.name(), &targets.objects, &lives, &ignore), targets))
+            }
+            Err(_) => None,
+        };
+        // Auto-sync.
+        if let Some((comparison, targets)) = &comparison {
+            let decision = autosync::decide(
+                &app,
+                comparison.sync_status(),
+                &targets.revision,
+                targets.objects.is_empty(),
+                comparison.resources.iter().filter(|r| r.out_of_sync).all(|r| r.requires_pruning()),
+                now,
+                self.config.self_heal_timeout,
+            );
+            match decision {
+                Decision::Sync(operation) => {
+                    tracing::info!(app = %key, revision = %targets.revision, "auto-sync");
+                    let patch = Patch::Merge(json!({"operation": operation}));
+                    let ns = key.namespace.as_deref();
+                    self.cluster
+                        .patch(&self.apps, ns, &key.name, &patch, Subresource::Main)
+                        .await?;
+                    app.operation = Some(*operation);
+                }
+                Decision::Wait(delay) => action = action.min(Action::requeue(delay)),
+                Decision::Skip(reason) if !reason.is_empty() => {
+                    tracing::debug!(app = %key, %reason, "auto-sync skipped");
+                }
+                Decision::Skip(_) => {}
+            }
+        }
+        // The requested operation.
+        let mut comparison = comparison.map(|(c, t)| (c, t.clone()));
+        if let Some(operation) = app.operation.clone() {
+            let mut state = current_state(&app, &operation, now);
+            let wanted = operation.sync.as_ref().and_then(|s| s.revision.clone());
+            let at_revision = match (&comparison, wanted) {
+                (Some((c, t)), w)
+                    if w.as_deref().is_none_or(|w| w.is_empty() || t.revision.starts_with(w)) =>
+                {
+                    Ok((c.clone(), t.revision.clone()))
+                }
+                (_, w) => self.compare_at(&app, w.as_deref()).await,
+            };
+            let progress = match at_revision {
+                Ok((c, revision)) => {
+                    advance(
+                        &*self.cluster,
+                        &self.registry,
+                        &mut app,
+                        &mut state,
+                        &c,
+                        &revision,
+                        now,
+                    )
+                    .await
+                }
+                Err(message) => {
+                    state.phase = "Error".into();
+                    state.message = Some(message);
+                    state.finished_at =
+                        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+                    Progress::Finished { clear: true, requeue: None }
+                }
+            };
+            app.status.get_or_insert_with(Default::default).operation_state = Some(state);
+            match progress {
+                Progress::Running(delay) => action = action.min(Action::requeue(delay)),
+                Progress::Finished { clear, requeue } => {
+                    if clear {
+                        let patch = Patch::Merge(json!({"operation": null}));
+                        let ns = key.namespace.as_deref();
+                        self.cluster
+                            .patch(&self.apps, ns, &key.name, &patch, Subresource::Main)
+                            .await?;
+                        app.operation = None;
+                    }
+                    if let Some(delay) = requeue {
+                        action = action.min(Action::requeue(delay));
+                    }
+                    // Compare again so the status shows the result of the sync.
+                    if let Some((c, t)) = &mut comparison {
+                        let lives = load_live(
+                            &*self.cluster,
+                            &self.registry,
+                            app.name(),
+                            &t.objects,
+                            &extra,
+                        )
+                        .await?;
+                        let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
+                        *c = compare(app.name(), &t.objects, &lives, &ignore);
+                    }
+                }
+            }
+        }
+        let outcome = match (&comparison, &memo.targets) {
+            (Some((c, t)), _) => Ok((c, t.revision.as_str())),
+            (None, Err(message)) => Err(message.as_str()),
+            (None, Ok(_)) => Err("comparison failed"),
+        };
+        if let Some((c, _)) = &comparison
+            && c.health == weir_gitops::health::HealthStatus::Progressing
+        {
+            action = action.min(Action::requeue(Duration::from_secs(5)));
+        }
+        let new_status = status::build(&app, outcome, due, now);
+        self.write_status(obj, &new_status).await?;
+        Ok(action)
+    }
+
+    /// Renders and compares at another revision (a sync to a given revision).
+    async fn compare_at(
+        &self,
+        app: &Application,
+        revision: Option<&str>,
+    ) -> Result<(Comparison, String), String> {
+        let targets =
+            load_targets(&*self.cluster, &self.repos, &self.registry, app, revision).await?;
+        let extra = previous_types(app);
+        let lives = load_live(&*self.cluster, &self.registry, app.name(), &targets.objects, &extra)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
+        Ok((compare(app.name(), &targets.objects, &lives, &ignore), targets.revision))
+    }
+
+    async fn write_status(
+        &self,
+        obj: &Object,
+        new_status: &weir_model::argocd::ApplicationStatus,
+    ) -> Result<(), ReconcileError> {
+        let value = serde_json::to_value(new_status).unwrap_or(Value::Null);
+        if obj.data.get("status") == Some(&value) {
+            return Ok(());
+        }
+        let mut fresh = self.cluster.get(&self.apps, obj.namespace(), obj.name()).await?;
+        fresh.data.insert("status".into(), value);
+        fresh.metadata.resource_version = None;
+        self.cluster.update_status(&self.apps, fresh).await?;
+        Ok(())
+    }
+
+    /// Cascade deletion: deletes the app's resources, then releases the finalizer.
+    async fn finalize(&self, obj: &Object, app: &Application) -> Result<Action, ReconcileError> {
+        let finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+        if !finalizers.iter().any(|f| f == RESOURCES_FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        let extra = previous_types(app);
+        let lives = load_live(&*self.cluster, &self.registry, app.name(), &[], &extra).await?;
+        for live in lives {
+            let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
+            let rt = resource_type(&self.registry, api_version, kind);
+            let name = live.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = live.pointer("/metadata/namespace").and_then(Value::as_str);
+            match self.cluster.delete(&rt, ns, name, &DeleteParams::default()).await {
+                Ok(_) | Err(weir_cluster::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut fresh = self.cluster.get(&self.apps, obj.namespace(), obj.name()).await?;
+        let kept: Vec<String> =
+            finalizers.into_iter().filter(|f| f != RESOURCES_FINALIZER).collect();
+        fresh.metadata.finalizers = (!kept.is_empty()).then_some(kept);
+        self.cluster.update(&self.apps, fresh).await?;
+        Ok(Action::await_change())
+    }
+
+    fn period(&self) -> Duration {
+        let jitter = self.config.jitter.as_millis() as u64;
+        if jitter == 0 {
+            return self.config.resync;
+        }
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(jitter);
+        self.config.resync + Duration::from_millis(hasher.finish() % jitter)
+    }
+}
+
+/// The wall clock at second precision (what Kubernetes timestamps hold).
+fn wall_clock() -> Timestamp {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    Timestamp::new(seconds, 0).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Retry delays of an unreachable repository: 5 s doubling to 3 min.
+fn error_backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    Duration::from_secs(5 * 2u64.pow(exp)).min(Duration::from_secs(180))
+}
+
+/// The (apiVersion, kind) of the resources the last status listed (so removed manifests are
+/// still found for pruning).
+fn previous_types(app: &Application) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in app.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+        let group = r.group.clone().unwrap_or_default();
+        let version = r.version.clone().unwrap_or_default();
+        let api_version = if group.is_empty() { version } else { format!("{group}/{version}") };
+        let pair = (api_version, r.kind.clone().unwrap_or_default());
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
+}

@@ -1,0 +1,155 @@
+//! Processing a requested operation (`spec.operation.sync`, set by auto-sync or `weir app
+//! sync`): the operation state's lifecycle (start, one sync pass per reconcile, finish), retries
+//! with backoff, and the history entry of a successful sync (`revisionHistoryLimit`).
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use weir_cluster::{Cluster, Registry};
+use weir_gitops::sync::machine::OperationPhase;
+use weir_model::argocd::{
+    Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
+};
+
+use crate::compare::Comparison;
+use crate::sync::{SyncRequest, phase_str, restore, results, run_pass};
+
+/// What happened to the operation in this pass.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Progress {
+    /// Still running: come back after this delay.
+    Running(Duration),
+    /// Finished (or retried later); the `operation` field must be cleared when `clear` is set.
+    Finished {
+        /// Remove `operation` from the Application.
+        clear: bool,
+        /// Come back after this delay (a retry).
+        requeue: Option<Duration>,
+    },
+}
+
+/// The operation state a pass starts from: the stored one if it belongs to `operation` and
+/// is still running, else a fresh one (as Argo CD: a completed state is never continued).
+pub(crate) fn current_state(
+    app: &Application,
+    operation: &Operation,
+    now: Timestamp,
+) -> OperationState {
+    let stored = app.status.as_ref().and_then(|s| s.operation_state.clone());
+    match stored {
+        Some(state) if state.operation == *operation && state.phase == "Running" => state,
+        _ => OperationState {
+            finished_at: None,
+            message: None,
+            operation: operation.clone(),
+            phase: "Running".to_string(),
+            retry_count: None,
+            started_at: Time(now),
+            sync_result: None,
+        },
+    }
+}
+
+/// Runs one pass of `state` against `comparison` at `revision`; updates `state` and the
+/// app's history.
+pub(crate) async fn advance<C: Cluster>(
+    cluster: &C,
+    registry: &Registry,
+    app: &mut Application,
+    state: &mut OperationState,
+    comparison: &Comparison,
+    revision: &str,
+    now: Timestamp,
+) -> Progress {
+    if state.phase != "Running" {
+        return Progress::Finished { clear: true, requeue: None };
+    }
+    let Some(sync) = state.operation.sync.clone() else {
+        state.phase = "Error".into();
+        state.message = Some("only sync operations are supported".into());
+        state.finished_at = Some(Time(now));
+        return Progress::Finished { clear: true, requeue: None };
+    };
+    let options: Vec<String> = sync.sync_options.clone().unwrap_or_default();
+    let request = SyncRequest {
+        prune: sync.prune.unwrap_or(false),
+        prune_last: options.iter().any(|o| o == "PruneLast=true"),
+        dry_run: sync.dry_run.unwrap_or(false),
+        resources: sync.resources.clone(),
+    };
+    let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
+    let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);
+    run_pass(cluster, registry, comparison, &request, &mut machine).await;
+    state.phase = phase_str(machine.phase).to_string();
+    state.message = Some(machine.message.clone());
+    state.sync_result = Some(SyncOperationResult {
+        resources: Some(results(&machine, comparison)),
+        revision: revision.to_string(),
+        source: app.spec.source.clone(),
+        ..SyncOperationResult::default()
+    });
+    match machine.phase {
+        OperationPhase::Running => Progress::Running(Duration::from_secs(1)),
+        OperationPhase::Succeeded => {
+            state.finished_at = Some(Time(now));
+            if !request.dry_run && request.resources.is_none() {
+                record_history(app, state, revision, now);
+            }
+            Progress::Finished { clear: true, requeue: None }
+        }
+        OperationPhase::Failed | OperationPhase::Error => retry_or_fail(state, now),
+    }
+}
+
+/// Argo's retry: within the limit the operation starts over after the backoff.
+fn retry_or_fail(state: &mut OperationState, now: Timestamp) -> Progress {
+    let count = state.retry_count.unwrap_or(0);
+    let retry = state.operation.retry.clone();
+    let limit = retry.as_ref().map_or(0, |r| r.limit_or_default());
+    if let Some(retry) = retry
+        && (limit < 0 || count < limit)
+    {
+        let base = retry.backoff_duration().unwrap_or(Duration::from_secs(5));
+        let max = retry.backoff_max_duration().unwrap_or(Duration::from_secs(180));
+        let factor = u32::try_from(retry.backoff_factor().max(1)).unwrap_or(2);
+        let exp = u32::try_from(count).unwrap_or(u32::MAX).min(16);
+        let delay = base.saturating_mul(factor.saturating_pow(exp)).min(max);
+        let at = now
+            .checked_add(k8s_openapi::jiff::SignedDuration::try_from(delay).unwrap_or_default())
+            .unwrap_or(now);
+        let message = state.message.clone().unwrap_or_default();
+        state.retry_count = Some(count + 1);
+        state.phase = "Running".into();
+        state.message = Some(format!("{message}. Retrying attempt #{} at {at}.", count + 1));
+        state.sync_result = None;
+        return Progress::Finished { clear: false, requeue: Some(delay) };
+    }
+    if count > 0 {
+        let message = state.message.clone().unwrap_or_default();
+        state.message = Some(format!("{message} (retried {count} times)."));
+    }
+    state.finished_at = Some(Time(now));
+    Progress::Finished { clear: true, requeue: None }
+}
+
+fn record_history(app: &mut Application, state: &OperationState, revision: &str, now: Timestamp) {
+    let limit = usize::try_from(app.spec.revision_history_limit_or_default().max(1)).unwrap_or(10);
+    let status = app.status.get_or_insert_with(Default::default);
+    let history = status.history.get_or_insert_with(Vec::new);
+    let id = history.last().map_or(0, |h| h.id + 1);
+    history.push(RevisionHistory {
+        deploy_started_at: Some(state.started_at.clone()),
+        deployed_at: Time(now),
+        id,
+        initiated_by: state.operation.initiated_by.clone(),
+        revision: Some(revision.to_string()),
+        revisions: None,
+        source: app.spec.source.clone(),
+        sources: None,
+    });
+    if history.len() > limit {
+        let excess = history.len() - limit;
+        history.drain(..excess);
+    }
+}

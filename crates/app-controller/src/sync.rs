@@ -1,0 +1,237 @@
+//! Running a sync operation over the cluster: one controller pass builds the plan of
+//! [`weir_gitops::sync::plan`] from the comparison, asks [`weir_gitops::sync::machine::next`]
+//! what to do, applies (kubectl-style, [`weir_cluster::apply`]) and deletes, and records the
+//! outcomes. The machine's state lives in `status.operationState.syncResult.resources`, so a
+//! pass after a restart continues where the last one stopped.
+
+use serde_json::Value;
+use weir_cluster::{Cluster, DeleteParams, Object, Registry, ResourceType, apply};
+use weir_gitops::ResourceKey;
+use weir_gitops::health::assess;
+use weir_gitops::sync::machine::{
+    self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
+};
+use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, plan};
+use weir_model::argocd::{ResourceResult, SyncOperationResource};
+
+use crate::compare::Comparison;
+
+/// What a sync operation asks for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SyncRequest {
+    pub(crate) prune: bool,
+    pub(crate) prune_last: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) resources: Option<Vec<SyncOperationResource>>,
+}
+
+/// Runs one pass of the operation; `op` is updated in place.
+pub(crate) async fn run_pass<C: Cluster>(
+    cluster: &C,
+    registry: &Registry,
+    comparison: &Comparison,
+    request: &SyncRequest,
+    op: &mut SyncOperation,
+) {
+    let selected = |obj: &Value| {
+        let key = ResourceKey::of(obj);
+        request.resources.as_ref().is_none_or(|list| {
+            list.iter().any(|r| {
+                r.kind == key.kind
+                    && r.name == key.name
+                    && r.group.as_deref().unwrap_or("") == key.group
+                    && r.namespace.as_deref().is_none_or(|n| n.is_empty() || n == key.namespace)
+            })
+        })
+    };
+    let pairs: Vec<(Option<Value>, Option<Value>)> = comparison
+        .resources
+        .iter()
+        .filter(|r| r.target.as_ref().or(r.live.as_ref()).is_some_and(selected))
+        .map(|r| (r.target.clone(), r.live.clone()))
+        .collect();
+    let opts =
+        PlanOptions { prune_last: request.prune_last, skip_hooks: request.resources.is_some() };
+    let tasks = plan(&pairs, &comparison.hooks, opts);
+    let sync_opts = SyncOptions { prune: request.prune };
+    let step =
+        machine::next(op, &tasks, sync_opts, |t: &SyncTask| t.live.as_ref().and_then(assess));
+    let Step::Run { tasks: ran, actions } = step else { return };
+    for (i, action) in actions {
+        let outcome = if request.dry_run {
+            Ok("(dry run)".to_string())
+        } else {
+            execute(cluster, registry, &tasks[i], action).await
+        };
+        match &outcome {
+            Ok(message) => op.record(&tasks[i], Ok(message)),
+            Err(error) => op.record(&tasks[i], Err(error)),
+        }
+    }
+    op.finish_wave(&tasks, &ran);
+}
+
+async fn execute<C: Cluster>(
+    cluster: &C,
+    registry: &Registry,
+    task: &SyncTask,
+    action: Action,
+) -> Result<String, String> {
+    let obj = task.obj();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let rt = resource_type(registry, api_version, kind);
+    let what = display_name(&rt, task.name());
+    match action {
+        Action::Apply(target) => {
+            let object = Object::from_value(target).map_err(|e| e.to_string())?;
+            let (outcome, _) = apply(cluster, &rt, &object).await.map_err(|e| e.to_string())?;
+            Ok(format!("{what} {}", outcome.as_str()))
+        }
+        Action::Delete(key) => {
+            let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+            match cluster.delete(&rt, ns, &key.name, &DeleteParams::default()).await {
+                Ok(_) | Err(weir_cluster::Error::NotFound { .. }) => Ok("pruned".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// The registered type of a kind, or a guessed one for kinds nobody registered.
+pub(crate) fn resource_type(registry: &Registry, api_version: &str, kind: &str) -> ResourceType {
+    registry.for_object(api_version, kind).unwrap_or_else(|| ResourceType::guess(api_version, kind))
+}
+
+/// `deployment.apps/name`, as kubectl prints it.
+fn display_name(rt: &ResourceType, name: &str) -> String {
+    let kind = rt.kind.to_ascii_lowercase();
+    if rt.group.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}.{}/{name}", rt.group)
+    }
+}
+
+/// The machine state stored in an operation state's results.
+pub(crate) fn restore(phase: &str, message: &str, results: &[ResourceResult]) -> SyncOperation {
+    SyncOperation {
+        phase: parse_phase(phase).unwrap_or(OperationPhase::Running),
+        message: message.to_string(),
+        results: results.iter().filter_map(task_result).collect(),
+    }
+}
+
+fn task_result(r: &ResourceResult) -> Option<TaskResult> {
+    let sync_phase = match r.sync_phase.as_deref().unwrap_or("Sync") {
+        "PreSync" => SyncPhase::PreSync,
+        "Sync" => SyncPhase::Sync,
+        "PostSync" => SyncPhase::PostSync,
+        "SyncFail" => SyncPhase::SyncFail,
+        _ => return None,
+    };
+    let status = match r.status.as_deref()? {
+        "Synced" => ResultCode::Synced,
+        "SyncFailed" => ResultCode::SyncFailed,
+        "Pruned" => ResultCode::Pruned,
+        "PruneSkipped" => ResultCode::PruneSkipped,
+        _ => return None,
+    };
+    Some(TaskResult {
+        key: ResourceKey::new(&r.group, &r.kind, &r.namespace, &r.name),
+        sync_phase,
+        status,
+        hook_phase: r
+            .hook_phase
+            .as_deref()
+            .and_then(parse_phase)
+            .unwrap_or(OperationPhase::Running),
+        message: r.message.clone().unwrap_or_default(),
+        hook: r.hook_type.is_some(),
+    })
+}
+
+/// The results in Argo CD's form.
+pub(crate) fn results(op: &SyncOperation, comparison: &Comparison) -> Vec<ResourceResult> {
+    op.results
+        .iter()
+        .map(|r| {
+            let version = comparison
+                .resources
+                .iter()
+                .find(|s| s.key == r.key)
+                .map(|s| s.version.clone())
+                .unwrap_or_default();
+            ResourceResult {
+                group: r.key.group.clone(),
+                hook_phase: Some(phase_str(r.hook_phase).to_string()),
+                hook_type: r.hook.then(|| r.sync_phase.as_str().to_string()),
+                images: None,
+                kind: r.key.kind.clone(),
+                message: Some(r.message.clone()),
+                name: r.key.name.clone(),
+                namespace: r.key.namespace.clone(),
+                status: Some(code_str(r.status).to_string()),
+                sync_phase: Some(r.sync_phase.as_str().to_string()),
+                version,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn phase_str(phase: OperationPhase) -> &'static str {
+    match phase {
+        OperationPhase::Running => "Running",
+        OperationPhase::Succeeded => "Succeeded",
+        OperationPhase::Failed => "Failed",
+        OperationPhase::Error => "Error",
+    }
+}
+
+fn parse_phase(s: &str) -> Option<OperationPhase> {
+    Some(match s {
+        "Running" => OperationPhase::Running,
+        "Succeeded" => OperationPhase::Succeeded,
+        "Failed" => OperationPhase::Failed,
+        "Error" => OperationPhase::Error,
+        _ => return None,
+    })
+}
+
+fn code_str(code: ResultCode) -> &'static str {
+    match code {
+        ResultCode::Synced => "Synced",
+        ResultCode::SyncFailed => "SyncFailed",
+        ResultCode::Pruned => "Pruned",
+        ResultCode::PruneSkipped => "PruneSkipped",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip_through_argo_form() {
+        let op = SyncOperation {
+            phase: OperationPhase::Running,
+            message: "m".into(),
+            results: vec![TaskResult {
+                key: ResourceKey::new("apps", "Deployment", "ns", "d"),
+                sync_phase: SyncPhase::Sync,
+                status: ResultCode::Synced,
+                hook_phase: OperationPhase::Running,
+                message: "deployment.apps/d created".into(),
+                hook: false,
+            }],
+        };
+        let comparison = Comparison {
+            resources: vec![],
+            hooks: vec![],
+            health: weir_gitops::health::HealthStatus::Healthy,
+            health_message: String::new(),
+        };
+        let stored = results(&op, &comparison);
+        assert_eq!(restore("Running", "m", &stored), op);
+    }
+}
