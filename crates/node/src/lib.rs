@@ -19,14 +19,15 @@ mod replicaset;
 
 use std::sync::Arc;
 
-pub use agent::{FINALIZER, HOST_PORTS_ANNOTATION, NodeConfig, log_path, run_node_agent};
+pub use agent::{FINALIZER, HOST_PORTS_ANNOTATION, NodeConfig, run_node_agent};
 pub use deployment::{REVISION_ANNOTATION, pod_template_hash, run_deployment_controller};
 pub use kube::POD_TEMPLATE_HASH_LABEL;
 pub use replicaset::run_replicaset_controller;
 use weir_cluster::Cluster;
+pub use weir_controller::Shutdown;
 
-/// Where the node agent writes a container's output:
-/// `<data_dir>/pods/<namespace>_<pod>_<uid>/<container>.log`.
+/// Where the node agent writes a container's output (stdout and stderr interleaved, appended
+/// across restarts): `<data_dir>/pods/<namespace>_<pod>_<uid>/<container>.log`.
 pub fn pod_log_path(
     data_dir: &std::path::Path,
     namespace: &str,
@@ -36,7 +37,6 @@ pub fn pod_log_path(
 ) -> std::path::PathBuf {
     agent::pod_dir(data_dir, namespace, pod, uid).join(format!("{container}.log"))
 }
-pub use weir_controller::Shutdown;
 
 /// Runs the Deployment and ReplicaSet controllers and the node agent until `shutdown`; returns
 /// when all have stopped (with every pod's processes ended unless

@@ -221,7 +221,7 @@ async fn deployment_of_three_becomes_ready_and_killed_process_restarts() {
     let last = container_status(&pod).and_then(|c| c.last_state.clone()).expect("last state");
     assert_eq!(last.terminated.expect("terminated").exit_code, 137);
     let uid = pod.metadata.uid.as_deref().expect("uid");
-    let log = weir_node::log_path(&env.data, NS, &victim, uid, "web");
+    let log = weir_node::pod_log_path(&env.data, NS, &victim, uid, "web");
     assert!(log.ends_with(format!("pods/{NS}_{victim}_{uid}/web.log")));
     assert!(log.exists(), "log file {}", log.display());
 

@@ -32,18 +32,6 @@ use crate::kube::{pods, typed};
 /// The finalizer the agent puts on every pod it runs.
 pub const FINALIZER: &str = "weir.dev/node-agent";
 
-/// Where a container's output goes: `<data_dir>/pods/<ns>_<pod>_<uid>/<container>.log`
-/// (stdout and stderr interleaved, appended across restarts). For `weir logs`.
-pub fn log_path(
-    data_dir: &std::path::Path,
-    namespace: &str,
-    pod: &str,
-    uid: &str,
-    container: &str,
-) -> PathBuf {
-    process::pod_dir(data_dir, namespace, pod, uid).join(format!("{container}.log"))
-}
-
 /// Configuration of the node agent.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
