@@ -31,8 +31,8 @@ pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 /// The finalizer that makes deleting an Application delete its resources (cascade).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
-/// How the Application controller runs.
-#[derive(Debug, Clone)]
+/// How the Application controller runs. `Debug` hides the webhook secret.
+#[derive(Clone)]
 pub struct AppControllerConfig {
     /// weir's data directory; clones live in `<data_dir>/repos/`.
     pub data_dir: PathBuf,
@@ -46,6 +46,22 @@ pub struct AppControllerConfig {
     pub workers: usize,
     /// Refresh requests from webhooks and users.
     pub refresh: RefreshHandle,
+    /// Shared secret of `POST /api/webhook` (`WEIR_WEBHOOK_SECRET` by default); `None`
+    /// accepts unsigned pushes.
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for AppControllerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppControllerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("resync", &self.resync)
+            .field("jitter", &self.jitter)
+            .field("self_heal_timeout", &self.self_heal_timeout)
+            .field("workers", &self.workers)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppControllerConfig {
@@ -58,6 +74,7 @@ impl AppControllerConfig {
             self_heal_timeout: Duration::from_secs(5),
             workers: 2,
             refresh: RefreshHandle::new(),
+            webhook_secret: std::env::var("WEIR_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
         }
     }
 }
@@ -97,6 +114,7 @@ pub async fn run_app_controller<C: Cluster>(
         }
     }
     config.refresh.attach(controller.queue());
+    crate::webhook::register(config.refresh.clone(), config.webhook_secret.clone());
     let workers = config.workers;
     let reconciler = Arc::new(AppReconciler {
         cluster,
@@ -106,7 +124,9 @@ pub async fn run_app_controller<C: Cluster>(
         config,
         memos: Mutex::new(HashMap::new()),
     });
+    let refresh = reconciler.config.refresh.clone();
     controller.run(reconciler, workers, shutdown).await;
+    crate::webhook::unregister(&refresh);
 }
 
 /// What the controller remembers of an app between reconciles.

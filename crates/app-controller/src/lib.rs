@@ -23,9 +23,11 @@ pub mod git;
 mod operation;
 pub mod refresh;
 pub mod render;
+mod sha256;
 mod status;
 mod sync;
 pub mod targets;
+pub mod webhook;
 
 pub use controller::{
     AppControllerConfig, REFRESH_ANNOTATION, RESOURCES_FINALIZER, run_app_controller,

@@ -218,9 +218,14 @@ async fn auto_sync_follows_commits_heals_and_prunes_only_when_asked() {
         "guestbook:/ConfigMap:apps/a"
     );
 
-    // When a new commit is pushed and the webhook path refreshes the repo, it is synced.
+    // When a new commit is pushed and GitHub's push webhook arrives, it is synced.
     let second = commit(&repo, &[("app/a.yaml", Some(&config_map("a", "2")))], "second");
-    assert_eq!(h.refresh.refresh_repo(&format!("{url}.git/")), 1);
+    let payload =
+        json!({"ref": "refs/heads/main", "repository": {"clone_url": format!("{url}.git")}});
+    let body = serde_json::to_vec(&payload).expect("payload");
+    let headers = |name: &str| (name == "X-GitHub-Event").then_some("push");
+    let outcome = weir_app_controller::webhook::handle(&h.refresh, None, headers, &body);
+    assert_eq!((outcome.status, outcome.message.as_str()), (200, "refreshed 1 application(s)"));
     h.wait_app("guestbook", "sync of the second commit", |a| {
         sync_status(a) == ("Synced", &second, "Healthy")
     })

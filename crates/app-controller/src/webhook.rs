@@ -1,0 +1,168 @@
+//! `POST /api/webhook`: push events from GitHub, GitLab and Gitea refresh the Applications of
+//! the pushed repository at once instead of at the next polling period. With a shared secret,
+//! GitHub's `X-Hub-Signature-256` and Gitea's `X-Gitea-Signature` (HMAC-SHA256 of the body) or
+//! GitLab's `X-Gitlab-Token` must match; without one, any push is accepted (a refresh only
+//! re-reads git, as in Argo CD).
+//!
+//! The running controllers register their [`RefreshHandle`] here ([`register`]), so the API
+//! server needs only one route to [`handle_axum`]; [`handle`] is the same logic, testable
+//! without HTTP.
+
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::Value;
+
+use crate::refresh::RefreshHandle;
+use crate::sha256::hmac_sha256;
+
+/// The largest payload read (Argo CD's default `webhook.maxPayloadSizeMB` is 50).
+pub const MAX_PAYLOAD_BYTES: usize = 50 * 1024 * 1024;
+
+static HANDLES: Mutex<Vec<(RefreshHandle, Option<String>)>> = Mutex::new(Vec::new());
+
+/// Makes `refresh` reachable from [`handle_axum`], with an optional shared secret.
+pub fn register(refresh: RefreshHandle, secret: Option<String>) {
+    HANDLES.lock().unwrap_or_else(PoisonError::into_inner).push((refresh, secret));
+}
+
+/// Removes `refresh` (its controller stopped).
+pub fn unregister(refresh: &RefreshHandle) {
+    HANDLES.lock().unwrap_or_else(PoisonError::into_inner).retain(|(r, _)| !r.same(refresh));
+}
+
+/// What a webhook call did: an HTTP status code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// 200, 400 (unreadable payload) or 401 (signature mismatch).
+    pub status: u16,
+    /// A short human message.
+    pub message: String,
+}
+
+impl Outcome {
+    fn new(status: u16, message: impl Into<String>) -> Self {
+        Outcome { status, message: message.into() }
+    }
+}
+
+/// Handles one webhook call: `header` looks up a request header (case-insensitive).
+pub fn handle<'a>(
+    refresh: &RefreshHandle,
+    secret: Option<&str>,
+    header: impl Fn(&str) -> Option<&'a str>,
+    body: &[u8],
+) -> Outcome {
+    if body.len() > MAX_PAYLOAD_BYTES {
+        return Outcome::new(400, "payload too large");
+    }
+    if let Some(secret) = secret.filter(|s| !s.is_empty())
+        && !authentic(secret, &header, body)
+    {
+        return Outcome::new(401, "webhook signature mismatch");
+    }
+    let event = header("X-GitHub-Event")
+        .or_else(|| header("X-Gitea-Event"))
+        .or_else(|| header("X-Gitlab-Event"))
+        .unwrap_or("push");
+    if !matches!(event, "push" | "Push Hook" | "Tag Push Hook") {
+        return Outcome::new(200, format!("ignored event {event:?}"));
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
+        return Outcome::new(400, "payload is not JSON");
+    };
+    let urls = repo_urls(&payload);
+    if urls.is_empty() {
+        return Outcome::new(400, "no repository URL in the payload");
+    }
+    let refreshed: usize = urls.iter().map(|u| refresh.refresh_repo(u)).sum();
+    Outcome::new(200, format!("refreshed {refreshed} application(s)"))
+}
+
+/// The axum handler behind `POST /api/webhook`, over every registered controller.
+pub async fn handle_axum(
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> (http::StatusCode, String) {
+    let handles = HANDLES.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut outcome = Outcome::new(200, "no application controller running");
+    for (refresh, secret) in &handles {
+        outcome = handle(refresh, secret.as_deref(), header, &body);
+        if outcome.status != 200 {
+            break;
+        }
+    }
+    let status = http::StatusCode::from_u16(outcome.status).unwrap_or(http::StatusCode::OK);
+    (status, outcome.message)
+}
+
+fn authentic<'a>(secret: &str, header: &impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> bool {
+    if let Some(token) = header("X-Gitlab-Token") {
+        return constant_time_eq(token.as_bytes(), secret.as_bytes());
+    }
+    let signature = header("X-Hub-Signature-256")
+        .and_then(|s| s.strip_prefix("sha256="))
+        .or_else(|| header("X-Gitea-Signature"));
+    let Some(signature) = signature else { return false };
+    let expected = hex(&hmac_sha256(secret.as_bytes(), body));
+    constant_time_eq(signature.trim().to_ascii_lowercase().as_bytes(), expected.as_bytes())
+}
+
+fn repo_urls(payload: &Value) -> Vec<String> {
+    let mut urls = Vec::new();
+    for (object, keys) in [
+        ("repository", &["html_url", "clone_url", "ssh_url", "git_url", "url"][..]),
+        ("project", &["web_url", "http_url", "git_http_url", "git_ssh_url"][..]),
+    ] {
+        for key in keys {
+            if let Some(url) = payload.get(object).and_then(|o| o.get(key)).and_then(Value::as_str)
+                && !urls.iter().any(|u| u == url)
+            {
+                urls.push(url.to_string());
+            }
+        }
+    }
+    urls
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+        move |name| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn github_pushes_are_checked_and_counted() {
+        let refresh = RefreshHandle::new();
+        let body = br#"{"ref":"refs/heads/main","repository":{"html_url":"https://github.com/o/r","clone_url":"https://github.com/o/r.git"}}"#;
+        let signature = format!("sha256={}", hex(&hmac_sha256(b"s3", body)));
+        let good = [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", signature.as_str())];
+        assert_eq!(handle(&refresh, Some("s3"), headers(&good), body).status, 200);
+        let bad = [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", "sha256=00")];
+        assert_eq!(handle(&refresh, Some("s3"), headers(&bad), body).status, 401);
+        assert_eq!(handle(&refresh, None, headers(&bad), body).status, 200);
+        let ping = [("X-GitHub-Event", "ping")];
+        assert!(handle(&refresh, None, headers(&ping), body).message.contains("ignored"));
+    }
+
+    #[test]
+    fn gitlab_tokens_and_urls() {
+        let refresh = RefreshHandle::new();
+        let body = br#"{"project":{"web_url":"https://gitlab.com/o/r","git_http_url":"https://gitlab.com/o/r.git"}}"#;
+        let ok = [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "t")];
+        assert_eq!(handle(&refresh, Some("t"), headers(&ok), body).status, 200);
+        let wrong = [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "x")];
+        assert_eq!(handle(&refresh, Some("t"), headers(&wrong), body).status, 401);
+        assert_eq!(handle(&refresh, None, headers(&ok), b"{}").status, 400);
+    }
+}
