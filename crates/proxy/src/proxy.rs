@@ -294,16 +294,19 @@ static HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// Removes hop-by-hop headers: the fixed list and every header named by a `Connection` value.
+/// Runs twice per request (request and response; nginx answers `Connection: keep-alive`), so it
+/// allocates nothing: a cloned `HeaderValue` shares its bytes, and removing by `&str` parses the
+/// name on the stack.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(conn) = headers.get(header::CONNECTION)
-        && let Ok(list) = conn.to_str()
-    {
-        let named: Vec<HeaderName> = list
-            .split(',')
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
-        for n in named {
-            headers.remove(n);
+    let mut i = 0;
+    while let Some(conn) = headers.get_all(header::CONNECTION).iter().nth(i).cloned() {
+        i += 1;
+        let Ok(list) = conn.to_str() else { continue };
+        for name in list.split(',').map(str::trim) {
+            if !name.eq_ignore_ascii_case(header::CONNECTION.as_str()) {
+                headers.remove(name);
+            }
         }
     }
     for n in &HOP_BY_HOP {
@@ -604,5 +607,15 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-keep"));
+
+        // Every Connection value counts; odd tokens are ignored.
+        let mut h = HeaderMap::new();
+        h.append(header::CONNECTION, HeaderValue::from_static("X-A , ,bad name"));
+        h.append(header::CONNECTION, HeaderValue::from_static("x-b, connection"));
+        h.insert("x-a", HeaderValue::from_static("1"));
+        h.insert("x-b", HeaderValue::from_static("1"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["x-keep"]);
     }
 }
