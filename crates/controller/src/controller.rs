@@ -271,7 +271,13 @@ impl<R: Reconciler> Worker<R> {
                 }
                 Err(error) => {
                     let delay = self.reconciler.backoff().delay(retries);
-                    tracing::warn!(%key, %error, retries, ?delay, "reconcile failed");
+                    // A first failure is usually a write conflict with another writer, which
+                    // the retry resolves; only failures that persist deserve an operator's eye.
+                    if retries < 3 {
+                        tracing::debug!(%key, %error, retries, ?delay, "reconcile failed; retrying");
+                    } else {
+                        tracing::warn!(%key, %error, retries, ?delay, "reconcile failed");
+                    }
                     self.set_failures(&key, Some(retries.saturating_add(1)));
                     self.queue.add_after(key.clone(), delay);
                 }
