@@ -285,3 +285,109 @@ fn the_bookinfo_demo_serves_requests_through_the_gateway_and_the_mesh() {
     let status = weir.stop();
     assert!(status.success(), "weir up did not stop cleanly: {status}");
 }
+
+/// A Deployment of the sample service behind a Service, at one version.
+fn web_manifest(version: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: default}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: web}}}}
+  strategy: {{rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: web
+        command: ["{WEIR}", demo, service, --name, web, --version, {version}]
+        ports: [{{containerPort: 8080}}]
+        readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec: {{selector: {{app: web}}, ports: [{{port: 8080, targetPort: 8080}}]}}
+"#
+    )
+}
+
+#[test]
+fn a_rolling_update_under_load_fails_no_request() {
+    let weir = Weir::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yaml");
+    let file = file.to_str().unwrap();
+    let rolled_out = |version: &str| {
+        let yaml = weir.ok(&["get", "deploy", "web", "-o", "yaml"]);
+        let deploy: serde_json::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        let status = &deploy["status"];
+        deploy["metadata"]["generation"] == status["observedGeneration"]
+            && [&status["updatedReplicas"], &status["availableReplicas"], &status["replicas"]]
+                .iter()
+                .all(|n| **n == 3)
+            && yaml.contains(&format!("- {version}"))
+    };
+    let wait_for = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    std::fs::write(file, web_manifest("v1")).unwrap();
+    weir.ok(&["apply", "-f", file]);
+    wait_for("v1 to be rolled out", &|| rolled_out("v1"));
+
+    // Two clients send requests through the mesh listener, as pods do, during the whole update.
+    let mesh = weir.endpoint("mesh");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (mesh, stop) = (mesh.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut statuses, mut versions) = (Vec::new(), std::collections::BTreeSet::new());
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let response = raw_http(
+                        &mesh,
+                        "GET http://web.default:8080/ HTTP/1.1\r\nHost: web.default:8080",
+                    );
+                    statuses.push(response.lines().next().unwrap_or("").to_owned());
+                    for version in ["\"v1\"", "\"v2\""] {
+                        if response.contains(version) {
+                            versions.insert(version.to_owned());
+                        }
+                    }
+                }
+                (statuses, versions)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(file, web_manifest("v2")).unwrap();
+    assert_eq!(weir.ok(&["apply", "-f", file]).lines().next(), Some("deployment/web configured"));
+    wait_for("v2 to be rolled out", &|| rolled_out("v2"));
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let (mut statuses, mut versions) = (Vec::new(), std::collections::BTreeSet::new());
+    for client in clients {
+        let (s, v) = client.join().unwrap();
+        statuses.extend(s);
+        versions.extend(v);
+    }
+    let failed: Vec<&String> = statuses.iter().filter(|s| !s.starts_with("HTTP/1.1 200")).collect();
+    assert!(statuses.len() > 50, "too few requests: {}", statuses.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        statuses.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_eq!(versions.len(), 2, "both versions should have answered: {versions:?}");
+}
