@@ -1,0 +1,230 @@
+//! The Rollout controller: the reconcile runtime wiring (Rollouts, owned ReplicaSets and
+//! AnalysisRuns, referenced Deployments) and one reconcile pass: resolve, validate, observe,
+//! decide (pure engine), act, persist the status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use weir_cluster::{Cluster, Error, ListParams, Object, ObjectRef};
+use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
+use weir_model::rollouts::{Rollout, RolloutStatus};
+use weir_rollout::{Command, Observed, Reconciled};
+
+use crate::execute::rt;
+use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
+use crate::{analysis, execute, replicaset, traffic, workload};
+
+/// How soon a pass whose status write lost a race runs again.
+const CONFLICT_RETRY: Duration = Duration::from_millis(100);
+
+/// Runs the Rollout controller until `shutdown`: every Rollout in every namespace, triggered
+/// by changes to it, to the ReplicaSets and AnalysisRuns it owns, and to the Deployment its
+/// `workloadRef` names.
+pub async fn run_rollout_controller<C: Cluster>(cluster: Arc<C>, shutdown: Shutdown) {
+    let controller = Controller::new(cluster.clone(), rt("rollouts"))
+        .owns(rt("replicasets"))
+        .owns(rt("analysisruns"));
+    let rollouts = controller.primary_cache();
+    let referencing: Mapper = Arc::new(move |o: &Object| {
+        rollouts
+            .list()
+            .iter()
+            .filter(|ro| ro.namespace() == o.namespace())
+            .filter(|ro| {
+                let wref = ro.field("spec").and_then(|s| s.get("workloadRef"));
+                let field = |k: &str| wref.and_then(|w| w.get(k)).and_then(|v| v.as_str());
+                field("kind") == Some(o.kind.as_str()) && field("name") == Some(o.name())
+            })
+            .map(|ro| ro.object_ref())
+            .collect()
+    });
+    let controller = controller.watches(rt("deployments"), referencing);
+    controller.run(Arc::new(RolloutReconciler { cluster }), 2, shutdown).await;
+}
+
+/// Reconciles one Rollout; holds nothing but the cluster (the status is the state).
+struct RolloutReconciler<C> {
+    cluster: Arc<C>,
+}
+
+impl<C: Cluster> Reconciler for RolloutReconciler<C> {
+    type Error = String;
+
+    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, String> {
+        let cluster = self.cluster.as_ref();
+        let ns = key.namespace.as_deref();
+        let object = match cluster.get(&rt("rollouts"), ns, &key.name).await {
+            Ok(object) => object,
+            Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
+            Err(e) => return Err(e.to_string()),
+        };
+        if object.metadata.deletion_timestamp.is_some() {
+            return Ok(Action::await_change());
+        }
+        let ro: Rollout = match object.to_typed() {
+            Ok(ro) => ro,
+            Err(e) => {
+                tracing::warn!(rollout = %key, error = %e, "Rollout does not parse; waiting for a change");
+                return Ok(Action::await_change());
+            }
+        };
+        pass(cluster, &object, &ro, now()).await
+    }
+}
+
+/// The wall clock, read only here (the engine takes `now` as an argument).
+pub fn now() -> Timestamp {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The spec the engine sees, the workload's generation, and why the spec is invalid (if so).
+struct Resolution {
+    rollout: Rollout,
+    workload_generation: Option<i64>,
+    invalid: Option<String>,
+}
+
+async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, String> {
+    let ns = ro.metadata.namespace.as_deref();
+    let mut res = Resolution { rollout: ro.clone(), workload_generation: None, invalid: None };
+    match workload::workload_type(ro) {
+        Err(message) => res.invalid = Some(message),
+        Ok(None) => {}
+        Ok(Some((wrt, name))) => match cluster.get(&wrt, ns, &name).await {
+            Ok(w) => {
+                res.workload_generation = w.metadata.generation;
+                match workload::resolve(ro, &w) {
+                    Ok(resolved) => res.rollout = resolved,
+                    Err(message) => res.invalid = Some(message),
+                }
+            }
+            Err(Error::NotFound { .. }) => {
+                res.invalid = Some(format!("workloadRef: {} {name:?} not found", wrt.kind));
+            }
+            Err(e) => return Err(e.to_string()),
+        },
+    }
+    if res.invalid.is_none() {
+        res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
+    }
+    Ok(res)
+}
+
+async fn owned<C: Cluster>(
+    cluster: &C,
+    plural: &str,
+    ns: Option<&str>,
+    uid: &str,
+) -> Result<Vec<Object>, String> {
+    let list = cluster.list(&rt(plural), ns, &ListParams::default()).await;
+    let items = list.map_err(|e| e.to_string())?.items;
+    Ok(items
+        .into_iter()
+        .filter(|o| controlled_by(o, uid) && o.metadata.deletion_timestamp.is_none())
+        .collect())
+}
+
+/// One reconcile pass of `ro` (as read, in `object`) at `now`.
+async fn pass<C: Cluster>(
+    cluster: &C,
+    object: &Object,
+    ro: &Rollout,
+    now: Timestamp,
+) -> Result<Action, String> {
+    let ns = ro.metadata.namespace.as_deref();
+    let res = resolve(cluster, ro).await?;
+    let resolved = res.rollout;
+    let replica_sets = owned(cluster, "replicasets", ns, object.uid()).await?;
+    let runs = owned(cluster, "analysisruns", ns, object.uid()).await?;
+    let rs_views: Vec<_> = replica_sets.iter().map(replica_set_view).collect();
+    let run_views: Vec<_> = runs.iter().filter_map(analysis_run_view).collect();
+    let observed = Observed {
+        replica_sets: &rs_views,
+        analysis_runs: &run_views,
+        invalid_spec: res.invalid.clone(),
+        now,
+    };
+    let out: Reconciled = weir_rollout::reconcile(&resolved, &observed);
+    for event in &out.events {
+        tracing::info!(rollout = %object.object_ref(), reason = %event.reason, warning = event.warning, "{}", event.message);
+    }
+
+    if res.invalid.is_none() {
+        let collision = resolved.status.as_ref().and_then(|s| s.collision_count);
+        let template = resolved.spec.template.clone().unwrap_or_default();
+        let new_hash = weir_rollout::hash::pod_template_hash(&template, collision);
+        execute::replica_sets(cluster, &resolved, &new_hash, &out.commands).await?;
+        let mut after = resolved.clone();
+        after.status = Some(out.status.clone());
+        analysis::create_runs(cluster, &after, &out.commands).await?;
+        sync_ephemeral_metadata(cluster, &after, &new_hash, &replica_sets).await?;
+        traffic::reconcile(cluster, &after, &rs_views, &out.commands).await?;
+    }
+
+    let mut status: RolloutStatus = out.status;
+    if resolved.spec.workload_ref.is_some()
+        && let Some(generation) = res.workload_generation
+    {
+        status.workload_observed_generation = Some(generation.to_string());
+    }
+    if ro.status.as_ref() != Some(&status) {
+        let mut updated = object.clone();
+        let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
+        updated.data.insert("status".into(), value);
+        match cluster.update_status(&rt("rollouts"), updated).await {
+            Ok(_) => {}
+            Err(Error::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
+            Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
+            Err(e) => return Err(format!("writing status: {e}")),
+        }
+    }
+    let requeue = out.commands.iter().find_map(|c| match c {
+        Command::RequeueAfter(d) => Some(*d),
+        _ => None,
+    });
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Argo's ephemeral metadata: the stable ReplicaSet's pods carry `stableMetadata`, the
+/// canary's `canaryMetadata`. Pods are patched before their ReplicaSet records the change,
+/// so a pass cut short is repeated whole.
+async fn sync_ephemeral_metadata<C: Cluster>(
+    cluster: &C,
+    ro: &Rollout,
+    new_hash: &str,
+    replica_sets: &[Object],
+) -> Result<(), String> {
+    let stable = ro.status.as_ref().and_then(|s| s.stable_rs.clone()).unwrap_or_default();
+    let ns = ro.metadata.namespace.as_deref();
+    for rs in replica_sets {
+        let hash = rs.label(weir_rollout::hash::POD_TEMPLATE_HASH_LABEL).unwrap_or("");
+        if hash.is_empty() || (hash != new_hash && hash != stable) {
+            continue;
+        }
+        let desired = replicaset::desired_ephemeral(ro, hash, new_hash);
+        let Some(updated) = replicaset::sync_ephemeral(rs, desired.as_ref()) else {
+            continue;
+        };
+        let previous = replicaset::recorded_ephemeral(rs);
+        let patch = replicaset::pod_ephemeral_patch(previous.as_ref(), desired.as_ref());
+        for pod in owned(cluster, "pods", ns, rs.uid()).await? {
+            let patch = weir_cluster::Patch::Merge(patch.clone());
+            let result = cluster
+                .patch(&rt("pods"), ns, pod.name(), &patch, weir_cluster::Subresource::Main)
+                .await;
+            match result {
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(format!("patching pod {}: {e}", pod.name())),
+            }
+        }
+        cluster
+            .update(&rt("replicasets"), updated)
+            .await
+            .map_err(|e| format!("updating ReplicaSet {}: {e}", rs.name()))?;
+    }
+    Ok(())
+}
