@@ -1,0 +1,187 @@
+//! The AnalysisRun controller: one reconcile of the pure engine per run, with the I/O around
+//! it (Secrets, providers, status write, TTL delete).
+//!
+//! Restart safety: the status is the only state. A measurement is written together with the
+//! verdicts in one status update guarded by the resourceVersion the reconcile read; a
+//! conflict drops the reconcile's measurements and requeues, so nothing is written twice. An
+//! in-flight measurement (a job) is found again from the status and resumed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use weir_analysis::{MeasureRequest, Task, TaskAction, TaskOutcome, error_measurement, plan};
+use weir_cluster::{
+    Cluster, DeleteParams, Error, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
+};
+use weir_controller::{Action, Context, Controller, Reconciler, Shutdown};
+use weir_model::rollouts::AnalysisRun;
+
+use crate::http::wall_clock;
+use crate::providers::Providers;
+use crate::secrets::read_secrets;
+
+/// How long one measurement may take at most, whatever the provider's own timeout.
+const MEASUREMENT_GUARD: Duration = Duration::from_secs(120);
+/// Delay before retrying a status write that lost a race.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// Margin after the engine's requeue time (its schedule compares strictly).
+const REQUEUE_MARGIN: Duration = Duration::from_millis(20);
+const WORKERS: usize = 4;
+
+/// Runs the AnalysisRun controller until `shutdown`: every run in every namespace, with the
+/// Pods it owns (job measurements) as triggers.
+pub async fn run_analysis_controller<C: Cluster>(
+    cluster: Arc<C>,
+    providers: Providers,
+    shutdown: Shutdown,
+) {
+    let registry = Registry::builtin();
+    let (Some(runs), Some(pods)) = (registry.for_name("analysisruns"), registry.for_name("pods"))
+    else {
+        tracing::error!("the built-in registry lacks analysisruns or pods");
+        return;
+    };
+    let reconciler = Arc::new(AnalysisReconciler::new(cluster.clone(), providers));
+    Controller::new(cluster, runs.clone())
+        .owns(pods.clone())
+        .run(reconciler, WORKERS, shutdown)
+        .await;
+}
+
+/// The [`Reconciler`] of AnalysisRuns (exposed to run it on a custom [`Controller`]).
+#[derive(Debug)]
+pub struct AnalysisReconciler<C> {
+    cluster: Arc<C>,
+    providers: Providers,
+    runs: ResourceType,
+}
+
+impl<C: Cluster> AnalysisReconciler<C> {
+    /// A reconciler measuring with `providers`.
+    pub fn new(cluster: Arc<C>, providers: Providers) -> Self {
+        let runs = Registry::builtin()
+            .for_name("analysisruns")
+            .expect("AnalysisRun is a built-in resource type")
+            .clone();
+        AnalysisReconciler { cluster, providers, runs }
+    }
+
+    async fn measure(&self, run: &AnalysisRun, task: &Task, now: Timestamp) -> TaskOutcome {
+        let metric = &task.metric;
+        let req = MeasureRequest { run, metric, now };
+        let (measurement, metadata) = match self.providers.for_metric(metric) {
+            None => {
+                let message = match metric.provider.type_name() {
+                    Some(kind) => format!("provider {kind} is not supported by weir"),
+                    None => format!("no valid provider in metric '{}'", metric.name),
+                };
+                (error_measurement(message, now, wall_clock()), BTreeMap::new())
+            }
+            Some(provider) => {
+                let future = match &task.action {
+                    TaskAction::Run => provider.run(req),
+                    TaskAction::Resume(m) => provider.resume(req, m.clone()),
+                    TaskAction::Terminate(m) => provider.terminate(req, m.clone()),
+                };
+                let m = match tokio::time::timeout(MEASUREMENT_GUARD, future).await {
+                    Ok(m) => m,
+                    Err(_) => error_measurement(
+                        format!("measurement did not finish within {MEASUREMENT_GUARD:?}"),
+                        now,
+                        wall_clock(),
+                    ),
+                };
+                (m, provider.metadata(metric))
+            }
+        };
+        TaskOutcome { metric: metric.name.clone(), measurement, metadata }
+    }
+
+    /// A run whose manifest does not decode: an Error status, once.
+    async fn invalid(&self, object: &Object, error: &Error) -> Result<Action, Error> {
+        let phase = object.field("status").and_then(|s| s.get("phase")).and_then(|p| p.as_str());
+        if phase == Some("Error") {
+            return Ok(Action::await_change());
+        }
+        let patch = Patch::Merge(serde_json::json!({"status": {
+            "phase": "Error",
+            "message": format!("Analysis spec invalid: {error}"),
+        }}));
+        let ns = object.namespace();
+        self.cluster.patch(&self.runs, ns, object.name(), &patch, Subresource::Status).await?;
+        Ok(Action::await_change())
+    }
+}
+
+impl<C: Cluster> Reconciler for AnalysisReconciler<C> {
+    type Error = Error;
+
+    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, Error> {
+        let ns = key.namespace.as_deref();
+        let object = match self.cluster.get(&self.runs, ns, &key.name).await {
+            Ok(o) => o,
+            Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
+            Err(e) => return Err(e),
+        };
+        let run: AnalysisRun = match object.to_typed() {
+            Ok(r) => r,
+            Err(e) => return self.invalid(&object, &e).await,
+        };
+        let now = wall_clock();
+        let secrets = read_secrets(&*self.cluster, &run).await?;
+        let step = plan(&run, &secrets, now);
+        let outcomes = futures::future::join_all(
+            step.tasks().iter().map(|task| self.measure(&run, task, now)),
+        )
+        .await;
+        let done = wall_clock().max(now);
+        let reconciled = step.finish(&run, outcomes, done);
+        for event in &reconciled.events {
+            if event.warning {
+                tracing::warn!(run = %key, reason = %event.reason, "{}", event.message);
+            } else {
+                tracing::info!(run = %key, reason = %event.reason, "{}", event.message);
+            }
+        }
+        if reconciled.changed {
+            let mut updated = object.clone();
+            let status = serde_json::to_value(&reconciled.status)
+                .map_err(|e| Error::Internal(format!("cannot encode status: {e}")))?;
+            updated.data.insert("status".to_owned(), status);
+            match self.cluster.update_status(&self.runs, updated).await {
+                Ok(_) => {}
+                Err(Error::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
+                Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
+                Err(e) => return Err(e),
+            }
+        }
+        for (metric_name, dropped) in &reconciled.dropped {
+            let metric = run.spec.metrics.iter().find(|m| &m.name == metric_name);
+            let provider = metric.and_then(|m| Some((m, self.providers.for_metric(m)?)));
+            if let Some((metric, provider)) = provider {
+                let req = MeasureRequest { run: &run, metric, now: done };
+                if let Err(e) = provider.garbage_collect(req, dropped).await {
+                    tracing::warn!(run = %key, metric = %metric_name, "garbage collection: {e}");
+                }
+            }
+        }
+        if reconciled.delete {
+            let params = DeleteParams::default();
+            match self.cluster.delete(&self.runs, ns, &key.name, &params).await {
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(Action::await_change());
+        }
+        Ok(match reconciled.requeue_at {
+            None => Action::await_change(),
+            Some(at) => {
+                let wait = at.duration_since(wall_clock());
+                let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+                Action::requeue(wait + REQUEUE_MARGIN)
+            }
+        })
+    }
+}

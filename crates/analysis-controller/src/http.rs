@@ -1,0 +1,109 @@
+//! What the HTTP providers share: the client, headers and basic authentication, Go-like error
+//! texts for transport failures, and Go's float formatting.
+
+use std::error::Error as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::jiff::Timestamp;
+
+use weir_model::rollouts::{Authentication, WebMetricHeader};
+
+/// A reqwest client without a global timeout (each request sets its own), or why none could
+/// be built.
+pub(crate) fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder().build().map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// Adds `headers` and, if configured, basic authentication.
+pub(crate) fn decorate(
+    mut req: reqwest::RequestBuilder,
+    headers: Option<&[WebMetricHeader]>,
+    auth: Option<&Authentication>,
+) -> reqwest::RequestBuilder {
+    for h in headers.unwrap_or_default() {
+        req = req.header(h.key.as_str(), h.value.as_str());
+    }
+    if let Some(basic) = auth.and_then(|a| a.basic_auth.as_ref()) {
+        req = req.basic_auth(
+            basic.username.clone().unwrap_or_default(),
+            basic.password.clone().filter(|p| !p.is_empty()),
+        );
+    }
+    req
+}
+
+/// The wall clock (the pure engine takes `now` as an argument; this is where it comes from).
+pub(crate) fn wall_clock() -> Timestamp {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+    Timestamp::new(secs, i32::try_from(since.subsec_nanos()).unwrap_or(0))
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Seconds from a spec field (`None` or 0 → `default`).
+pub(crate) fn timeout_secs(secs: Option<i64>, default: u64) -> Duration {
+    match secs {
+        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()),
+        _ => Duration::from_secs(default),
+    }
+}
+
+/// A transport error the way Go's `net/http` prints it: `Post "<url>": <cause>`, with the
+/// whole cause chain (reqwest hides the interesting part in `source()`).
+pub(crate) fn transport_error(method: &str, url: &str, err: &reqwest::Error) -> String {
+    let method = go_method(method);
+    if err.is_timeout() {
+        return format!(
+            "{method} \"{url}\": context deadline exceeded (Client.Timeout exceeded while \
+             awaiting headers)"
+        );
+    }
+    let mut causes = Vec::new();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    if causes.is_empty() {
+        causes.push(err.to_string());
+    }
+    format!("{method} \"{url}\": {}", causes.join(": "))
+}
+
+/// `GET` → `Get` (Go's `url.Error` prints the method that way).
+fn go_method(method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    match chars.next() {
+        Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, no exponent, `NaN`, `+Inf`.
+pub(crate) fn go_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        format!("{f}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_format_like_go() {
+        assert_eq!(go_float(0.5), "0.5");
+        assert_eq!(go_float(10.0), "10");
+        assert_eq!(go_float(f64::NAN), "NaN");
+        assert_eq!(go_float(f64::INFINITY), "+Inf");
+        assert_eq!(go_method("POST"), "Post");
+    }
+}

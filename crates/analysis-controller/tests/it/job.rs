@@ -1,0 +1,45 @@
+//! The job provider with the node agent running the measurement pods as processes.
+
+use std::collections::BTreeMap;
+
+use weir_analysis_controller::Providers;
+use weir_node::NodeConfig;
+
+use crate::support::{World, last, phase};
+
+fn job_run(image: &str) -> String {
+    format!(
+        "spec:\n  metrics:\n  - name: smoke\n    provider:\n      job:\n        spec:\n          backoffLimit: 0\n          template:\n            spec:\n              containers:\n              - name: check\n                image: {image}\n"
+    )
+}
+
+#[tokio::test]
+async fn job_pods_that_exit_zero_succeed_and_others_fail() {
+    let world = World::start(Providers::new()).await;
+    // The job provider needs the store; restart the controller with it.
+    let mut world = world;
+    world.stop_controller().await;
+    world.start_controller(Providers::embedded(world.store.clone(), None));
+    let mut config = NodeConfig::new(world.dir.path());
+    config.image_map = BTreeMap::from([
+        ("ok".to_owned(), vec!["sh".to_owned(), "-c".to_owned(), "exit 0".to_owned()]),
+        ("bad".to_owned(), vec!["sh".to_owned(), "-c".to_owned(), "exit 1".to_owned()]),
+    ]);
+    let agent = tokio::spawn(weir_node::run_node_agent(
+        world.store.clone(),
+        config,
+        world.shutdown.clone(),
+    ));
+    let ok = world.create_run(&job_run("ok")).await;
+    let bad = world.create_run(&job_run("bad")).await;
+    let r = world.completed(&ok, 30).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    let m = last(&r, "smoke");
+    let pod = m.metadata.as_ref().and_then(|m| m.get("job-name")).cloned().unwrap_or_default();
+    let uid = r.metadata.uid.clone().unwrap_or_default();
+    assert_eq!(pod, format!("{uid}.smoke.1"));
+    let r = world.completed(&bad, 30).await;
+    assert_eq!(phase(&r), "Failed", "{:?}", r.status);
+    world.stop_controller().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent).await;
+}

@@ -1,0 +1,11 @@
+//! The AnalysisRun controller over a real `weir_store::Store`, with real or stand-in metric
+//! servers: a real Prometheus (skipped loudly if the binary is absent), a stand-in SkyWalking
+//! OAP, local web servers, the node agent running job pods, and a real proxy.
+
+mod builtin;
+mod controller;
+mod job;
+mod prometheus;
+mod skywalking;
+mod support;
+mod web;
