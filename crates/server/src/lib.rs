@@ -142,6 +142,14 @@ pub async fn up(
             shutdown.clone(),
         )),
         tokio::spawn(weir_node::run(Arc::new(store.clone()), node_config, shutdown.clone())),
+        tokio::spawn(weir_analysis_controller::run_analysis_controller(
+            Arc::new(store.clone()),
+            weir_analysis_controller::Providers::embedded(
+                Arc::new(store.clone()),
+                Some(proxy.clone()),
+            ),
+            shutdown.clone(),
+        )),
     ];
 
     data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
