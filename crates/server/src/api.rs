@@ -70,6 +70,7 @@ pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/webhook", axum::routing::post(weir_app_controller::webhook::handle_axum))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -150,6 +150,11 @@ pub async fn up(
             ),
             shutdown.clone(),
         )),
+        tokio::spawn(weir_app_controller::run_app_controller(
+            Arc::new(store.clone()),
+            weir_app_controller::AppControllerConfig::new(data_dir.root()),
+            shutdown.clone(),
+        )),
     ];
 
     data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
