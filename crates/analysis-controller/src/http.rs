@@ -94,6 +94,28 @@ pub(crate) fn go_float(f: f64) -> String {
     }
 }
 
+/// A JSON value encoded as Go's `json.Marshal` encodes the `any` it decoded: object keys
+/// sorted, numbers as float64 (`1`, not `1.0`).
+pub(crate) fn go_json(value: &serde_json::Value) -> String {
+    fn normalize(v: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value as J;
+        match v {
+            J::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                J::Object(keys.into_iter().map(|k| (k.clone(), normalize(&map[k]))).collect())
+            }
+            J::Array(items) => J::Array(items.iter().map(normalize).collect()),
+            J::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => J::from(f as i64),
+                _ => v.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+    normalize(value).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +127,7 @@ mod tests {
         assert_eq!(go_float(f64::NAN), "NaN");
         assert_eq!(go_float(f64::INFINITY), "+Inf");
         assert_eq!(go_method("POST"), "Post");
+        let v = serde_json::json!({"b": 1.0, "a": [2.5, {"d": null, "c": "x"}]});
+        assert_eq!(go_json(&v), r#"{"a":[2.5,{"c":"x","d":null}],"b":1}"#);
     }
 }

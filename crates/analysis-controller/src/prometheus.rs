@@ -64,12 +64,14 @@ impl PrometheusProvider {
                         None => Ok(unix(now)),
                         Some(e) => weir_expr::argo::evaluate_time(e)
                             .map(|t| format!("{:.3}", t.unix_nanos as f64 / 1e9))
-                            .map_err(|err| format!("failed to evaluate rangeQuery.{what}: {err}")),
+                            .map_err(|err| {
+                                format!("failed to parse rangeQuery.{what} as time: {err}")
+                            }),
                     }
                 };
                 let step = range.step.as_deref().unwrap_or("1m");
                 let step = weir_model::duration::parse_nanos(step)
-                    .map_err(|e| format!("invalid rangeQuery.step {step:?}: {e}"))?;
+                    .map_err(|e| format!("failed to parse rangeQuery.step as duration: {e}"))?;
                 let step = Duration::from_nanos(step.unsigned_abs()).as_secs_f64().max(0.001);
                 (
                     format!("{base}/api/v1/query_range"),
@@ -156,7 +158,8 @@ fn parse_response(envelope: &Json) -> Result<Observation, String> {
     if let Some(warnings) = envelope.get("warnings").and_then(Json::as_array)
         && !warnings.is_empty()
     {
-        let text: Vec<&str> = warnings.iter().filter_map(Json::as_str).collect();
+        let text: Vec<String> =
+            warnings.iter().filter_map(Json::as_str).map(|w| format!("{w:?}")).collect();
         obs.metadata.insert("warnings".to_owned(), text.join(", "));
     }
     Ok(obs)
@@ -211,7 +214,7 @@ mod tests {
             "result": [1.0, "NaN"]}, "warnings": ["w1"]});
         let obs = parse_response(&scalar).expect("scalar");
         assert_eq!(obs.value, "NaN");
-        assert_eq!(obs.metadata.get("warnings").map(String::as_str), Some("w1"));
+        assert_eq!(obs.metadata.get("warnings").map(String::as_str), Some("\"w1\""));
         let matrix = json!({"status": "success", "data": {"resultType": "matrix", "result": [
             {"metric": {}, "values": [[1, "1"], [2, "2"]]}, {"metric": {}, "values": [[1, "3"]]}]}});
         assert_eq!(parse_response(&matrix).expect("matrix").value, "[1,2,3]");

@@ -16,7 +16,7 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric};
 
-use crate::http::{client, transport_error, wall_clock};
+use crate::http::{client, go_json, transport_error, wall_clock};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -92,7 +92,7 @@ impl SkyWalkingProvider {
             None | Some(Json::Null) => Err("no results returned from SkyWalking query".to_owned()),
             Some(data) => Ok(Observation {
                 result: Value::from_json_go(data),
-                value: data.to_string(),
+                value: go_json(data),
                 metadata: Default::default(),
             }),
         }

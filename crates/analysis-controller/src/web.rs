@@ -11,7 +11,7 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric};
 
-use crate::http::{client, decorate, timeout_secs, transport_error, wall_clock};
+use crate::http::{client, decorate, go_json, timeout_secs, transport_error, wall_clock};
 use crate::jsonpath;
 
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
@@ -71,11 +71,11 @@ impl WebProvider {
         let path = spec.json_path.as_deref().filter(|p| !p.is_empty()).unwrap_or("{$}");
         let found = jsonpath::find(path, &data)
             .map_err(|e| format!("Could not find JSONPath in body: {e}"))?;
-        let value = match found {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        Ok(Observation { result: Value::from_json_go(found), value, metadata: Default::default() })
+        Ok(Observation {
+            result: Value::from_json_go(found),
+            value: go_json(found),
+            metadata: Default::default(),
+        })
     }
 }
 

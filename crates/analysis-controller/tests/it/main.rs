@@ -8,4 +8,5 @@ mod job;
 mod prometheus;
 mod skywalking;
 mod support;
+mod vectors;
 mod web;
