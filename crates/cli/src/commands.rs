@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+pub(crate) mod analysis;
 mod apply;
 mod delete;
 pub(crate) mod demo;
@@ -27,6 +28,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Version => version(&cli).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Analysis(args) => analysis::run(&connect::client(&cli.connection)?, args).await,
         Command::Logs(args) => logs::run(&connect::client(&cli.connection)?, args).await,
     }
 }
