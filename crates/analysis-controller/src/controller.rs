@@ -99,6 +99,37 @@ impl<C: Cluster> AnalysisReconciler<C> {
         TaskOutcome { metric: metric.name.clone(), measurement, metadata }
     }
 
+    /// Records the engine's events as core Events on the run (best effort: a failure is
+    /// logged). Called only after the status write that they describe succeeded.
+    async fn record_events(&self, run: &Object, events: &[weir_analysis::Event], now: Timestamp) {
+        let Some(rt) = Registry::builtin().for_name("events").cloned() else {
+            return;
+        };
+        for event in events {
+            let mut object = Object::new("v1", "Event", run.namespace(), "");
+            object.metadata.generate_name = Some(format!("{}-", run.name()));
+            let fields = serde_json::json!({
+                "involvedObject": {
+                    "apiVersion": run.api_version, "kind": run.kind, "name": run.name(),
+                    "namespace": run.namespace(), "uid": run.uid(),
+                },
+                "reason": event.reason,
+                "message": event.message,
+                "type": if event.warning { "Warning" } else { "Normal" },
+                "count": 1,
+                "firstTimestamp": now.to_string(),
+                "lastTimestamp": now.to_string(),
+                "source": {"component": "weir-analysis-controller"},
+            });
+            if let serde_json::Value::Object(map) = fields {
+                object.data.extend(map);
+            }
+            if let Err(e) = self.cluster.create(&rt, object).await {
+                tracing::warn!(run = %run.name(), "cannot record event {}: {e}", event.reason);
+            }
+        }
+    }
+
     /// A run whose manifest does not decode: an Error status, once.
     async fn invalid(&self, object: &Object, error: &Error) -> Result<Action, Error> {
         let phase = object.field("status").and_then(|s| s.get("phase")).and_then(|p| p.as_str());
@@ -151,7 +182,7 @@ impl<C: Cluster> Reconciler for AnalysisReconciler<C> {
                 .map_err(|e| Error::Internal(format!("cannot encode status: {e}")))?;
             updated.data.insert("status".to_owned(), status);
             match self.cluster.update_status(&self.runs, updated).await {
-                Ok(_) => {}
+                Ok(_) => self.record_events(&object, &reconciled.events, done).await,
                 Err(Error::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
                 Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
                 Err(e) => return Err(e),

@@ -24,9 +24,15 @@ const JOB_NAME: &str = "job-name";
 const JOB_NAMESPACE: &str = "job-namespace";
 /// Label on measurement Pods naming their run.
 const RUN_LABEL: &str = "analysisrun.weir.dev/name";
-/// Waiting reasons that will not resolve by themselves.
-const TERMINAL_WAITING: &[&str] =
-    &["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError"];
+/// Waiting reasons that will not resolve by themselves (`ImageNotMapped`: the node agent has
+/// no command for the image, embedded mode's image pull error).
+const TERMINAL_WAITING: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "ImageNotMapped",
+];
 
 /// The job provider (type name `Job`) over a cluster.
 pub struct JobProvider<C> {

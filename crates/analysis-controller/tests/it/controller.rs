@@ -75,6 +75,17 @@ async fn terminate_ttl_unknown_providers_and_secret_arguments() {
         .expect("terminate");
     let r = world.completed(&endless, 20).await;
     assert_eq!((phase(&r), message(&r)), ("Successful", "Run Terminated"));
+    let events = world.store.list(&rt("events"), Some(NS), &Default::default()).await;
+    let reasons: Vec<String> = events
+        .expect("events")
+        .items
+        .iter()
+        .filter(|e| {
+            e.field("involvedObject").and_then(|o| o.get("name")) == Some(&endless.clone().into())
+        })
+        .filter_map(|e| e.field("reason").and_then(|r| r.as_str()).map(str::to_owned))
+        .collect();
+    assert!(reasons.contains(&"AnalysisRunSuccessful".to_owned()), "{reasons:?}");
 
     // TTL: a completed run is deleted once its TTL has expired.
     let ttl = world

@@ -32,6 +32,7 @@ async fn job_pods_that_exit_zero_succeed_and_others_fail() {
     ));
     let ok = world.create_run(&job_run("ok")).await;
     let bad = world.create_run(&job_run("bad")).await;
+    let unmapped = world.create_run(&job_run("unmapped")).await;
     let r = world.completed(&ok, 30).await;
     assert_eq!(phase(&r), "Successful", "{:?}", r.status);
     let m = last(&r, "smoke");
@@ -40,6 +41,9 @@ async fn job_pods_that_exit_zero_succeed_and_others_fail() {
     assert_eq!(pod, format!("{uid}.smoke.1"));
     let r = world.completed(&bad, 30).await;
     assert_eq!(phase(&r), "Failed", "{:?}", r.status);
+    let r = world.completed(&unmapped, 30).await;
+    assert_eq!(phase(&r), "Inconclusive", "{:?}", r.status);
+    assert!(last(&r, "smoke").message.as_deref().unwrap_or("").ends_with(": ImageNotMapped"));
     world.stop_controller().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent).await;
 }

@@ -14,6 +14,20 @@ async fn server() -> std::net::SocketAddr {
         .route("/text", get(|| async { "healthy" }))
         .route("/fail", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
         .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/auth",
+            get(|headers: HeaderMap| async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                Json(json!({"auth": auth.unwrap_or("")}))
+            }),
+        )
+        .route(
             "/echo",
             post(|headers: HeaderMap, Json(body): Json<serde_json::Value>| async move {
                 let token = headers.get("x-token").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -53,6 +67,23 @@ async fn web_metrics_measure_json_text_errors_and_unreachable_servers() {
         ))
         .await;
 
+    let slow = world
+        .create_run(
+            &run(&format!("http://{addr}/slow"), "")
+                .replace("        url:", "        timeoutSeconds: 1\n        url:"),
+        )
+        .await;
+    let auth = world
+        .create_run(&format!(
+            "spec:\n  metrics:\n  - name: m\n    successCondition: result == 'Basic dTpw'\n    provider:\n      web:\n        url: http://{addr}/auth\n        jsonPath: \"{{$.auth}}\"\n        authentication:\n          basicAuth: {{username: u, password: p}}\n"
+        ))
+        .await;
+    let r = world.completed(&slow, 20).await;
+    assert_eq!(phase(&r), "Error");
+    let msg = last(&r, "m").message.clone().unwrap_or_default();
+    assert!(msg.contains("context deadline exceeded"), "{msg}");
+    let r = world.completed(&auth, 20).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
     let r = world.completed(&ok, 20).await;
     assert_eq!(phase(&r), "Successful", "{:?}", r.status);
     assert_eq!(last(&r, "m").value.as_deref(), Some("0.99"));
