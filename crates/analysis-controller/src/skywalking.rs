@@ -56,7 +56,12 @@ impl SkyWalkingProvider {
         let start = now
             .checked_sub(SignedDuration::from_nanos(nanos))
             .map_err(|e| format!("skywalking: interval {interval:?}: {e}"))?;
-        let address = spec.address.as_deref().unwrap_or_default().trim_end_matches('/');
+        let address = spec
+            .address
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .ok_or("skywalking: address must be specified")?
+            .trim_end_matches('/');
         let url = format!("{address}/graphql");
         let body = json!({
             "query": spec.query.clone().unwrap_or_default(),

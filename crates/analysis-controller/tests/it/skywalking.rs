@@ -145,6 +145,13 @@ async fn graphql_errors_null_data_and_empty_values() {
         world.create_run(&serde_yaml_ng::to_string(&v).expect("yaml")).await
     };
 
+    let wrong_path =
+        world.create_run(&one(seed_run(&format!("{address}/oap"), "reviews.default", ""))).await;
+    let r = world.completed(&wrong_path, 20).await;
+    assert_eq!(
+        last(&r, "apdex").message.as_deref(),
+        Some("graphql: server returned a non-200 status code: 404")
+    );
     let r = world.completed(&broken, 20).await;
     assert_eq!(phase(&r), "Error");
     assert_eq!(
