@@ -41,6 +41,23 @@ impl ResourceState {
         if self.out_of_sync { "OutOfSync" } else { "Synced" }
     }
 
+    /// A unified diff from the live object to the predicted one (Secret values masked); empty
+    /// when they are the same.
+    pub fn diff_text(&self) -> String {
+        let (mut live, mut predicted) =
+            (self.diff.normalized_live.clone(), self.diff.predicted_live.clone());
+        if self.key.kind == "Secret" && self.key.group.is_empty() {
+            let (t, l) = weir_gitops::diff::mask::hide_secret_data(
+                (!predicted.is_null()).then_some(&predicted),
+                (!live.is_null()).then_some(&live),
+                &[],
+            );
+            predicted = t.unwrap_or(Value::Null);
+            live = l.unwrap_or(Value::Null);
+        }
+        weir_gitops::diff::text::unified("live", "target", &live, &predicted)
+    }
+
     /// A live object without a target: pruning would delete it.
     pub fn requires_pruning(&self) -> bool {
         self.target.is_none() && self.live.is_some()

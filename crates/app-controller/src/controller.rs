@@ -24,7 +24,7 @@ use crate::refresh::RefreshHandle;
 use crate::render::INSTANCE_LABEL;
 use crate::status;
 use crate::sync::resource_type;
-use crate::targets::{Targets, load_live, load_targets, source_of};
+use crate::targets::{Targets, load_live, load_targets, previous_types, source_of};
 
 /// The annotation users set to ask for a refresh (`normal` or `hard`).
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
@@ -429,20 +429,4 @@ fn wall_clock() -> Timestamp {
 fn error_backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(6);
     Duration::from_secs(5 * 2u64.pow(exp)).min(Duration::from_secs(180))
-}
-
-/// The (apiVersion, kind) of the resources the last status listed (so removed manifests are
-/// still found for pruning).
-fn previous_types(app: &Application) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for r in app.status.iter().flat_map(|s| s.resources.iter().flatten()) {
-        let group = r.group.clone().unwrap_or_default();
-        let version = r.version.clone().unwrap_or_default();
-        let api_version = if group.is_empty() { version } else { format!("{group}/{version}") };
-        let pair = (api_version, r.kind.clone().unwrap_or_default());
-        if !out.contains(&pair) {
-            out.push(pair);
-        }
-    }
-    out
 }

@@ -138,3 +138,19 @@ fn identity(obj: &Object) -> (String, String, String, String) {
         obj.name().to_string(),
     )
 }
+
+/// The (apiVersion, kind) of the resources the app's last status listed, so objects whose
+/// manifests were removed are still found (for pruning, diff and cascade deletion).
+pub fn previous_types(app: &Application) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in app.status.iter().flat_map(|s| s.resources.iter().flatten()) {
+        let group = r.group.clone().unwrap_or_default();
+        let version = r.version.clone().unwrap_or_default();
+        let api_version = if group.is_empty() { version } else { format!("{group}/{version}") };
+        let pair = (api_version, r.kind.clone().unwrap_or_default());
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
+}
