@@ -56,6 +56,8 @@ pub(crate) enum Command {
     Logs(crate::commands::logs::LogsArgs),
     /// Demo helpers: the sample service.
     Demo(crate::commands::demo::DemoArgs),
+    /// Argo CD Applications: create, list, get, sync, diff, history, delete.
+    App(crate::commands::app::AppArgs),
     /// AnalysisRuns: create one from a template, show one, terminate one.
     Analysis(crate::commands::analysis::AnalysisArgs),
 }

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 pub(crate) mod analysis;
+pub(crate) mod app;
 mod apply;
 mod delete;
 pub(crate) mod demo;
@@ -28,6 +29,10 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Version => version(&cli).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::App(args) => {
+            app::run(&connect::client(&cli.connection)?, &connect::data_dir(&cli.connection)?, args)
+                .await
+        }
         Command::Analysis(args) => analysis::run(&connect::client(&cli.connection)?, args).await,
         Command::Logs(args) => logs::run(&connect::client(&cli.connection)?, args).await,
     }

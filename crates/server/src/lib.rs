@@ -150,6 +150,10 @@ pub async fn up(
             ),
             shutdown.clone(),
         )),
+        tokio::spawn(weir_rollout_controller::run_rollout_controller(
+            Arc::new(store.clone()),
+            shutdown.clone(),
+        )),
         tokio::spawn(weir_app_controller::run_app_controller(
             Arc::new(store.clone()),
             weir_app_controller::AppControllerConfig::new(data_dir.root()),

@@ -9,7 +9,8 @@ mod tree;
 use k8s_openapi::jiff::Timestamp;
 use weir_cluster::{Cluster, Error, ListParams, Object};
 use weir_model::rollouts::Rollout;
-use weir_rollout::phase::{RolloutPhase, get_rollout_phase};
+pub use weir_rollout::phase::RolloutPhase;
+use weir_rollout::phase::get_rollout_phase;
 
 use crate::execute::rt;
 use crate::observe::controlled_by;
