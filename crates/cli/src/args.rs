@@ -58,6 +58,9 @@ pub(crate) enum Command {
     Demo(crate::commands::demo::DemoArgs),
     /// Argo CD Applications: create, list, get, sync, diff, history, delete.
     App(crate::commands::app::AppArgs),
+    /// Argo Rollouts: get, list, promote, abort, retry, undo, restart, pause, status.
+    #[command(alias = "rollout")]
+    Rollouts(crate::commands::rollouts::RolloutsArgs),
     /// AnalysisRuns: create one from a template, show one, terminate one.
     Analysis(crate::commands::analysis::AnalysisArgs),
 }

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 mod get;
 mod lint;
 pub(crate) mod logs;
+pub(crate) mod rollouts;
 mod up;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             app::run(&connect::client(&cli.connection)?, &connect::data_dir(&cli.connection)?, args)
                 .await
         }
+        Command::Rollouts(args) => rollouts::run(&connect::client(&cli.connection)?, args).await,
         Command::Analysis(args) => analysis::run(&connect::client(&cli.connection)?, args).await,
         Command::Logs(args) => logs::run(&connect::client(&cli.connection)?, args).await,
     }
