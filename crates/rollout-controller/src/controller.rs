@@ -171,6 +171,11 @@ async fn pass<C: Cluster>(
     {
         status.workload_observed_generation = Some(generation.to_string());
     }
+    if res.invalid.is_none() {
+        let mut after = resolved.clone();
+        after.status = Some(status.clone());
+        scale_workload(cluster, &after).await?;
+    }
     if ro.status.as_ref() != Some(&status) {
         let mut updated = object.clone();
         let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
@@ -226,5 +231,28 @@ async fn sync_ephemeral_metadata<C: Cluster>(
             .await
             .map_err(|e| format!("updating ReplicaSet {}: {e}", rs.name()))?;
     }
+    Ok(())
+}
+
+/// `workloadRef.scaleDown`: the referenced Deployment's replicas follow the Rollout.
+async fn scale_workload<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<(), String> {
+    let Some(replicas) = workload::workload_replicas(ro) else {
+        return Ok(());
+    };
+    let Some(name) = ro.spec.workload_ref.as_ref().and_then(|w| w.name.clone()) else {
+        return Ok(());
+    };
+    let ns = ro.metadata.namespace.as_deref();
+    let deployments = rt("deployments");
+    let current = cluster.get(&deployments, ns, &name).await.map_err(|e| e.to_string())?;
+    let have = current.field("spec").and_then(|s| s.get("replicas")).and_then(|v| v.as_i64());
+    if have == Some(i64::from(replicas)) {
+        return Ok(());
+    }
+    let patch = weir_cluster::Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
+    cluster
+        .patch(&deployments, ns, &name, &patch, weir_cluster::Subresource::Main)
+        .await
+        .map_err(|e| format!("scaling Deployment {name:?} to {replicas}: {e}"))?;
     Ok(())
 }

@@ -63,6 +63,24 @@ pub(crate) fn resolve(ro: &Rollout, workload: &Object) -> Result<Rollout, String
     Ok(resolved)
 }
 
+/// `workloadRef.scaleDown` for a Deployment: the `spec.replicas` it should have now, or `None`
+/// to leave it alone (`never`, the default, or another kind). `onsuccess` scales it to 0 once
+/// the Rollout is Healthy; `progressively` keeps `replicas − readyReplicas` of the Rollout.
+pub(crate) fn workload_replicas(ro: &Rollout) -> Option<i32> {
+    let wref = ro.spec.workload_ref.as_ref()?;
+    if wref.kind.as_deref() != Some("Deployment") {
+        return None;
+    }
+    let status = ro.status.as_ref()?;
+    match wref.scale_down.as_deref() {
+        Some("onsuccess") => (status.phase.as_deref() == Some("Healthy")).then_some(0),
+        Some("progressively") => {
+            Some((ro.spec.replicas() - status.ready_replicas.unwrap_or(0)).max(0))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -105,6 +123,28 @@ mod tests {
         let without = resolve(&rollout(false), &deployment()).expect("resolved");
         let labels = without.spec.selector.and_then(|s| s.match_labels).expect("labels");
         assert_eq!(labels["app"], "d");
+    }
+
+    #[test]
+    fn scale_down_policies() {
+        let mut ro = rollout(true);
+        ro.spec.replicas = Some(5);
+        ro.status = serde_json::from_value(json!({"phase": "Progressing", "readyReplicas": 2}))
+            .expect("status");
+        assert_eq!(workload_replicas(&ro), None, "never by default");
+        let set = |ro: &mut Rollout, policy: &str| {
+            if let Some(w) = ro.spec.workload_ref.as_mut() {
+                w.scale_down = Some(policy.into());
+            }
+        };
+        set(&mut ro, "progressively");
+        assert_eq!(workload_replicas(&ro), Some(3));
+        set(&mut ro, "onsuccess");
+        assert_eq!(workload_replicas(&ro), None, "not yet healthy");
+        if let Some(st) = ro.status.as_mut() {
+            st.phase = Some("Healthy".into());
+        }
+        assert_eq!(workload_replicas(&ro), Some(0));
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub(crate) fn canary_progress(
     let step = if len == 0 { String::new() } else { format!("{index}/{len}") };
     let set_weight = if len == 0 || index >= len { 100 } else { current_set_weight(ro) };
     let actual = match status.canary.as_ref().and_then(|c| c.weights.as_ref()) {
+        _ if len > 0 && index >= len => 100,
         Some(w) => w.canary.weight,
-        None if len > 0 && index >= len => 100,
         None => {
             let available = status.available_replicas.unwrap_or(0);
             let current = status.current_pod_hash.as_deref().unwrap_or("");
