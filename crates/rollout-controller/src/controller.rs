@@ -13,7 +13,7 @@ use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
 use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
-use crate::{analysis, execute, replicaset, traffic, workload};
+use crate::{analysis, execute, replicaset, restart, traffic, workload};
 
 /// How soon a pass whose status write lost a race runs again.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -171,10 +171,16 @@ async fn pass<C: Cluster>(
     {
         status.workload_observed_generation = Some(generation.to_string());
     }
+    let mut restart_requeue = None;
     if res.invalid.is_none() {
         let mut after = resolved.clone();
         after.status = Some(status.clone());
         scale_workload(cluster, &after).await?;
+        let plan = restart_pods(cluster, &after, &replica_sets, now).await?;
+        if let Some(at) = plan.done {
+            status.restarted_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+        }
+        restart_requeue = plan.requeue;
     }
     if ro.status.as_ref() != Some(&status) {
         let mut updated = object.clone();
@@ -187,10 +193,15 @@ async fn pass<C: Cluster>(
             Err(e) => return Err(format!("writing status: {e}")),
         }
     }
-    let requeue = out.commands.iter().find_map(|c| match c {
-        Command::RequeueAfter(d) => Some(*d),
-        _ => None,
-    });
+    let requeue = out
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::RequeueAfter(d) => Some(*d),
+            _ => None,
+        })
+        .chain(restart_requeue)
+        .min();
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
@@ -255,4 +266,33 @@ async fn scale_workload<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<(), Str
         .await
         .map_err(|e| format!("scaling Deployment {name:?} to {replicas}: {e}"))?;
     Ok(())
+}
+
+/// `spec.restartAt`: deletes the pods [`restart::plan`] picks; returns the plan.
+async fn restart_pods<C: Cluster>(
+    cluster: &C,
+    ro: &Rollout,
+    replica_sets: &[Object],
+    now: Timestamp,
+) -> Result<restart::RestartPlan, String> {
+    if ro.spec.restart_at.is_none() {
+        return Ok(restart::RestartPlan::default());
+    }
+    let ns = ro.metadata.namespace.as_deref();
+    let mut pods = Vec::new();
+    for rs in replica_sets {
+        pods.extend(owned(cluster, "pods", ns, rs.uid()).await?.iter().map(restart::PodView::of));
+    }
+    let plan = restart::plan(ro, &pods, now);
+    for name in &plan.delete {
+        let deleted =
+            cluster.delete(&rt("pods"), ns, name, &weir_cluster::DeleteParams::default()).await;
+        match deleted {
+            Ok(_) | Err(Error::NotFound { .. }) => {
+                tracing::info!(pod = %name, "restarting pod (created before spec.restartAt)");
+            }
+            Err(e) => return Err(format!("restarting pod {name}: {e}")),
+        }
+    }
+    Ok(plan)
 }

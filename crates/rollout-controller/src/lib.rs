@@ -23,6 +23,7 @@ mod execute;
 mod observe;
 pub mod ops;
 mod replicaset;
+mod restart;
 mod traffic;
 pub mod view;
 mod workload;

@@ -120,8 +120,8 @@ pub struct Undo {
 }
 
 /// `undo [--to-revision N]`: the template of the ReplicaSet at revision `to` (default, `0` or
-/// `None`: the newest revision before the current one) without its pod-template hash label
-/// and the ephemeral metadata the controller added.
+/// `None`: the newest revision before the current one) without its pod-template hash label.
+/// As in Argo, ephemeral metadata on that template is kept (it may equal the base labels).
 pub fn undo(ro: &Rollout, replica_sets: &[Object], to: Option<i64>) -> Result<Undo, String> {
     let mut by_revision: Vec<(i64, &Object)> = replica_sets
         .iter()
@@ -149,12 +149,14 @@ pub fn undo(ro: &Rollout, replica_sets: &[Object], to: Option<i64>) -> Result<Un
         .and_then(|s| s.get("template"))
         .cloned()
         .ok_or("the ReplicaSet has no template")?;
+    if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        labels.remove(POD_TEMPLATE_HASH_LABEL);
+    }
+    let collision = ro.status.as_ref().and_then(|s| s.collision_count);
+    if let Some(hash) = rs.label(POD_TEMPLATE_HASH_LABEL) {
+        template = without_ephemeral(template, rs, hash, collision);
+    }
     if let Some(meta) = template.get_mut("metadata") {
-        let recorded = crate::replicaset::recorded_ephemeral(rs);
-        crate::replicaset::apply_ephemeral(meta, recorded.as_ref(), None);
-        if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
-            labels.remove(POD_TEMPLATE_HASH_LABEL);
-        }
         for field in ["labels", "annotations"] {
             if meta.get(field).and_then(Value::as_object).is_some_and(|m| m.is_empty()) {
                 meta.as_object_mut().map(|m| m.remove(field));
@@ -176,6 +178,48 @@ pub fn undo(ro: &Rollout, replica_sets: &[Object], to: Option<i64>) -> Result<Un
         json_patch: json!([{"op": "replace", "path": path, "value": template}]),
         revision: wanted,
     })
+}
+
+/// The ReplicaSet's template without the ephemeral metadata the controller added: of the
+/// recorded ephemeral keys, the subset whose removal gives back the ReplicaSet's own hash (an
+/// ephemeral key may also be a label of the base template, with the same value). Unchanged
+/// when no subset matches.
+fn without_ephemeral(template: Value, rs: &Object, hash: &str, collision: Option<i32>) -> Value {
+    let Some(recorded) = crate::replicaset::recorded_ephemeral(rs) else {
+        return template;
+    };
+    let keys: Vec<(&str, &String)> =
+        [("labels", &recorded.labels), ("annotations", &recorded.annotations)]
+            .into_iter()
+            .flat_map(|(field, map)| map.iter().flatten().map(move |(k, _)| (field, k)))
+            .collect();
+    if keys.len() > 12 {
+        return template;
+    }
+    for mask in 0u32..(1 << keys.len()) {
+        let mut candidate = template.clone();
+        for (i, (field, key)) in keys.iter().enumerate() {
+            if mask & (1 << i) != 0
+                && let Some(map) = candidate
+                    .pointer_mut(&format!("/metadata/{field}"))
+                    .and_then(Value::as_object_mut)
+            {
+                map.remove(*key);
+            }
+        }
+        if let Some(meta) = candidate.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.retain(|_, v| v.as_object().is_none_or(|m| !m.is_empty()));
+        }
+        let Ok(typed) = serde_json::from_value::<k8s_openapi::api::core::v1::PodTemplateSpec>(
+            candidate.clone(),
+        ) else {
+            return template;
+        };
+        if weir_rollout::hash::pod_template_hash(&typed, collision) == hash {
+            return candidate;
+        }
+    }
+    template
 }
 
 /// Sends a [`RolloutPatch`] to the Rollout `name` as Argo's CLI does; returns the Rollout as
@@ -305,7 +349,7 @@ mod tests {
         assert_eq!(undo_prev.revision, 2);
         let value = &undo_prev.json_patch[0]["value"];
         assert_eq!(value["spec"]["containers"][0]["image"], "i:2");
-        assert_eq!(value["metadata"]["labels"], json!({"app": "ro"}));
+        assert_eq!(value["metadata"]["labels"], json!({"app": "ro", "version": "canary"}));
         assert_eq!(undo_prev.target.1, "Rollout");
         assert_eq!(undo(&ro, &rss, Some(1)).expect("undo").revision, 1);
         assert!(undo(&ro, &rss, Some(7)).expect_err("missing").contains("revision 7"));

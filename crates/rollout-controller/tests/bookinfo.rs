@@ -1,7 +1,8 @@
 //! The seed demo's `reviews-rollout` on a real store with the embedded Deployment/ReplicaSet
 //! controllers and node agent (pods are `sleep` processes): first revision Healthy at 100 %
 //! stable; a template change walks the Istio weights 10/90 → pause → promote → 20/80 across a
-//! controller restart; abort puts 0/100 back; retry and promotions finish the update.
+//! controller restart; abort puts 0/100 back; retry and promotions finish the update; restart
+//! replaces every pod; undo brings revision 1 back as the canary and `promote --full` ends it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -319,4 +320,42 @@ async fn reviews_rollout_canary_through_istio() {
     .await;
     let rs2 = env.get("replicasets", &format!("reviews-rollout-{v2}")).await;
     assert_eq!(rs2["spec"]["template"]["metadata"]["labels"]["version"], "stable");
+
+    // Restart: every pod is replaced, then status.restartedAt records it.
+    let at = weir_rollout_controller::now();
+    env.status_patch(ops::restart(at)).await;
+    env.until("pods restarted", async |e| {
+        let ro = e.rollout().await;
+        let restarted = ro.status.as_ref().and_then(|s| s.restarted_at.clone());
+        restarted.is_some() && restarted == ro.spec.restart_at && phase(&ro) == "Healthy"
+    })
+    .await;
+
+    // Undo: the Deployment gets revision 1's template back (its ReplicaSet is reused as the
+    // canary, since v2 is stable); `promote --full` finishes it.
+    let tree =
+        view::RolloutTree::read(env.store.as_ref(), NS, "reviews-rollout").await.expect("tree");
+    let undo = ops::undo(&env.rollout().await, &tree.replica_sets, None).expect("undo");
+    assert_eq!(undo.revision, 1);
+    assert_eq!(undo.target.1, "Deployment");
+    let body = serde_json::to_vec(&undo.json_patch).expect("json");
+    let patch = Patch::from_body("application/json-patch+json", &body).expect("patch");
+    env.store
+        .patch(&rt("deployments"), Some(NS), "reviews", &patch, Subresource::Main)
+        .await
+        .expect("undo");
+    env.until("revision 1's ReplicaSet is the canary again", async |e| {
+        let ro = e.rollout().await;
+        current_hash(&ro) == v1 && step(&ro) == 1 && e.weights().await == (10, 90)
+    })
+    .await;
+    let ro = env.rollout().await;
+    env.status_patch(ops::promote(&ro, true)).await;
+    env.until("fully promoted back to v1", async |e| {
+        let ro = e.rollout().await;
+        phase(&ro) == "Healthy" && stable_rs(&ro) == v1
+    })
+    .await;
+    env.until("100 % on v1 again", async |e| e.subset_hashes().await == (v1.clone(), v1.clone()))
+        .await;
 }
