@@ -64,6 +64,7 @@ fn node_config(data: &Path) -> NodeConfig {
     let mut config = NodeConfig::new(data);
     config.crash_backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
     for image in [
+        "bg",
         "docker.io/istio/examples-bookinfo-reviews-v1",
         "docker.io/istio/examples-bookinfo-reviews-v2",
     ] {
@@ -358,4 +359,67 @@ async fn reviews_rollout_canary_through_istio() {
     .await;
     env.until("100 % on v1 again", async |e| e.subset_hashes().await == (v1.clone(), v1.clone()))
         .await;
+}
+
+fn selector_hash(service: &Value) -> String {
+    service["spec"]["selector"]["rollouts-pod-template-hash"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_switches_services_on_promotion() {
+    let env = Env::start().await;
+    env.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
+    for name in ["bg-active", "bg-preview"] {
+        env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                          "spec": {"selector": {"app": "bg"}, "ports": [{"port": 80}]}}))
+            .await;
+    }
+    let template = |image: &str| {
+        json!({"metadata": {"labels": {"app": "bg"}},
+               "spec": {"containers": [{"name": "bg", "image": image}]}})
+    };
+    env.create(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "reviews-rollout"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "bg"}},
+                 "template": template("bg:v1"),
+                 "strategy": {"blueGreen": {"activeService": "bg-active",
+                     "previewService": "bg-preview", "autoPromotionEnabled": false}}}
+    }))
+    .await;
+    env.until("blue Healthy and active", async |e| {
+        let ro = e.rollout().await;
+        phase(&ro) == "Healthy"
+            && !stable_rs(&ro).is_empty()
+            && selector_hash(&e.get("services", "bg-active").await) == stable_rs(&ro)
+    })
+    .await;
+    let blue = stable_rs(&env.rollout().await);
+
+    let patch = Patch::Merge(json!({"spec": {"template": template("bg:v2")}}));
+    env.store
+        .patch(&rt("rollouts"), Some(NS), "reviews-rollout", &patch, Subresource::Main)
+        .await
+        .expect("new image");
+    env.until("green previewed, paused", async |e| {
+        let ro = e.rollout().await;
+        let preview = selector_hash(&e.get("services", "bg-preview").await);
+        phase(&ro) == "Paused" && !preview.is_empty() && preview != blue
+    })
+    .await;
+    assert_eq!(selector_hash(&env.get("services", "bg-active").await), blue);
+    let green = selector_hash(&env.get("services", "bg-preview").await);
+
+    env.promote().await;
+    env.until("green active and Healthy", async |e| {
+        let ro = e.rollout().await;
+        phase(&ro) == "Healthy"
+            && stable_rs(&ro) == green
+            && selector_hash(&e.get("services", "bg-active").await) == green
+    })
+    .await;
+    let tree =
+        view::RolloutTree::read(env.store.as_ref(), NS, "reviews-rollout").await.expect("tree");
+    let shown = view::render_get(&tree, weir_rollout_controller::now());
+    assert!(shown.contains("Strategy:        BlueGreen"), "{shown}");
 }
