@@ -52,6 +52,19 @@ enum AppCommand {
         /// The application.
         name: String,
     },
+    /// Sync to the revision of a history entry (refused while auto-sync is on).
+    Rollback {
+        /// The application.
+        name: String,
+        /// The history ID (default: the previous deployment).
+        id: Option<i64>,
+        /// Delete resources no longer in that revision.
+        #[arg(long)]
+        prune: bool,
+        /// Seconds to wait for the operation (0 = do not wait).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Delete an application (and, with --cascade, its resources).
     Delete {
         /// The application.
@@ -104,6 +117,12 @@ struct CreateArgs {
     directory_recurse: bool,
 }
 
+/// What `start_operation` waits for.
+struct Waiting {
+    name: String,
+    timeout: u64,
+}
+
 #[derive(Debug, Args)]
 struct SyncArgs {
     /// The application.
@@ -138,6 +157,9 @@ pub(crate) async fn run(client: &Client, data_dir: &Path, args: AppArgs) -> Resu
         AppCommand::Sync(sync_args) => sync(client, ns, sync_args).await,
         AppCommand::Diff { name } => diff(client, data_dir, ns, &name).await,
         AppCommand::History { name } => history(client, ns, &name).await,
+        AppCommand::Rollback { name, id, prune, timeout } => {
+            rollback(client, ns, &name, id, prune, timeout).await
+        }
         AppCommand::Delete { name, cascade } => delete(client, ns, &name, cascade).await,
     }
 }
@@ -366,19 +388,37 @@ async fn sync(client: &Client, ns: &str, a: SyncArgs) -> Result<ExitCode> {
     if app.operation.is_some() {
         bail!("another operation is already in progress");
     }
-    let previous =
-        app.status.as_ref().and_then(|s| s.operation_state.as_ref()).map(|o| o.started_at.clone());
-    let revision = a.revision.clone().or_else(|| {
-        app.spec.effective_sources().first().map(|s| s.target_revision_or_default().to_string())
-    });
-    let mut sync = json!({"prune": a.prune, "revision": revision});
+    let mut sync = json!({"prune": a.prune});
+    if let Some(revision) = &a.revision {
+        sync["revision"] = json!(revision);
+    }
     if a.dry_run {
         sync["dryRun"] = json!(true);
     }
-    let operation = json!({"operation": {"sync": sync, "initiatedBy": {"username": "weir"}}});
+    start_operation(client, ns, &a.name, sync, a.timeout).await
+}
+
+/// Sets `operation.sync` and, unless `timeout` is 0, waits for it and prints its results.
+async fn start_operation(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    sync: serde_json::Value,
+    timeout: u64,
+) -> Result<ExitCode> {
+    // A request id in `operation.info` tells this operation's state from earlier ones.
+    let request = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+        .to_string();
+    let info = json!([{"name": "Request", "value": request}]);
+    let operation =
+        json!({"operation": {"sync": sync, "initiatedBy": {"username": "weir"}, "info": info}});
     client
-        .patch(&applications(), Some(ns), &a.name, &Patch::Merge(operation), Subresource::Main)
+        .patch(&applications(), Some(ns), name, &Patch::Merge(operation), Subresource::Main)
         .await?;
+    let a = Waiting { name: name.to_string(), timeout };
     if a.timeout == 0 {
         return Ok(ExitCode::SUCCESS);
     }
@@ -387,11 +427,10 @@ async fn sync(client: &Client, ns: &str, a: SyncArgs) -> Result<ExitCode> {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let app = fetch(client, ns, &a.name).await?;
         let state = app.status.as_ref().and_then(|s| s.operation_state.clone());
-        let finished = state.filter(|o| {
-            app.operation.is_none()
-                && o.phase != "Running"
-                && Some(&o.started_at) != previous.as_ref()
-        });
+        let ours = |o: &weir_model::argocd::OperationState| {
+            o.operation.info.iter().flatten().any(|i| i.name == "Request" && i.value == request)
+        };
+        let finished = state.filter(|o| app.operation.is_none() && o.phase != "Running" && ours(o));
         if let Some(state) = finished {
             let mut rows = vec![
                 ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "HOOK", "MESSAGE"]
@@ -427,6 +466,33 @@ async fn sync(client: &Client, ns: &str, a: SyncArgs) -> Result<ExitCode> {
             bail!("timed out waiting for the sync of {:?}", a.name);
         }
     }
+}
+
+async fn rollback(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    id: Option<i64>,
+    prune: bool,
+    timeout: u64,
+) -> Result<ExitCode> {
+    let app = fetch(client, ns, name).await?;
+    if app.spec.is_automated() {
+        bail!("rollback cannot be initiated when auto-sync is enabled");
+    }
+    let history: Vec<_> = app.status.iter().flat_map(|s| s.history.iter().flatten()).collect();
+    let entry = match id {
+        Some(id) => history.iter().find(|h| h.id == id),
+        None if history.len() >= 2 => history.get(history.len() - 2),
+        None => None,
+    };
+    let Some(entry) = entry else {
+        bail!("application {name:?} does not have deployment id {id:?} in its history");
+    };
+    let Some(revision) = entry.revision.clone() else {
+        bail!("history entry {} has no revision", entry.id);
+    };
+    start_operation(client, ns, name, json!({"prune": prune, "revision": revision}), timeout).await
 }
 
 async fn diff(client: &Client, data_dir: &Path, ns: &str, name: &str) -> Result<ExitCode> {
