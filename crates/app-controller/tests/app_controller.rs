@@ -331,3 +331,70 @@ async fn hostile_sources_and_unreachable_repositories_are_comparison_errors() {
     );
     h.stop().await;
 }
+
+/// Kills the `git daemon` this test started when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_daemon_repositories_resolve_tags_and_branches() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path());
+    let tagged = commit(&repo, &[("app/a.yaml", Some(&config_map("tagged", "1")))], "tagged");
+    git(&repo, &["tag", "-a", "v1", "-m", "v1"]);
+    let latest = commit(&repo, &[("app/a.yaml", Some(&config_map("latest", "2")))], "latest");
+    let served = root.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    git(root.path(), &["clone", "--quiet", "--bare", "repo", "served/guestbook.git"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let _daemon = Daemon(
+        Command::new("git")
+            .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", served.display()))
+            .arg(&served)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon starts"),
+    );
+    let url = format!("git://127.0.0.1:{port}/guestbook.git");
+    // Wait (bounded) until the daemon answers.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !Command::new("git")
+        .args(["ls-remote", "--", &url])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(std::time::Instant::now() < deadline, "git daemon did not answer");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let h = start(root.path()).await;
+    let policy = json!({"automated": {}});
+    let mut at_tag = application("at-tag", &url, "app", policy.clone());
+    at_tag.data["spec"]["source"]["targetRevision"] = json!("v1");
+    at_tag.data["spec"]["destination"]["namespace"] = json!("tagged-ns");
+    apply(&*h.store, &rt("applications"), &at_tag).await.expect("create app");
+    let mut at_branch = application("at-branch", &url, "app", policy);
+    at_branch.data["spec"]["source"]["targetRevision"] = json!("main");
+    apply(&*h.store, &rt("applications"), &at_branch).await.expect("create app");
+    h.wait_app("at-tag", "sync at the tag", |a| sync_status(a) == ("Synced", &tagged, "Healthy"))
+        .await;
+    h.wait_app("at-branch", "sync at the branch", |a| {
+        sync_status(a) == ("Synced", &latest, "Healthy")
+    })
+    .await;
+    assert!(h.config_map("latest").await.is_some());
+    let tagged_cm = h.store.get(&rt("configmaps"), Some("tagged-ns"), "tagged").await;
+    assert!(tagged_cm.is_ok(), "the tagged revision was applied");
+    h.stop().await;
+}
