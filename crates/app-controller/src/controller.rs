@@ -28,6 +28,8 @@ use crate::targets::{Targets, load_live, load_targets, previous_types, source_of
 
 /// The annotation users set to ask for a refresh (`normal` or `hard`).
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+/// `"true"` leaves an Application alone (Argo CD's `skip-reconcile`).
+pub const SKIP_RECONCILE_ANNOTATION: &str = "argocd.argoproj.io/skip-reconcile";
 /// The finalizer that makes deleting an Application delete its resources (cascade).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
@@ -180,6 +182,9 @@ impl<C: Cluster> Reconciler for AppReconciler<C> {
         }
         if obj.metadata.deletion_timestamp.is_some() {
             return self.finalize(&obj, &app).await;
+        }
+        if obj.annotation(SKIP_RECONCILE_ANNOTATION) == Some("true") {
+            return Ok(Action::await_change());
         }
         self.reconcile_app(key, &obj, app).await
     }

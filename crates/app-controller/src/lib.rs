@@ -30,7 +30,8 @@ pub mod targets;
 pub mod webhook;
 
 pub use controller::{
-    AppControllerConfig, REFRESH_ANNOTATION, RESOURCES_FINALIZER, run_app_controller,
+    AppControllerConfig, REFRESH_ANNOTATION, RESOURCES_FINALIZER, SKIP_RECONCILE_ANNOTATION,
+    run_app_controller,
 };
 pub use refresh::RefreshHandle;
 pub use status::COMPARISON_ERROR;
