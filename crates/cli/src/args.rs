@@ -79,6 +79,9 @@ pub(crate) struct UpArgs {
     /// Port of the proxy's Prometheus metrics on 127.0.0.1 (0 = any).
     #[arg(long, default_value_t = 7182)]
     pub(crate) metrics_port: u16,
+    /// Seconds between comparisons of Applications with git (plus up to 60 s jitter).
+    #[arg(long, default_value_t = 120)]
+    pub(crate) app_resync: u64,
     /// weir's configuration file (default: `<data dir>/config.yaml` when it exists).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,

@@ -41,6 +41,9 @@ pub struct UpConfig {
     pub mesh_port: u16,
     /// Port of the proxy's Prometheus metrics on 127.0.0.1; 0 picks one.
     pub metrics_port: u16,
+    /// How often Applications are compared with git (plus up to 60 s jitter); Argo CD's
+    /// default is 120 s.
+    pub app_resync: Duration,
     /// Image → command line, for containers that name only an image.
     pub image_map: BTreeMap<String, Vec<String>>,
     /// Objects applied on start (the demo), with their namespaces already set.
@@ -156,7 +159,10 @@ pub async fn up(
         )),
         tokio::spawn(weir_app_controller::run_app_controller(
             Arc::new(store.clone()),
-            weir_app_controller::AppControllerConfig::new(data_dir.root()),
+            weir_app_controller::AppControllerConfig {
+                resync: config.app_resync,
+                ..weir_app_controller::AppControllerConfig::new(data_dir.root())
+            },
             shutdown.clone(),
         )),
     ];

@@ -50,6 +50,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
         gateway_port: args.gateway_port,
         mesh_port: args.mesh_port,
         metrics_port: args.metrics_port,
+        app_resync: std::time::Duration::from_secs(args.app_resync),
         image_map,
         seed,
     };
