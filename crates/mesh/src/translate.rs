@@ -1,14 +1,17 @@
 //! The whole translation: Services → mesh virtual hosts with a default route; VirtualServices
 //! bound to `mesh` replace those routes; VirtualServices bound to Gateways become gateway
 //! virtual hosts; DestinationRule subsets become backends over the matching ready endpoints.
+//! A DestinationRule's `trafficPolicy` (load balancer, outlier detection) applies to the
+//! Service's backends; a subset's own `trafficPolicy` overrides it field by field.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use weir_model::istio::{Destination, DestinationRule, Gateway, VirtualService};
+use weir_model::istio::{self, Destination, DestinationRule, Gateway, VirtualService};
 use weir_proxy::{
-    Backend, DestinationLabels, LoadBalancer, RetryOn, RetryPolicy, Route, RouteTable, VirtualHost,
+    Backend, DestinationLabels, LoadBalancer, OutlierDetection, RetryOn, RetryPolicy, Route,
+    RouteTable, VirtualHost,
 };
 
 use crate::endpoints::{Endpoint, TargetPort};
@@ -59,10 +62,10 @@ struct ServiceInfo<'a> {
 /// Translates the mesh objects into a route table.
 pub fn translate(objects: &MeshObjects<'_>) -> Translation {
     let services = index_services(objects.services);
-    let subsets = index_subsets(objects.destination_rules, &services);
+    let mut translation = Translation::default();
+    let subsets = index_subsets(objects.destination_rules, &services, &mut translation);
     let mut builder =
         Builder { objects, services: &services, subsets: &subsets, backends: BTreeMap::new() };
-    let mut translation = Translation::default();
 
     // Every Service port gets a mesh virtual host with a default route.
     let mut mesh: BTreeMap<(String, String, i32), VirtualHost> = BTreeMap::new();
@@ -194,38 +197,140 @@ fn index_services(services: &[Service]) -> BTreeMap<(String, String), ServiceInf
     out
 }
 
-/// Subsets per Service: `(namespace, service) → subset name → (labels, load balancer)`.
-type Subsets =
-    BTreeMap<(String, String), BTreeMap<String, (BTreeMap<String, String>, LoadBalancer)>>;
+/// The parts of a `trafficPolicy` the proxy serves.
+#[derive(Debug, Clone, Default)]
+struct Policy {
+    load_balancer: LoadBalancer,
+    outlier: Option<OutlierDetection>,
+}
+
+/// A Service's DestinationRule settings: the rule-level policy and the subsets (labels and
+/// effective policy).
+#[derive(Debug, Default)]
+struct ServiceRules {
+    policy: Policy,
+    subsets: BTreeMap<String, (BTreeMap<String, String>, Policy)>,
+}
+
+/// DestinationRule settings per Service `(namespace, service)`.
+type Subsets = BTreeMap<(String, String), ServiceRules>;
 
 fn index_subsets(
     rules: &[DestinationRule],
     services: &BTreeMap<(String, String), ServiceInfo<'_>>,
+    translation: &mut Translation,
 ) -> Subsets {
     let mut out: Subsets = BTreeMap::new();
     for rule in rules {
         let namespace = rule.metadata.namespace.clone().unwrap_or_default();
+        let key = format!(
+            "DestinationRule/{namespace}/{}",
+            rule.metadata.name.as_deref().unwrap_or_default()
+        );
+        let mut report = RouteReport::default();
+        let rule_policy = rule.spec.traffic_policy.as_ref();
+        let base = policy("spec.trafficPolicy", rule_policy, &Policy::default(), &mut report);
+        let mut subsets = Vec::new();
+        for (i, subset) in rule.spec.subsets.iter().flatten().enumerate() {
+            let Some(name) = subset.name.clone() else { continue };
+            let path = format!("spec.subsets[{i}].trafficPolicy");
+            let p = policy(&path, subset.traffic_policy.as_ref(), &base, &mut report);
+            subsets.push((name, subset.labels.clone().unwrap_or_default(), p));
+        }
+        if !report.problems.is_empty() {
+            translation.problems.insert(key.clone(), report.problems);
+        }
+        if !report.warnings.is_empty() {
+            translation.warnings.insert(key, report.warnings);
+        }
         let Some(host) = rule.spec.host.as_deref() else { continue };
-        let Some(key) = resolve_service_host(host, &namespace) else { continue };
-        if !services.contains_key(&(key.1.clone(), key.0.clone())) {
+        let Some(svc) = resolve_service_host(host, &namespace) else { continue };
+        if !services.contains_key(&(svc.1.clone(), svc.0.clone())) {
             continue;
         }
-        let rule_lb = load_balancer(rule.spec.traffic_policy.as_ref());
-        let entry = out.entry((key.1, key.0)).or_default();
-        for subset in rule.spec.subsets.iter().flatten() {
-            let Some(name) = subset.name.clone() else { continue };
-            let lb = subset.traffic_policy.as_ref().map_or(rule_lb, |p| load_balancer(Some(p)));
-            entry.insert(name, (subset.labels.clone().unwrap_or_default(), lb));
+        let entry = out.entry((svc.1, svc.0)).or_default();
+        if rule_policy.is_some() {
+            entry.policy = base;
+        }
+        for (name, labels, p) in subsets {
+            entry.subsets.insert(name, (labels, p));
         }
     }
     out
 }
 
-fn load_balancer(policy: Option<&weir_model::istio::TrafficPolicy>) -> LoadBalancer {
-    match policy.and_then(|p| p.load_balancer.as_ref()).and_then(|lb| lb.simple.as_deref()) {
-        Some("ROUND_ROBIN") => LoadBalancer::RoundRobin,
-        _ => LoadBalancer::LeastRequest,
+/// The effective policy of `policy` (at `path`) over `inherited`: each field it sets wins.
+fn policy(
+    path: &str,
+    policy: Option<&istio::TrafficPolicy>,
+    inherited: &Policy,
+    report: &mut RouteReport,
+) -> Policy {
+    let Some(p) = policy else { return inherited.clone() };
+    let load_balancer = match p.load_balancer.as_ref() {
+        None => inherited.load_balancer,
+        Some(lb) => match lb.simple.as_deref() {
+            Some("ROUND_ROBIN") => LoadBalancer::RoundRobin,
+            _ => LoadBalancer::LeastRequest,
+        },
+    };
+    let outlier = match p.outlier_detection.as_ref() {
+        None => inherited.outlier.clone(),
+        Some(od) => outlier_detection(&format!("{path}.outlierDetection"), od, report)
+            .or_else(|| inherited.outlier.clone()),
+    };
+    Policy { load_balancer, outlier }
+}
+
+/// Istio's `OutlierDetection` with Istio's defaults. The deprecated `consecutiveErrors` counts
+/// gateway errors only (as Istio maps it). A bad duration or percentage is a problem, and the
+/// setting is then left out.
+fn outlier_detection(
+    path: &str,
+    od: &istio::OutlierDetection,
+    report: &mut RouteReport,
+) -> Option<OutlierDetection> {
+    let mut out = OutlierDetection::default();
+    let before = report.problems.len();
+    if let Some(n) = od.consecutive_errors.filter(|n| *n > 0) {
+        out.consecutive_gateway_errors = n.unsigned_abs();
+        out.consecutive_5xx_errors = 0;
     }
+    if let Some(n) = od.consecutive5xx_errors {
+        out.consecutive_5xx_errors = n;
+    }
+    if let Some(n) = od.consecutive_gateway_errors {
+        out.consecutive_gateway_errors = n;
+    }
+    let mut duration = |field: &str, text: Option<&str>, into: &mut std::time::Duration| {
+        let Some(text) = text else { return };
+        match weir_model::duration::parse(text) {
+            Ok(d) if d >= std::time::Duration::from_millis(1) => *into = d,
+            Ok(_) => report.problems.push(format!("{path}.{field}: must be at least 1ms")),
+            Err(e) => {
+                report.problems.push(format!("{path}.{field}: invalid duration {text:?}: {e}"))
+            }
+        }
+    };
+    duration("interval", od.interval.as_deref(), &mut out.interval);
+    duration("baseEjectionTime", od.base_ejection_time.as_deref(), &mut out.base_ejection_time);
+    match od.max_ejection_percent {
+        None => {}
+        Some(p @ 0..=100) => out.max_ejection_percent = p.unsigned_abs(),
+        Some(p) => {
+            report.problems.push(format!("{path}.maxEjectionPercent: {p} is outside 0..=100"))
+        }
+    }
+    for (field, set) in [
+        ("minHealthPercent", od.min_health_percent.is_some_and(|p| p > 0)),
+        ("splitExternalLocalOriginErrors", od.split_external_local_origin_errors == Some(true)),
+        ("consecutiveLocalOriginFailures", od.consecutive_local_origin_failures.is_some()),
+    ] {
+        if set {
+            report.warnings.push(format!("{path}.{field} is not served by weir's embedded proxy"));
+        }
+    }
+    (report.problems.len() == before).then_some(out)
 }
 
 fn find_gateway<'a>(
@@ -304,7 +409,7 @@ impl Builder<'_> {
             let known = self
                 .subsets
                 .get(&(ns.clone(), name.clone()))
-                .is_some_and(|s| s.contains_key(subset));
+                .is_some_and(|s| s.subsets.contains_key(subset));
             if !known {
                 return Err(format!(
                     "subset {subset:?} of host {host:?} is not defined by any DestinationRule"
@@ -324,11 +429,11 @@ impl Builder<'_> {
         if self.backends.contains_key(&key) {
             return key;
         }
-        let (subset_labels, load_balancer) = subset
-            .and_then(|s| {
-                self.subsets.get(&(svc.namespace.clone(), svc.name.clone()))?.get(s).cloned()
-            })
-            .unwrap_or_default();
+        let rules = self.subsets.get(&(svc.namespace.clone(), svc.name.clone()));
+        let (subset_labels, policy) = match subset {
+            Some(s) => rules.and_then(|r| r.subsets.get(s).cloned()).unwrap_or_default(),
+            None => (BTreeMap::new(), rules.map(|r| r.policy.clone()).unwrap_or_default()),
+        };
         let target = svc.ports.iter().find(|(p, _)| *p == port).map(|(_, t)| t.clone());
         let members: Vec<&Endpoint> = self
             .objects
@@ -371,7 +476,15 @@ impl Builder<'_> {
             version: common("version"),
             pod_template_hash: common("rollouts-pod-template-hash"),
         };
-        self.backends.insert(key.clone(), Backend { endpoints, load_balancer, labels });
+        self.backends.insert(
+            key.clone(),
+            Backend {
+                endpoints,
+                load_balancer: policy.load_balancer,
+                labels,
+                outlier: policy.outlier,
+            },
+        );
         key
     }
 }

@@ -5,7 +5,8 @@
 //! keep-alive connections and of endpoints that just left the table: a connection failure (the
 //! request never left) is retried for any method, a reset before response headers only for
 //! idempotent methods. Each retry re-resolves the backend in the newest table, so it never goes
-//! back to an endpoint that was removed meanwhile.
+//! back to an endpoint that was removed meanwhile. Every try's outcome feeds the backend's
+//! outlier detection, and a retry picks again, so it skips an endpoint just ejected.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::balance;
+use crate::outlier::Observed;
 use crate::router::Router;
 use crate::table::RetryPolicy;
 
@@ -156,6 +158,13 @@ pub(crate) async fn send(
                 .await
                 .map_err(|e| if e.is_connect() { Failure::Connect } else { Failure::Reset }),
         };
+        b.observe(
+            &endpoint.0,
+            match &result {
+                Ok(resp) => Observed::Status(resp.status().as_u16()),
+                Err(_) => Observed::LocalFailure,
+            },
+        );
         drop(endpoint);
         let retry_by_policy = policy.is_some_and(|p| {
             tries < max_tries

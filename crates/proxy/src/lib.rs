@@ -12,14 +12,15 @@
 //! What it is not: it does not know Istio objects, Services or Pods. The mesh controller
 //! translates VirtualService / DestinationRule / Service / Endpoints into a [`RouteTable`]
 //! (plain Rust types in [`table`]) and calls [`Proxy::update`]. No TLS, no HTTP/2, no
-//! WebSocket upgrades, no outlier detection yet.
+//! WebSocket upgrades; outlier detection covers consecutive 5xx / gateway errors only.
 //!
 //! Invariant: the request path never waits on the control plane. It loads the compiled table
 //! with one lock-free pointer load, and records metrics with relaxed atomics.
 //!
 //! Code map, in request order: `listener` accepts, `matching` finds the virtual
-//! host and route, `balance` picks the destination and endpoint, `fault` injects faults,
-//! `forward` sends upstream with retries and timeouts, `metrics` records. `router` compiles a
+//! host and route, `balance` picks the destination and endpoint (skipping those `outlier`
+//! ejected), `fault` injects faults, `forward` sends upstream with retries and timeouts and
+//! reports outcomes to `outlier`, `metrics` records. `router` compiles a
 //! table into what those modules read.
 
 mod balance;
@@ -28,6 +29,7 @@ mod forward;
 mod listener;
 mod matching;
 mod metrics;
+mod outlier;
 mod proxy;
 mod router;
 pub mod table;
@@ -41,6 +43,6 @@ pub use proxy::{
 };
 pub use table::{
     Backend, DestinationLabels, Fault, FaultAbort, FaultDelay, HeaderMatch, HeaderOperations,
-    HeaderOps, InvalidTable, LoadBalancer, Mirror, RetryOn, RetryPolicy, Rewrite, Route,
-    RouteMatch, RouteTable, StringMatch, TableProblem, VirtualHost, WeightedDestination,
+    HeaderOps, InvalidTable, LoadBalancer, Mirror, OutlierDetection, RetryOn, RetryPolicy, Rewrite,
+    Route, RouteMatch, RouteTable, StringMatch, TableProblem, VirtualHost, WeightedDestination,
 };

@@ -4,13 +4,14 @@
 //! compiled regexes, header names and values, weighted schedules) and collects every problem.
 //! Endpoint states (in-flight counts for least-request) are shared between successive routers
 //! through an [`EndpointCache`], so balancing stays accurate across table swaps and an endpoint
-//! that left the table simply stops being picked while its in-flight requests finish.
+//! that left the table simply stops being picked while its in-flight requests finish. Outlier
+//! ejections live there too, so an ejected endpoint stays ejected across table swaps.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderName, HeaderValue};
 use http::uri::Authority;
@@ -19,9 +20,10 @@ use http::{HeaderMap, StatusCode};
 use crate::balance::{self, WeightedPicker};
 use crate::matching::{HostIndex, MatchBlock, RequestView, match_blocks};
 use crate::metrics::{DestinationMetrics, Registry};
+use crate::outlier::{self, Observed, OutlierState, Verdict};
 use crate::table::{
-    Backend, Fault, HeaderOps, InvalidTable, LoadBalancer, RetryPolicy, Route, RouteTable,
-    TableProblem, VirtualHost,
+    Backend, Fault, HeaderOps, InvalidTable, LoadBalancer, OutlierDetection, RetryPolicy, Route,
+    RouteTable, TableProblem, VirtualHost,
 };
 
 /// One upstream address and its live load.
@@ -29,6 +31,7 @@ use crate::table::{
 pub(crate) struct EndpointState {
     pub(crate) authority: Authority,
     in_flight: AtomicUsize,
+    outlier: OutlierState,
 }
 
 /// Counts a request in flight on an endpoint until dropped: from the pick until the response
@@ -64,7 +67,11 @@ impl EndpointCache {
             .or_insert_with(|| {
                 let authority = Authority::try_from(addr.to_string().as_str())
                     .expect("a socket address is a valid authority");
-                Arc::new(EndpointState { authority, in_flight: AtomicUsize::new(0) })
+                Arc::new(EndpointState {
+                    authority,
+                    in_flight: AtomicUsize::new(0),
+                    outlier: OutlierState::default(),
+                })
             })
             .clone()
     }
@@ -81,23 +88,66 @@ pub(crate) struct CompiledBackend {
     endpoints: Vec<Arc<EndpointState>>,
     lb: LoadBalancer,
     rr: AtomicUsize,
+    outlier: Option<OutlierDetection>,
     pub(crate) metrics: Arc<DestinationMetrics>,
 }
 
 impl CompiledBackend {
-    /// Picks an endpoint and counts the request in flight; `None`: no healthy upstream.
+    /// Picks an endpoint and counts the request in flight; `None`: no healthy upstream (no
+    /// endpoint, or all of them ejected by outlier detection).
     pub(crate) fn pick(&self) -> Option<InFlight> {
+        let now = self.outlier.as_ref().map(|_| outlier::ticks(Instant::now()));
+        self.pick_at(now)
+    }
+
+    /// [`Self::pick`] at `now` (in [`outlier::ticks`]; `None`: ignore ejections).
+    fn pick_at(&self, now: Option<u64>) -> Option<InFlight> {
         let n = self.endpoints.len();
-        if n == 0 {
+        let in_rotation = |i: usize| now.is_none_or(|t| !self.endpoints[i].outlier.is_ejected(t));
+        let k = match now {
+            None => n,
+            Some(_) => (0..n).filter(|&i| in_rotation(i)).count(),
+        };
+        if k == 0 {
             return None;
         }
+        // The endpoint of rank `r` among those in rotation (no allocation; a scan only while
+        // some endpoint is ejected).
+        let nth = |r: usize| {
+            if k == n { r } else { (0..n).filter(|&i| in_rotation(i)).nth(r).unwrap_or(0) }
+        };
         let i = match self.lb {
-            LoadBalancer::RoundRobin => balance::round_robin(&self.rr, n),
-            LoadBalancer::LeastRequest => balance::least_request(n, balance::random(), |i| {
-                self.endpoints[i].in_flight.load(Ordering::Relaxed)
-            }),
+            LoadBalancer::RoundRobin => nth(balance::round_robin(&self.rr, k)),
+            LoadBalancer::LeastRequest => nth(balance::least_request(k, balance::random(), |r| {
+                self.endpoints[nth(r)].in_flight.load(Ordering::Relaxed)
+            })),
         };
         Some(InFlight::new(&self.endpoints[i]))
+    }
+
+    /// Reports the outcome of one try on `endpoint` to outlier detection (if configured).
+    pub(crate) fn observe(&self, endpoint: &EndpointState, outcome: Observed) {
+        let Some(config) = &self.outlier else { return };
+        if endpoint.outlier.observe(config, outcome) == Verdict::Eject {
+            self.eject(config, endpoint, outlier::ticks(Instant::now()));
+        }
+    }
+
+    /// Ejects `endpoint` at `now` unless that exceeds `max_ejection_percent` of this backend.
+    fn eject(&self, config: &OutlierDetection, endpoint: &EndpointState, now: u64) {
+        let allowed = outlier::max_ejected(self.endpoints.len(), config.max_ejection_percent);
+        let ejected = || self.endpoints.iter().filter(|e| e.outlier.is_ejected(now)).count();
+        if ejected() >= allowed {
+            return;
+        }
+        if let Some(previous) = endpoint.outlier.eject(config, now) {
+            // Concurrent ejections of other endpoints may have raced with this one.
+            if ejected() > allowed {
+                endpoint.outlier.revert(previous);
+            } else {
+                tracing::info!(endpoint = %endpoint.authority, backend = %self.name, "outlier detection: endpoint ejected");
+            }
+        }
     }
 }
 
@@ -271,6 +321,7 @@ impl Router {
             endpoints: b.endpoints.iter().map(|a| endpoints.get(*a)).collect(),
             lb: b.load_balancer,
             rr: AtomicUsize::new(0),
+            outlier: b.outlier.clone(),
             metrics: registry.destination(&b.labels),
         });
     }
@@ -537,6 +588,50 @@ mod tests {
         drop(r2);
         cache.prune();
         assert!(cache.0.is_empty());
+    }
+
+    #[test]
+    fn ejected_endpoints_are_skipped_within_the_ejection_limit() {
+        let addrs: Vec<SocketAddr> =
+            (1..=3).map(|p| SocketAddr::from(([127, 0, 0, 1], 2000 + p))).collect();
+        let config = OutlierDetection {
+            consecutive_5xx_errors: 2,
+            max_ejection_percent: 50,
+            ..OutlierDetection::default()
+        };
+        let mut t = table();
+        let v1 = t.backends.get_mut("v1").expect("v1");
+        v1.endpoints = addrs.clone();
+        v1.load_balancer = LoadBalancer::RoundRobin;
+        v1.outlier = Some(config);
+        let reg = Registry::new(Vec::new());
+        let mut cache = EndpointCache::new();
+        let r = Router::compile(&t, &reg, &mut cache).expect("valid");
+        let b = &r.backends[r.backend_index("v1").expect("v1")];
+        let t0 = Instant::now();
+        let now = outlier::ticks(t0);
+        let config = b.outlier.clone().expect("outlier");
+        let fail = |i: usize| {
+            let ep = &b.endpoints[i];
+            if ep.outlier.observe(&config, Observed::Status(503)) == Verdict::Eject {
+                b.eject(&config, ep, now);
+            }
+        };
+        let picks = |at: u64| -> Vec<String> {
+            (0..4).map(|_| b.pick_at(Some(at)).expect("pick").0.authority.to_string()).collect()
+        };
+        fail(0);
+        fail(0);
+        assert!(picks(now).iter().all(|a| a != "127.0.0.1:2001"), "{:?}", picks(now));
+        // 50 % of 3 is 1: the second failing endpoint stays in rotation
+        fail(1);
+        fail(1);
+        assert!(picks(now).iter().any(|a| a == "127.0.0.1:2002"));
+        // the ejection ends after the base ejection time (30 s)
+        let later = outlier::ticks(t0 + Duration::from_secs(30));
+        assert!(picks(later).iter().any(|a| a == "127.0.0.1:2001"));
+        // a backend without outlier detection ignores ejections of shared addresses
+        assert!(b.pick_at(None).is_some());
     }
 
     #[test]

@@ -276,6 +276,45 @@ pub struct Backend {
     pub load_balancer: LoadBalancer,
     /// Labels of `istio_*` metrics and the key of [`crate::Proxy::stats`].
     pub labels: DestinationLabels,
+    /// Passive outlier detection; `None`: every endpoint stays in rotation.
+    pub outlier: Option<OutlierDetection>,
+}
+
+/// Istio's `OutlierDetection` (Envoy's cluster `outlier_detection`), the basics: endpoints that
+/// fail consecutively are ejected from the backend's rotation for a while.
+///
+/// The ejection state belongs to the endpoint address, so it survives table updates; a backend
+/// without outlier detection ignores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutlierDetection {
+    /// Consecutive 5xx responses (or local failures: connect failure, reset, per-try timeout)
+    /// that eject an endpoint; 0 disables. Istio's default: 5.
+    pub consecutive_5xx_errors: u32,
+    /// Consecutive 502/503/504 responses (or local failures) that eject an endpoint; 0 (the
+    /// default) disables.
+    pub consecutive_gateway_errors: u32,
+    /// How often ejection multipliers decay: each full interval an endpoint spends back in
+    /// rotation lowers its multiplier by one. Istio's default: 10 s.
+    pub interval: Duration,
+    /// An ejection lasts this × the endpoint's number of (recent) ejections, at most 300 s or
+    /// this, whichever is longer. Istio's default: 30 s.
+    pub base_ejection_time: Duration,
+    /// Share of the backend's endpoints that may be ejected at once (at least one is always
+    /// allowed, but never the last one unless this is 100). Istio's default: 10.
+    pub max_ejection_percent: u32,
+}
+
+impl Default for OutlierDetection {
+    /// Istio's defaults when `outlierDetection` is present.
+    fn default() -> Self {
+        Self {
+            consecutive_5xx_errors: 5,
+            consecutive_gateway_errors: 0,
+            interval: Duration::from_secs(10),
+            base_ejection_time: Duration::from_secs(30),
+            max_ejection_percent: 10,
+        }
+    }
 }
 
 /// Endpoint selection inside a backend.

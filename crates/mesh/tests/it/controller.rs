@@ -175,3 +175,85 @@ async fn objects_in_the_store_become_routes_in_the_proxy() {
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(5), controller).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_90_10_virtual_service_splits_2000_requests_within_3_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(dir.path(), StoreOptions::default()).unwrap();
+    let config = ProxyConfig {
+        listeners: vec![ListenerConfig::mesh("127.0.0.1:0".parse().unwrap())],
+        ..ProxyConfig::default()
+    };
+    let proxy = Arc::new(Proxy::start(config, &RouteTable::default()).await.unwrap());
+    let mesh_port = proxy.addr(weir_proxy::Role::Mesh).unwrap().port();
+    let shutdown = weir_controller::Shutdown::new();
+    let controller = tokio::spawn(weir_mesh::run_mesh_controller(
+        store.clone(),
+        proxy.clone(),
+        shutdown.clone(),
+    ));
+
+    // The routing objects exist before any pod, so every table with endpoints has the split.
+    create(
+        &store,
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "reviews", "namespace": "bookinfo"},
+            "spec": {"selector": {"app": "reviews"}, "ports": [{"port": 9080, "targetPort": 9080}]}
+        }),
+    )
+    .await;
+    create(&store, json!({
+        "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+        "metadata": {"name": "reviews", "namespace": "bookinfo"},
+        "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
+    }))
+    .await;
+    create(
+        &store,
+        json!({
+            "apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+            "metadata": {"name": "reviews", "namespace": "bookinfo"},
+            "spec": {"hosts": ["reviews"], "http": [{"route": [
+                {"destination": {"host": "reviews", "subset": "v1"}, "weight": 90},
+                {"destination": {"host": "reviews", "subset": "v2"}, "weight": 10}
+            ]}]}
+        }),
+    )
+    .await;
+    let (v1, v2) = (upstream("v1").await, upstream("v2").await);
+    create(&store, pod("reviews-1", "v1", v1)).await;
+    create(&store, pod("reviews-2", "v2", v2)).await;
+    // Both subsets have their endpoint once both versions answer.
+    let (mut seen_v1, mut seen_v2) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(seen_v1 && seen_v2) {
+        assert!(Instant::now() < deadline, "timed out waiting for both versions to answer");
+        let response = get_through(mesh_port, "reviews:9080").await;
+        seen_v1 |= response.ends_with("v1");
+        seen_v2 |= response.ends_with("v2");
+        if !(seen_v1 && seen_v2) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    let (mut n1, mut n2, mut other) = (0u32, 0u32, 0u32);
+    for _ in 0..2000 {
+        let response = get_through(mesh_port, "reviews.bookinfo:9080").await;
+        if response.ends_with("v1") {
+            n1 += 1;
+        } else if response.ends_with("v2") {
+            n2 += 1;
+        } else {
+            other += 1;
+        }
+    }
+    assert_eq!(other, 0, "every request answered by v1 or v2");
+    let share_v2 = f64::from(n2) * 100.0 / 2000.0;
+    assert!((7.0..=13.0).contains(&share_v2), "v1 {n1}, v2 {n2}: v2 got {share_v2:.1} %");
+    let share_v1 = f64::from(n1) * 100.0 / 2000.0;
+    assert!((87.0..=93.0).contains(&share_v1), "v1 {n1}, v2 {n2}");
+
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(5), controller).await.unwrap().unwrap();
+}

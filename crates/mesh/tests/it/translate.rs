@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use std::time::Duration;
 use weir_mesh::{Endpoint, EndpointPort, MeshObjects, Translation, translate};
 use weir_model::istio::{DestinationRule, Gateway, VirtualService};
 use weir_model::typed::TypedObject;
-use weir_proxy::{HeaderMatch, StringMatch};
+
+use weir_proxy::{HeaderMatch, LoadBalancer, OutlierDetection, StringMatch};
 
 struct Objects {
     services: Vec<k8s_openapi::api::core::v1::Service>,
@@ -43,6 +45,7 @@ fn bookinfo(extra_istio: &str) -> Objects {
                 }
                 TypedObject::DestinationRule(mut d) => {
                     d.metadata.namespace = Some("bookinfo".into());
+                    objects.destination_rules.retain(|o| o.metadata.name != d.metadata.name);
                     objects.destination_rules.push(*d);
                 }
                 TypedObject::Gateway(mut g) => {
@@ -204,5 +207,98 @@ spec:
     // The broken VirtualService's routes are not installed: reviews keeps its default route.
     let vhost = t.table.mesh.iter().find(|v| v.name == "bookinfo/reviews:9080").unwrap();
     assert_eq!(vhost.routes[0].destinations[0].backend, "bookinfo/reviews:9080");
+    t.table.validate().unwrap();
+}
+
+#[test]
+fn outlier_detection_is_translated_and_a_subset_policy_wins() {
+    let objects = bookinfo(
+        r#"
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 3, interval: 1s, baseEjectionTime: 15s}
+  subsets:
+  - name: stable
+    labels: {version: stable}
+  - name: canary
+    labels: {version: canary}
+    trafficPolicy:
+      outlierDetection: {consecutiveGatewayErrors: 2, maxEjectionPercent: 100, minHealthPercent: 50}
+"#,
+    );
+    let t = run(&objects, &endpoints());
+    assert!(t.problems.is_empty(), "{:?}", t.problems);
+    let stable = &t.table.backends["bookinfo/reviews:9080/stable"];
+    assert_eq!(stable.load_balancer, LoadBalancer::RoundRobin);
+    assert_eq!(
+        stable.outlier,
+        Some(OutlierDetection {
+            consecutive_5xx_errors: 3,
+            consecutive_gateway_errors: 0,
+            interval: Duration::from_secs(1),
+            base_ejection_time: Duration::from_secs(15),
+            max_ejection_percent: 10,
+        })
+    );
+    // the subset's outlierDetection replaces the rule's; its load balancer is inherited
+    let canary = &t.table.backends["bookinfo/reviews:9080/canary"];
+    assert_eq!(canary.load_balancer, LoadBalancer::RoundRobin);
+    assert_eq!(
+        canary.outlier,
+        Some(OutlierDetection {
+            consecutive_gateway_errors: 2,
+            max_ejection_percent: 100,
+            ..OutlierDetection::default()
+        })
+    );
+    let warnings = &t.warnings["DestinationRule/bookinfo/reviews"];
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("spec.subsets[1].trafficPolicy.outlierDetection.minHealthPercent")),
+        "{warnings:?}"
+    );
+    // backends without a DestinationRule keep today's behaviour
+    assert_eq!(t.table.backends["bookinfo/productpage:9080"].outlier, None);
+    t.table.validate().unwrap();
+}
+
+#[test]
+fn a_bad_outlier_duration_is_a_problem_of_the_destination_rule() {
+    let objects = bookinfo(
+        r#"
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {interval: soon, maxEjectionPercent: 150}
+  subsets:
+  - name: stable
+    labels: {version: stable}
+  - name: canary
+    labels: {version: canary}
+    trafficPolicy:
+      outlierDetection: {baseEjectionTime: 0s}
+"#,
+    );
+    let t = run(&objects, &endpoints());
+    let problems = &t.problems["DestinationRule/bookinfo/reviews"];
+    for needle in [
+        "spec.trafficPolicy.outlierDetection.interval: invalid duration \"soon\"",
+        "spec.trafficPolicy.outlierDetection.maxEjectionPercent: 150 is outside 0..=100",
+        "spec.subsets[1].trafficPolicy.outlierDetection.baseEjectionTime: must be at least 1ms",
+    ] {
+        assert!(problems.iter().any(|p| p.contains(needle)), "{needle}: {problems:?}");
+    }
+    // the broken settings are left out; the rest of the table serves
+    assert_eq!(t.table.backends["bookinfo/reviews:9080/stable"].outlier, None);
+    assert_eq!(t.table.backends["bookinfo/reviews:9080/canary"].outlier, None);
     t.table.validate().unwrap();
 }

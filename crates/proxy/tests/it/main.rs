@@ -2,6 +2,7 @@
 
 mod load;
 mod metrics;
+mod outlier;
 mod resilience;
 mod routing;
 mod support;

@@ -199,6 +199,7 @@ pub(crate) fn backend(addrs: &[SocketAddr], version: &str) -> Backend {
         endpoints: addrs.to_vec(),
         load_balancer: LoadBalancer::RoundRobin,
         labels: labels("reviews", version),
+        outlier: None,
     }
 }
 
