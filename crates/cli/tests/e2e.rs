@@ -233,9 +233,10 @@ fn the_bookinfo_demo_serves_requests_through_the_gateway_and_the_mesh() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let pods = weir.ok(&["get", "pods", "-n", "bookinfo"]);
-        let running =
-            pods.lines().skip(1).filter(|l| l.contains(" 1/1 ") && l.contains("Running")).count();
-        if running == 4 {
+        let rows: Vec<&str> = pods.lines().skip(1).collect();
+        let running = rows.iter().filter(|l| l.contains(" 1/1 ") && l.contains("Running")).count();
+        // The four bookinfo services, plus the pods of the reviews-rollout.
+        if running >= 4 && running == rows.len() {
             break;
         }
         assert!(Instant::now() < deadline, "bookinfo pods did not become ready:\n{pods}");
