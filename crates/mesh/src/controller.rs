@@ -5,8 +5,9 @@
 //! then lists every input from the cluster, translates, and installs the table. A
 //! VirtualService that does not translate keeps serving its last valid version, and its
 //! problems are written to its `status` (as Istio's `validationMessages` and a `Reconciled`
-//! condition) until it is fixed; warnings about fields the embedded proxy does not serve are
-//! written the same way, once per change.
+//! condition) until it is fixed. A DestinationRule setting that does not translate is left
+//! out (the level above it applies) and reported in the rule's status the same way. Warnings
+//! about fields the embedded proxy does not serve are written alike, once per change.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -165,23 +166,43 @@ impl MeshState {
             tracing::warn!(error = %invalid, "mesh: the proxy refused the route table; the last good one keeps serving");
         }
         self.last_valid.retain(|key, _| virtual_services.iter().any(|vs| vs_key(vs) == *key));
-        self.report(cluster, &registry, &virtual_services, &first.problems, &first.warnings).await;
+        let targets: Vec<ReportTarget<'_>> = virtual_services
+            .iter()
+            .map(|vs| ReportTarget {
+                resource: "virtualservices",
+                meta: &vs.metadata,
+                when_invalid: "the last valid version keeps serving",
+            })
+            .chain(destination_rules.iter().map(|dr| ReportTarget {
+                resource: "destinationrules",
+                meta: &dr.metadata,
+                when_invalid: "the invalid settings are ignored",
+            }))
+            .collect();
+        self.report(cluster, &registry, &targets, &first.problems, &first.warnings).await;
         Ok(())
     }
 
-    /// Writes each VirtualService's translation problems and warnings to its status, once per
-    /// change.
+    /// Writes each VirtualService's and DestinationRule's translation problems and warnings
+    /// to its status, once per change.
     async fn report<C: Cluster>(
         &mut self,
         cluster: &C,
         registry: &Registry,
-        virtual_services: &[VirtualService],
+        targets: &[ReportTarget<'_>],
         problems: &BTreeMap<String, Vec<String>>,
         warnings: &BTreeMap<String, Vec<String>>,
     ) {
-        let Some(rt) = registry.for_name("virtualservices").cloned() else { return };
-        for vs in virtual_services {
-            let key = vs_key(vs);
+        let mut seen = std::collections::BTreeSet::new();
+        for target in targets {
+            let Some(rt) = registry.for_name(target.resource).cloned() else { continue };
+            let key = format!(
+                "{}/{}/{}",
+                rt.kind,
+                target.meta.namespace.as_deref().unwrap_or_default(),
+                target.meta.name.as_deref().unwrap_or_default()
+            );
+            seen.insert(key.clone());
             let errors = problems.get(&key).cloned().unwrap_or_default();
             let notes = warnings.get(&key).cloned().unwrap_or_default();
             let messages: Vec<Value> = errors
@@ -193,25 +214,34 @@ impl MeshState {
                 json!({"type": "Reconciled", "status": "True", "reason": "Translated", "message": "served by weir's proxy"})
             } else {
                 json!({"type": "Reconciled", "status": "False", "reason": "InvalidConfig",
-                       "message": format!("the last valid version keeps serving: {}", errors.join("; "))})
+                       "message": format!("{}: {}", target.when_invalid, errors.join("; "))})
             };
-            let status = json!({"conditions": [condition], "validationMessages": messages, "observedGeneration": vs.metadata.generation});
+            let status = json!({"conditions": [condition], "validationMessages": messages, "observedGeneration": target.meta.generation});
             if self.reported.get(&key) == Some(&status) {
                 continue;
             }
-            let namespace = vs.metadata.namespace.as_deref();
-            let name = vs.metadata.name.as_deref().unwrap_or_default();
+            let namespace = target.meta.namespace.as_deref();
+            let name = target.meta.name.as_deref().unwrap_or_default();
             let patch = Patch::Merge(json!({"status": status}));
             match cluster.patch(&rt, namespace, name, &patch, Subresource::Status).await {
                 Ok(_) => {
                     self.reported.insert(key, status);
                 }
-                Err(e) => {
-                    tracing::debug!(virtual_service = %key, error = %e, "mesh: cannot write status")
-                }
+                Err(e) => tracing::debug!(object = %key, error = %e, "mesh: cannot write status"),
             }
         }
+        // Forget objects that are gone, so a re-created one is reported again.
+        self.reported.retain(|key, _| seen.contains(key));
     }
+}
+
+/// An object whose translation outcome is written to its status.
+struct ReportTarget<'a> {
+    /// Its resource type, by plural.
+    resource: &'static str,
+    meta: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    /// What happens while it is invalid, for the condition's message.
+    when_invalid: &'static str,
 }
 
 fn vs_key(vs: &VirtualService) -> String {

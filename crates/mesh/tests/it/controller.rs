@@ -172,6 +172,24 @@ async fn objects_in_the_store_become_routes_in_the_proxy() {
     assert!(message.contains("subset \"v3\""), "{message}");
     assert!(get_through(mesh_port, "reviews:9080").await.ends_with("v2"));
 
+    // A DestinationRule setting that cannot be served is reported in the rule's own status.
+    let dr_type = Registry::builtin().for_name("dr").unwrap().clone();
+    let bad_policy = Patch::Merge(
+        json!({"spec": {"trafficPolicy": {"outlierDetection": {"interval": "soon"}}}}),
+    );
+    store
+        .patch(&dr_type, Some("bookinfo"), "reviews", &bad_policy, Subresource::Main)
+        .await
+        .unwrap();
+    eventually("the DestinationRule's problem in status", || async {
+        let dr = store.get(&dr_type, Some("bookinfo"), "reviews").await.unwrap();
+        dr.data["status"]["conditions"][0]["status"] == "False"
+            && dr.data["status"]["validationMessages"][0]["description"]
+                .as_str()
+                .is_some_and(|m| m.contains("soon"))
+    })
+    .await;
+
     shutdown.trigger();
     tokio::time::timeout(Duration::from_secs(5), controller).await.unwrap().unwrap();
 }
