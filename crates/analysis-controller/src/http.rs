@@ -2,9 +2,7 @@
 //! texts for transport failures, and Go's float formatting.
 
 use std::error::Error as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use k8s_openapi::jiff::Timestamp;
+use std::time::Duration;
 
 use weir_model::rollouts::{Authentication, WebMetricHeader};
 
@@ -33,12 +31,7 @@ pub(crate) fn decorate(
 }
 
 /// The wall clock (the pure engine takes `now` as an argument; this is where it comes from).
-pub(crate) fn wall_clock() -> Timestamp {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-    Timestamp::new(secs, i32::try_from(since.subsec_nanos()).unwrap_or(0))
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-}
+pub(crate) use weir_cluster::wall_clock;
 
 /// Seconds from a spec field (`None` or 0 → `default`).
 pub(crate) fn timeout_secs(secs: Option<i64>, default: u64) -> Duration {

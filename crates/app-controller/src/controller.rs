@@ -424,10 +424,8 @@ impl<C: Cluster> AppReconciler<C> {
 
 /// The wall clock at second precision (what Kubernetes timestamps hold).
 fn wall_clock() -> Timestamp {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-    Timestamp::new(seconds, 0).unwrap_or(Timestamp::UNIX_EPOCH)
+    let now = weir_cluster::wall_clock();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
 /// Retry delays of an unreachable repository: 5 s doubling to 3 min.

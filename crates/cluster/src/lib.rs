@@ -20,6 +20,7 @@
 //! Read [`Cluster`] first, then [`Object`].
 
 mod apply;
+mod clock;
 mod error;
 mod object;
 mod params;
@@ -31,6 +32,7 @@ mod watch;
 use std::future::Future;
 
 pub use apply::{ApplyOutcome, LAST_APPLIED_ANNOTATION, apply, merge as apply_merge};
+pub use clock::wall_clock;
 pub use error::{Error, FieldError, Result};
 pub use object::{Object, ObjectList, ObjectRef};
 pub use params::{DeleteParams, ListParams, PropagationPolicy, Subresource, WatchParams};

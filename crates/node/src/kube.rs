@@ -28,14 +28,8 @@ pub(crate) fn deployments() -> ResourceType {
     rt("deployments")
 }
 
-/// The wall clock, as the store writes it. Only loops call this; pure code takes `now`.
-pub(crate) fn now() -> Timestamp {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
-    let nanos = i32::try_from(since.subsec_nanos()).unwrap_or(0);
-    Timestamp::new(seconds, nanos).unwrap_or(Timestamp::UNIX_EPOCH)
-}
+/// The wall clock. Only loops call this; pure code takes `now`.
+pub(crate) use weir_cluster::wall_clock as now;
 
 /// Seconds from `earlier` to `later` (negative if `later` is before).
 pub(crate) fn seconds_between(earlier: &Timestamp, later: &Timestamp) -> f64 {

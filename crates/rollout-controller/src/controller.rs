@@ -73,13 +73,8 @@ impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     }
 }
 
-/// The wall clock, read only here (the engine takes `now` as an argument).
-pub fn now() -> Timestamp {
-    let since =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let millis = i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
-}
+/// The wall clock (the engine takes `now` as an argument; loops read it here).
+pub use weir_cluster::wall_clock as now;
 
 /// The spec the engine sees, the workload's generation, and why the spec is invalid (if so).
 struct Resolution {

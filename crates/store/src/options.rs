@@ -30,12 +30,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        // jiff's `Timestamp::now` needs its `std` feature, which k8s-openapi does not enable.
-        let since_epoch =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let seconds = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-        let nanos = i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0);
-        Timestamp::new(seconds, nanos).unwrap_or(Timestamp::UNIX_EPOCH)
+        weir_cluster::wall_clock()
     }
 }
 

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 use weir_client::Client;
 use weir_cluster::{Cluster, LabelSelector, ListParams, Object};
@@ -52,7 +51,7 @@ pub(crate) async fn run(client: &Client, args: GetArgs) -> Result<ExitCode> {
                     &objects,
                     args.all_namespaces && rt.namespaced(),
                     wide,
-                    now()
+                    weir_cluster::wall_clock()
                 )
             );
         }
@@ -71,14 +70,4 @@ fn document(mut objects: Vec<Object>, single: bool) -> Value {
         "items": objects.iter().map(Object::to_value).collect::<Vec<_>>(),
         "metadata": { "resourceVersion": "" },
     })
-}
-
-fn now() -> Timestamp {
-    // jiff's `Timestamp::now` needs its `std` feature, which k8s-openapi does not enable.
-    let since_epoch =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since_epoch.as_secs())
-        .ok()
-        .and_then(|s| Timestamp::from_second(s).ok())
-        .unwrap_or(Timestamp::UNIX_EPOCH)
 }
