@@ -76,6 +76,21 @@ pub(super) async fn supervise<C: Cluster>(
     };
     let mut crashes = 0u32;
     let mut restarting = false;
+    if !is_dns_label(&container.name) {
+        // The name becomes a file name under the pod's directory: never let it leave it.
+        shared.update(index, |c| {
+            c.state = RunState::Waiting {
+                reason: "InvalidContainerName".into(),
+                message: Some(format!(
+                    "container name {:?} is not a DNS label (lower-case letters, digits and \
+                     '-', at most 63 characters)",
+                    container.name
+                )),
+            };
+        });
+        stop.wait().await;
+        return Outcome::Stopped;
+    }
     loop {
         if stop.is_triggered() {
             return Outcome::Stopped;
@@ -408,4 +423,28 @@ async fn terminate(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     status
+}
+
+/// Kubernetes' RFC 1123 label rule for container names.
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::is_dns_label;
+
+    #[test]
+    fn container_names_that_could_leave_the_pod_directory_are_refused() {
+        assert!(is_dns_label("reviews"));
+        assert!(is_dns_label("app-2"));
+        for bad in ["", "../x", "a/b", ".hidden", "-a", "a-", "Upper", &"x".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad:?}");
+        }
+    }
 }

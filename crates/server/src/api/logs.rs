@@ -59,6 +59,9 @@ async fn serve<C: Cluster + Clone>(
             )));
         }
     };
+    if container.contains('/') || container.starts_with('.') {
+        return Err(Error::BadRequest(format!("container name {container:?} is not valid")));
+    }
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let path = weir_node::pod_log_path(data_dir, namespace, name, &uid, &container);
     let text = match tokio::fs::read(&path).await {
