@@ -41,6 +41,11 @@ pub use resource::{Registry, ResourceType, Scope};
 pub use selector::LabelSelector;
 pub use watch::{WatchEvent, WatchStream};
 
+/// Embedded mode: the annotation the node agent writes on each pod it runs, with every
+/// container's host-port map `{"<container>": {"<containerPort>": <hostPort>}}`; the mesh
+/// reads it to find endpoints.
+pub const HOST_PORTS_ANNOTATION: &str = "weir.dev/host-ports";
+
 /// Re-exported so that users of the trait name the same metadata type the backends use.
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 

@@ -124,6 +124,9 @@ async fn watch_type<C: Cluster>(
 struct MeshState {
     last_valid: BTreeMap<String, VirtualService>,
     reported: BTreeMap<String, Value>,
+    /// The table the proxy serves: an identical rebuild is not installed again, since each
+    /// install restarts the weighted schedules (frequent re-installs would skew the split).
+    installed: Option<weir_proxy::RouteTable>,
 }
 
 impl MeshState {
@@ -162,8 +165,15 @@ impl MeshState {
         }
         let translation =
             if first.problems.is_empty() { first.clone() } else { objects(&virtual_services) };
-        if let Err(invalid) = proxy.update(&translation.table) {
-            tracing::warn!(error = %invalid, "mesh: the proxy refused the route table; the last good one keeps serving");
+        if self.installed.as_ref() == Some(&translation.table) {
+            // Nothing changed for the data plane (e.g. a pod status or our own status write).
+        } else {
+            match proxy.update(&translation.table) {
+                Ok(()) => self.installed = Some(translation.table.clone()),
+                Err(invalid) => {
+                    tracing::warn!(error = %invalid, "mesh: the proxy refused the route table; the last good one keeps serving")
+                }
+            }
         }
         self.last_valid.retain(|key, _| virtual_services.iter().any(|vs| vs_key(vs) == *key));
         let targets: Vec<ReportTarget<'_>> = virtual_services

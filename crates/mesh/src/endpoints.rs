@@ -57,9 +57,7 @@ pub(crate) enum TargetPort {
     Name(String),
 }
 
-/// The annotation the node agent writes on each pod it runs: every container's port map,
-/// `{"<container>": {"<containerPort>": <hostPort>}}` (see `weir_node::HOST_PORTS_ANNOTATION`).
-pub const HOST_PORTS_ANNOTATION: &str = "weir.dev/host-ports";
+pub use weir_cluster::HOST_PORTS_ANNOTATION;
 
 /// The endpoint a pod offers, from its labels, readiness, owner and the node agent's port map.
 /// A pod without the port map (not started yet) has no ports and so serves nothing.

@@ -20,8 +20,7 @@ use super::spec::Blocked;
 use super::status::{ContainerRuntime, RunState, pod_status};
 use crate::kube::{now, pods};
 
-/// Annotation with each container's port map: `{"<container>": {"<containerPort>": hostPort}}`.
-pub const HOST_PORTS_ANNOTATION: &str = "weir.dev/host-ports";
+pub use weir_cluster::HOST_PORTS_ANNOTATION;
 
 /// Runs one pod until `stop`; processes are ended (gracefully) before it returns.
 pub(crate) async fn run_pod<C: Cluster>(
