@@ -99,7 +99,11 @@ pub async fn load_live<C: Cluster>(
         }
         let ns = if rt.namespaced() { ns } else { None };
         match cluster.get(&rt, ns, name).await {
-            Ok(obj) => {
+            Ok(mut obj) => {
+                // An API server serves an object in the version it is asked for; the store
+                // keeps one version per kind (Istio's v1alpha3, v1beta1 and v1 share a
+                // schema), so the live object is compared in the manifest's version.
+                obj.api_version = api_version.to_owned();
                 if seen.insert(identity(&obj)) {
                     lives.push(obj.to_value());
                 }
@@ -130,9 +134,11 @@ pub async fn load_live<C: Cluster>(
     Ok(lives)
 }
 
+/// Group, kind, namespace and name: the same object whatever version it was read in.
 fn identity(obj: &Object) -> (String, String, String, String) {
+    let group = obj.api_version.rsplit_once('/').map_or("", |(group, _)| group);
     (
-        obj.api_version.clone(),
+        group.to_owned(),
         obj.kind.clone(),
         obj.namespace().unwrap_or("").to_string(),
         obj.name().to_string(),

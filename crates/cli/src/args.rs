@@ -79,13 +79,17 @@ pub(crate) struct UpArgs {
     /// Port of the proxy's Prometheus metrics on 127.0.0.1 (0 = any).
     #[arg(long, default_value_t = 7182)]
     pub(crate) metrics_port: u16,
-    /// Seconds between comparisons of Applications with git (plus up to 60 s jitter).
-    #[arg(long, default_value_t = 120)]
-    pub(crate) app_resync: u64,
+    /// Seconds between comparisons of Applications with git [default: 120, with --demo 5].
+    #[arg(long)]
+    pub(crate) app_resync: Option<u64>,
+    /// Most seconds of random delay added to each comparison [default: 60, with --demo 1].
+    #[arg(long)]
+    pub(crate) app_resync_jitter: Option<u64>,
     /// weir's configuration file (default: `<data dir>/config.yaml` when it exists).
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
-    /// Apply the bookinfo demo manifests (examples/bookinfo) on start.
+    /// Run the bookinfo demo: a git repository made from examples/bookinfo in the data
+    /// directory (once), synced by three Applications.
     #[arg(long)]
     pub(crate) demo: bool,
 }

@@ -29,7 +29,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Delete(args) => delete::run(&connect::client(&cli.connection)?, args).await,
         Command::Lint(args) => lint::run(args),
         Command::Version => version(&cli).await,
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(&cli.connection, args).await,
         Command::App(args) => {
             app::run(&connect::client(&cli.connection)?, &connect::data_dir(&cli.connection)?, args)
                 .await

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout)] // printing is this binary's job
 
 mod args;
+mod bookinfo;
 mod commands;
 mod config;
 mod connect;

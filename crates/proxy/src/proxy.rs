@@ -37,6 +37,11 @@ pub type ProxyBody = Either<Incoming, Full<Bytes>>;
 
 /// Envoy's body when a backend has no endpoint.
 pub const NO_HEALTHY_UPSTREAM: &str = "no healthy upstream";
+
+/// How long a request routed to a subset without endpoints waits for a newer route table.
+const TRANSITION_GRACE: Duration = Duration::from_secs(1);
+/// How often a waiting request looks for a newer table.
+const TRANSITION_POLL: Duration = Duration::from_millis(5);
 /// Envoy's body when the route timeout (or the last per-try timeout) expires.
 pub const UPSTREAM_TIMEOUT: &str = "upstream request timeout";
 /// Envoy's body when no connection could be made to the upstream.
@@ -391,11 +396,27 @@ impl Shared {
     ) -> Result<Response<ProxyBody>, Infallible> {
         let start = Instant::now();
         let router = self.router.load_full();
+        let (parts, body) = req.into_parts();
+        self.route(role, source, start, router, parts, body).await
+    }
+
+    /// Routes one request with `router`. A destination whose subset has no endpoint at all is
+    /// usually a transition in flight (pods relabelled a moment before the VirtualService
+    /// moves, as when a canary becomes stable): the request waits up to
+    /// [`TRANSITION_GRACE`] for a newer table and is routed again, instead of failing.
+    async fn route(
+        self: &Arc<Self>,
+        role: Role,
+        source: u8,
+        start: Instant,
+        router: Arc<Router>,
+        parts: http::request::Parts,
+        body: Incoming,
+    ) -> Result<Response<ProxyBody>, Infallible> {
         let listener = match role {
             Role::Gateway => &router.gateway,
             Role::Mesh => &router.mesh,
         };
-        let (parts, body) = req.into_parts();
         let authority = match parts.uri.authority() {
             Some(a) => a.as_str(),
             None => parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or(""),
@@ -417,6 +438,11 @@ impl Shared {
         let Some(backend) = router.backends.get(dest.backend) else {
             return Ok(self.local(unknown, source, start, 500, "", Flags::NONE));
         };
+        if backend.has_no_endpoints()
+            && let Some(newer) = self.newer_table(&router, start + TRANSITION_GRACE).await
+        {
+            return Box::pin(self.route(role, source, start, newer, parts, body)).await;
+        }
         let metrics = &*backend.metrics;
 
         let mut flags = Flags::NONE;
@@ -515,6 +541,21 @@ impl Shared {
         dest.response_headers.apply(&mut resp_parts.headers);
         self.finish(metrics, source, start, resp_parts.status.as_u16(), flags);
         Ok(Response::from_parts(resp_parts, Either::Left(resp_body)))
+    }
+
+    /// Waits until the installed table is not `current` (polling, as tables change rarely),
+    /// or `deadline`.
+    async fn newer_table(&self, current: &Arc<Router>, deadline: Instant) -> Option<Arc<Router>> {
+        loop {
+            let installed = self.router.load_full();
+            if !Arc::ptr_eq(&installed, current) {
+                return Some(installed);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(TRANSITION_POLL).await;
+        }
     }
 
     /// Sends a fire-and-forget copy of `template` to `backend`; never delays the caller.

@@ -93,6 +93,11 @@ pub(crate) struct CompiledBackend {
 }
 
 impl CompiledBackend {
+    /// The backend has no endpoint at all (a subset that selects no ready pod).
+    pub(crate) fn has_no_endpoints(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
     /// Picks an endpoint and counts the request in flight; `None`: no healthy upstream (no
     /// endpoint, or all of them ejected by outlier detection).
     pub(crate) fn pick(&self) -> Option<InFlight> {

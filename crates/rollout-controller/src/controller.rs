@@ -217,6 +217,17 @@ async fn sync_ephemeral_metadata<C: Cluster>(
             continue;
         }
         let desired = replicaset::desired_ephemeral(ro, hash, new_hash);
+        if replicaset::sync_ephemeral(rs, desired.as_ref()).is_none() {
+            continue;
+        }
+        // This pass may have scaled the ReplicaSet already: update the stored version, or the
+        // write conflicts and the pods stay relabelled without the traffic that goes with it.
+        let rs = match cluster.get(&rt("replicasets"), ns, rs.name()).await {
+            Ok(fresh) => fresh,
+            Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(format!("reading ReplicaSet {}: {e}", rs.name())),
+        };
+        let rs = &rs;
         let Some(updated) = replicaset::sync_ephemeral(rs, desired.as_ref()) else {
             continue;
         };

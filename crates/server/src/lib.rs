@@ -41,9 +41,11 @@ pub struct UpConfig {
     pub mesh_port: u16,
     /// Port of the proxy's Prometheus metrics on 127.0.0.1; 0 picks one.
     pub metrics_port: u16,
-    /// How often Applications are compared with git (plus up to 60 s jitter); Argo CD's
+    /// How often Applications are compared with git (plus up to `app_resync_jitter`); Argo CD's
     /// default is 120 s.
     pub app_resync: Duration,
+    /// The most random delay added to each comparison (Argo CD's default: 60 s).
+    pub app_resync_jitter: Duration,
     /// Image → command line, for containers that name only an image.
     pub image_map: BTreeMap<String, Vec<String>>,
     /// Objects applied on start (the demo), with their namespaces already set.
@@ -161,6 +163,7 @@ pub async fn up(
             Arc::new(store.clone()),
             weir_app_controller::AppControllerConfig {
                 resync: config.app_resync,
+                jitter: config.app_resync_jitter,
                 ..weir_app_controller::AppControllerConfig::new(data_dir.root())
             },
             shutdown.clone(),

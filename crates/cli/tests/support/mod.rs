@@ -1,0 +1,127 @@
+//! What the end-to-end tests share: a `weir up` in a temporary data directory, driven by the
+//! real binary's commands as a user would.
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// A `weir up` running in its own temporary data directory, stopped with SIGTERM on drop.
+pub(crate) struct Weir {
+    pub(crate) child: Child,
+    pub(crate) data_dir: tempfile::TempDir,
+}
+
+impl Weir {
+    pub(crate) fn start() -> Weir {
+        Self::start_with(&[])
+    }
+
+    pub(crate) fn start_with(extra: &[&str]) -> Weir {
+        let data_dir = tempfile::tempdir().unwrap();
+        let child = Command::new(WEIR)
+            .args([
+                "up",
+                "--port",
+                "0",
+                "--gateway-port",
+                "0",
+                "--mesh-port",
+                "0",
+                "--metrics-port",
+                "0",
+                "--data-dir",
+            ])
+            .arg(data_dir.path())
+            .args(extra)
+            .env("WEIR_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let weir = Weir { child, data_dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !weir.endpoints_path().exists() {
+            assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        weir
+    }
+
+    pub(crate) fn endpoints_path(&self) -> PathBuf {
+        self.data_dir.path().join("endpoints.json")
+    }
+
+    pub(crate) fn api(&self) -> String {
+        self.endpoint("api")
+    }
+
+    pub(crate) fn endpoint(&self, name: &str) -> String {
+        let text = std::fs::read_to_string(self.endpoints_path()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value[name].as_str().unwrap().to_owned()
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        Command::new(WEIR)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .args(args)
+            .env_remove("WEIR_SERVER")
+            .env_remove("WEIR_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its standard output.
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "weir {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail and returns its standard error.
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(!output.status.success(), "weir {args:?} should have failed");
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Weir {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn raw_http(api: &str, request_head: &str) -> String {
+    let addr = api.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!("{request_head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
