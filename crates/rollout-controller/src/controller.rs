@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use weir_cluster::{Cluster, Error, ListParams, Object, ObjectRef};
 use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
-use weir_model::rollouts::{Rollout, RolloutStatus};
+use weir_model::rollouts::{PodTemplateMetadata, Rollout, RolloutStatus};
 use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
@@ -200,6 +200,35 @@ async fn pass<C: Cluster>(
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
+/// Records on the ReplicaSet the ephemeral metadata its pods now carry. The ReplicaSet is
+/// read again: this pass may have scaled it and relabelled pods make the ReplicaSet
+/// controller write its status, and a conflict here would leave pods relabelled without the
+/// traffic change that goes with it until the next pass.
+async fn record_ephemeral<C: Cluster>(
+    cluster: &C,
+    ns: Option<&str>,
+    name: &str,
+    desired: Option<&PodTemplateMetadata>,
+) -> Result<(), String> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let rs = match cluster.get(&rt("replicasets"), ns, name).await {
+            Ok(rs) => rs,
+            Err(Error::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(format!("reading ReplicaSet {name}: {e}")),
+        };
+        let Some(updated) = replicaset::sync_ephemeral(&rs, desired) else {
+            return Ok(());
+        };
+        match cluster.update(&rt("replicasets"), updated).await {
+            Ok(_) | Err(Error::NotFound { .. }) => return Ok(()),
+            Err(Error::Conflict { .. }) if attempts < 5 => continue,
+            Err(e) => return Err(format!("updating ReplicaSet {name}: {e}")),
+        }
+    }
+}
+
 /// Argo's ephemeral metadata: the stable ReplicaSet's pods carry `stableMetadata`, the
 /// canary's `canaryMetadata`. Pods are patched before their ReplicaSet records the change,
 /// so a pass cut short is repeated whole.
@@ -220,17 +249,6 @@ async fn sync_ephemeral_metadata<C: Cluster>(
         if replicaset::sync_ephemeral(rs, desired.as_ref()).is_none() {
             continue;
         }
-        // This pass may have scaled the ReplicaSet already: update the stored version, or the
-        // write conflicts and the pods stay relabelled without the traffic that goes with it.
-        let rs = match cluster.get(&rt("replicasets"), ns, rs.name()).await {
-            Ok(fresh) => fresh,
-            Err(Error::NotFound { .. }) => continue,
-            Err(e) => return Err(format!("reading ReplicaSet {}: {e}", rs.name())),
-        };
-        let rs = &rs;
-        let Some(updated) = replicaset::sync_ephemeral(rs, desired.as_ref()) else {
-            continue;
-        };
         let previous = replicaset::recorded_ephemeral(rs);
         let patch = replicaset::pod_ephemeral_patch(previous.as_ref(), desired.as_ref());
         for pod in owned(cluster, "pods", ns, rs.uid()).await? {
@@ -243,10 +261,7 @@ async fn sync_ephemeral_metadata<C: Cluster>(
                 Err(e) => return Err(format!("patching pod {}: {e}", pod.name())),
             }
         }
-        cluster
-            .update(&rt("replicasets"), updated)
-            .await
-            .map_err(|e| format!("updating ReplicaSet {}: {e}", rs.name()))?;
+        record_ephemeral(cluster, ns, rs.name(), desired.as_ref()).await?;
     }
     Ok(())
 }

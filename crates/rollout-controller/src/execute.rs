@@ -5,7 +5,9 @@
 use serde_json::{Value, json};
 use weir_cluster::{Cluster, DeleteParams, Error, Patch, Registry, ResourceType, Subresource};
 use weir_model::rollouts::Rollout;
-use weir_rollout::{Command, DESIRED_REPLICAS_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+use weir_rollout::{
+    Command, DESIRED_REPLICAS_ANNOTATION, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION,
+};
 
 use crate::replicaset::{desired_ephemeral, new_replica_set};
 
@@ -51,6 +53,11 @@ pub(crate) async fn replica_sets<C: Cluster>(
                 });
                 let patch = Patch::Merge(patch);
                 cluster.patch(&rs_rt, ns, name, &patch, Subresource::Main).await.map(|_| ())
+            }
+            Command::SetRevision { name, revision } => {
+                let patch = Patch::Merge(json!({"metadata": {"annotations": {
+                        REVISION_ANNOTATION: revision.to_string()}}}));
+                ignore_not_found(cluster.patch(&rs_rt, ns, name, &patch, Subresource::Main).await)
             }
             Command::SetScaleDownDeadline { name, deadline } => {
                 let value = deadline.map_or(Value::Null, |d| Value::String(d.to_string()));

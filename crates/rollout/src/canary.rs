@@ -104,6 +104,14 @@ pub enum Command {
         /// The new `spec.replicas`.
         replicas: i32,
     },
+    /// Raise an existing ReplicaSet's `rollout.argoproj.io/revision`: its template came back
+    /// (a rollback in git, an undo), and as in Argo that makes it the newest revision.
+    SetRevision {
+        /// The ReplicaSet.
+        name: String,
+        /// Its new revision.
+        revision: i64,
+    },
     /// Set (`Some`) or remove (`None`) the `scale-down-deadline` annotation.
     SetScaleDownDeadline {
         /// The ReplicaSet.
@@ -271,17 +279,30 @@ pub fn reconcile(ro: &Rollout, observed: &Observed<'_>) -> Reconciled {
     let template = ro.spec.template.clone().unwrap_or_default();
     let new_hash = hash::pod_template_hash(&template, old.collision_count);
     let new_rs = observed.replica_sets.iter().find(|rs| rs.hash == new_hash).cloned();
-    let max_revision = observed.replica_sets.iter().filter_map(ReplicaSetView::revision).max();
+    // Argo's `SetNewReplicaSetAnnotations`: the new ReplicaSet's revision is one more than
+    // every other's, so a template that comes back is a new revision (and its AnalysisRuns get
+    // new names instead of finding the old, finished ones).
+    let max_other = observed
+        .replica_sets
+        .iter()
+        .filter(|rs| rs.hash != new_hash)
+        .filter_map(ReplicaSetView::revision)
+        .max()
+        .unwrap_or(0);
     let revision = match &new_rs {
-        Some(rs) => rs.revision().unwrap_or(max_revision.unwrap_or(0)),
-        None => max_revision.unwrap_or(0) + 1,
+        Some(rs) => rs.revision().filter(|own| *own > max_other).unwrap_or(max_other + 1),
+        None => max_other + 1,
     };
+    let raise_revision = new_rs
+        .as_ref()
+        .filter(|rs| rs.revision() != Some(revision))
+        .map(|rs| Command::SetRevision { name: rs.name.clone(), revision });
     let mut pass = Pass {
         ro,
         observed,
         status: old.clone(),
         old,
-        commands: Vec::new(),
+        commands: raise_revision.into_iter().collect(),
         events: Vec::new(),
         requeue: None,
         new_hash,

@@ -321,3 +321,26 @@ fn progress_deadline_degrades_then_recovers() {
     w.settle();
     assert_eq!(w.phase(), ("Paused".to_owned(), "CanaryPauseStep".to_owned()));
 }
+
+#[test]
+fn a_template_that_comes_back_is_a_new_revision_with_its_own_analysis() {
+    let mut w = World::new(seed_rollout());
+    w.settle();
+    let v2 = hash_of("reviews:v2");
+    w.set_image("reviews:v2");
+    w.settle();
+    w.advance(600);
+    w.settle();
+    assert!(w.runs.iter().any(|r| r.name == format!("reviews-rollout-{v2}-2")));
+    // v3, then back to v2 (a revert in git) before v3 finishes: v2's ReplicaSet is reused.
+    w.set_image("reviews:v3");
+    w.settle();
+    w.set_image("reviews:v2");
+    w.settle();
+    let revision = |hash: &str| {
+        let rs = w.rss.iter().find(|rs| rs.hash == hash).unwrap();
+        rs.annotations.get(crate::REVISION_ANNOTATION).cloned()
+    };
+    assert_eq!(revision(&v2).as_deref(), Some("4"), "v1 = 1, v2 = 2, v3 = 3, v2 again = 4");
+    w.assert_fixed_point();
+}

@@ -63,6 +63,11 @@ impl World {
             Command::ScaleReplicaSet { name, replicas } => {
                 self.rs_mut(name).spec_replicas = Some(*replicas);
             }
+            Command::SetRevision { name, revision } => {
+                self.rs_mut(name)
+                    .annotations
+                    .insert(REVISION_ANNOTATION.to_owned(), revision.to_string());
+            }
             Command::SetScaleDownDeadline { name, deadline } => {
                 let rs = self.rs_mut(name);
                 match deadline {
