@@ -47,6 +47,9 @@ fn apply_get_delete_the_seed_demo() {
     assert!(live["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
     assert_eq!(live["metadata"]["generation"], 1);
 
+    // `-o name` output is input again, as with kubectl.
+    let named = weir.ok(&["get", "rollout/reviews-rollout", "-n", "bookinfo", "-o", "name"]);
+    assert_eq!(named.trim(), "rollout/reviews-rollout");
     let table = weir.ok(&["get", "deploy", "-n", "bookinfo"]);
     assert!(table.starts_with("NAME "), "{table}");
     assert!(table.contains("productpage-v1"), "{table}");

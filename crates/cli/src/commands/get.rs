@@ -1,8 +1,9 @@
-//! `weir get KIND [NAME] [-n NS | -A] [-o yaml|json|wide|name] [-l SELECTOR]`.
+//! `weir get KIND [NAME] [-n NS | -A] [-o yaml|json|wide|name] [-l SELECTOR]`, or
+//! `weir get KIND/NAME` as `-o name` prints it.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use weir_client::Client;
 use weir_cluster::{Cluster, LabelSelector, ListParams, Object};
@@ -11,7 +12,14 @@ use super::{namespace_or_default, registry, resource_type};
 use crate::args::{GetArgs, OutputFormat};
 use crate::output;
 
-pub(crate) async fn run(client: &Client, args: GetArgs) -> Result<ExitCode> {
+pub(crate) async fn run(client: &Client, mut args: GetArgs) -> Result<ExitCode> {
+    if let Some((kind, name)) = args.kind.split_once('/') {
+        if args.name.is_some() {
+            bail!("there is no need to give a name after {}: it names one object", args.kind);
+        }
+        args.name = Some(name.to_owned());
+        args.kind = kind.to_owned();
+    }
     let registry = registry(client).await?;
     let rt = resource_type(&registry, &args.kind)?;
     let namespace = match (rt.namespaced(), args.all_namespaces) {
