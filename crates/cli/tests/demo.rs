@@ -137,6 +137,8 @@ fn the_demo_walk_through() {
             .ok_or_else(|| format!("{} {}", status["phase"], status["message"]))
     });
     assert!(aborted.contains("RolloutAborted") && aborted.contains("analysis"), "{aborted}");
+    let tree = weir.ok(&["rollouts", "get", ROLLOUT, "-n", NS]);
+    assert!(tree.contains("Degraded") && tree.contains("AnalysisRun"), "{tree}");
     let runs = get_json(&weir, &["ar", "-n", NS]);
     assert!(
         runs["items"].as_array().unwrap().iter().any(|r| r["status"]["phase"] == "Failed"),

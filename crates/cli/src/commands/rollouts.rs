@@ -28,10 +28,17 @@ pub(crate) struct RolloutsArgs {
 
 #[derive(Debug, Subcommand)]
 enum RolloutsCommand {
-    /// Show a rollout: summary and revision → ReplicaSet → Pod tree.
+    /// Show a rollout: summary and revision → ReplicaSet → Pod tree (`get rollout NAME`, or
+    /// `get NAME`).
+    #[command(args_conflicts_with_subcommands = true)]
     Get {
         #[command(subcommand)]
-        what: GetWhat,
+        what: Option<GetWhat>,
+        /// The Rollout.
+        name: Option<String>,
+        /// Redraw on every change until Ctrl-C.
+        #[arg(short, long)]
+        watch: bool,
     },
     /// List rollouts.
     List {
@@ -135,8 +142,12 @@ fn go_duration(text: &str) -> Result<Duration> {
 pub(crate) async fn run(client: &Client, args: RolloutsArgs) -> Result<ExitCode> {
     let ns = namespace_or_default(args.namespace.as_deref()).to_owned();
     match args.command {
-        RolloutsCommand::Get { what: GetWhat::Rollout { name, watch } } => {
+        RolloutsCommand::Get { what: Some(GetWhat::Rollout { name, watch }), .. }
+        | RolloutsCommand::Get { what: None, name: Some(name), watch } => {
             get(client, &ns, &name, watch).await
+        }
+        RolloutsCommand::Get { what: None, name: None, .. } => {
+            bail!("which rollout? `weir rollouts get rollout NAME`")
         }
         RolloutsCommand::List { what: ListWhat::Rollouts { all_namespaces } } => {
             let namespace = (!all_namespaces).then_some(ns.as_str());
