@@ -207,6 +207,9 @@ async fn handle<C: Cluster + Clone>(
             let content_type =
                 headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             let patch = Patch::from_body(content_type, body)?;
+            if subresource == Subresource::Main {
+                check_patch_result(cluster, &rt, namespace, name, &patch).await?;
+            }
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
             after_write(state, &rt, &patched);
             Ok(ok(StatusCode::OK, &patched))
@@ -290,6 +293,30 @@ fn checked_body(
         });
     }
     Ok(object)
+}
+
+/// Refuses a patch whose result would not be a well-formed object of a typed kind (422 with
+/// every field problem, as for a create or an update), before anything is written. The check
+/// runs on the object as read now; the store applies the patch to the object as stored.
+async fn check_patch_result<C: Cluster>(
+    cluster: &C,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    patch: &Patch,
+) -> Result<(), Error> {
+    let live = cluster.get(rt, namespace, name).await?;
+    let mut value = live.to_value();
+    weir_cluster::apply_patch(&mut value, patch)?;
+    let patched = Object::from_value(value)?;
+    if let Err(diagnostics) = TypedObject::from_object(&patched) {
+        return Err(Error::Invalid {
+            kind: patched.kind.clone(),
+            name: patched.name().to_owned(),
+            causes: diagnostics.iter().map(|d| d.to_field_error()).collect(),
+        });
+    }
+    Ok(())
 }
 
 fn delete_params(query: &HashMap<String, String>, body: &Bytes) -> Result<DeleteParams, Error> {

@@ -139,6 +139,22 @@ async fn malformed_typed_objects_are_rejected_with_every_field_named() {
     let wrong_kind = config_map("c", json!({}));
     let error = api.client.create(&ro, wrong_kind).await.unwrap_err();
     assert_eq!(error.status(), 400, "{error:?}");
+
+    // A patch that would make a typed object malformed is refused the same way, and nothing
+    // is written.
+    let good = object(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "r", "namespace": "ns"},
+        "spec": {"replicas": 3}
+    }));
+    let created = api.client.create(&ro, good).await.unwrap();
+    let patch = Patch::Merge(json!({"spec": {"replicas": "three"}}));
+    let error =
+        api.client.patch(&ro, Some("ns"), "r", &patch, Subresource::Main).await.unwrap_err();
+    let Error::Invalid { causes, .. } = &error else { panic!("expected Invalid, got {error:?}") };
+    assert!(causes.iter().any(|c| c.field.contains("spec.replicas")), "{causes:?}");
+    let after = api.client.get(&ro, Some("ns"), "r").await.unwrap();
+    assert_eq!(after.metadata.resource_version, created.metadata.resource_version);
 }
 
 #[tokio::test]
