@@ -45,12 +45,21 @@ pub struct ApiState<C> {
     pub(crate) token: Token,
     /// Where the node agent keeps pod logs (embedded mode only).
     pub(crate) data_dir: Option<std::path::PathBuf>,
+    /// The embedded store, asked for the kinds of a group when a path names a type no client
+    /// declared (a controller wrote the first object of it).
+    pub(crate) discovery: Option<weir_store::Store>,
 }
 
 impl<C> ApiState<C> {
     /// State for a router over `cluster`, accepting `token`.
     pub fn new(cluster: C, resources: Resources, token: String) -> Self {
-        ApiState { cluster, resources, token: Token::new(token), data_dir: None }
+        ApiState { cluster, resources, token: Token::new(token), data_dir: None, discovery: None }
+    }
+
+    /// Finds types in `store` that were stored without going through this API.
+    pub fn with_discovery(mut self, store: weir_store::Store) -> Self {
+        self.discovery = Some(store);
+        self
     }
 
     /// Serves pod logs from this data directory's `pods/` folder.
@@ -163,7 +172,7 @@ async fn handle<C: Cluster + Clone>(
                 .learn_from_object(&path.group, &path.version, &path.plural, &object)
                 .ok_or_else(not_found)?
         }
-        None => return Err(not_found()),
+        None => discover(state, &path).await.ok_or_else(not_found)?,
     };
     let namespace = if rt.namespaced() { path.namespace.as_deref() } else { None };
     if !rt.namespaced() && path.namespace.is_some() {
@@ -223,6 +232,30 @@ async fn handle<C: Cluster + Clone>(
         }
         _ => Err(Error::BadRequest(format!("method {method} is not allowed on {}", uri.path()))),
     }
+}
+
+/// The type of `path` among the kinds stored in its group whose conventional plural it is
+/// (the Application controller stores the kinds of its manifests without telling the API).
+async fn discover<C>(state: &ApiState<C>, path: &ApiPath) -> Option<ResourceType> {
+    let store = state.discovery.as_ref()?;
+    let kinds = match store.kinds_in_group(&path.group).await {
+        Ok(kinds) => kinds,
+        Err(e) => {
+            tracing::warn!(group = %path.group, error = %e, "cannot list the kinds of a group");
+            return None;
+        }
+    };
+    let api_version = match path.group.as_str() {
+        "" => path.version.clone(),
+        group => format!("{group}/{}", path.version),
+    };
+    let (kind, namespaced) = kinds
+        .into_iter()
+        .find(|(kind, _)| ResourceType::guess(&api_version, kind).plural == path.plural)?;
+    state
+        .resources
+        .learn_kind(&api_version, &kind, namespaced)
+        .filter(|rt| rt.plural == path.plural)
 }
 
 fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {

@@ -176,7 +176,9 @@ pub async fn up(
     })?;
 
     let state = Arc::new(
-        api::ApiState::new(store, resources, token).with_data_dir(data_dir.root().to_path_buf()),
+        api::ApiState::new(store.clone(), resources, token)
+            .with_data_dir(data_dir.root().to_path_buf())
+            .with_discovery(store),
     );
     let app = api::router(state);
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");

@@ -105,6 +105,26 @@ impl Resources {
         Some(guessed)
     }
 
+    /// Registers a kind found in the store (see `api::discover`), unless the kind is known
+    /// under another plural.
+    pub fn learn_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespaced: bool,
+    ) -> Option<ResourceType> {
+        if let Some(known) = self.read().for_object(api_version, kind) {
+            return Some(known);
+        }
+        let mut learned = ResourceType::guess(api_version, kind);
+        if !namespaced {
+            learned.scope = Scope::Cluster;
+        }
+        self.write().insert(learned.clone());
+        self.persist();
+        Some(learned)
+    }
+
     /// Registers the kind a CustomResourceDefinition declares.
     pub fn learn_crd(&self, crd: &Object) {
         let Some(spec) = crd.field("spec") else { return };

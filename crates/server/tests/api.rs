@@ -18,6 +18,7 @@ const TOKEN: &str = "test-token";
 
 struct Api {
     client: Client,
+    store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -25,11 +26,12 @@ async fn start(options: StoreOptions) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_with(dir.path(), options).unwrap();
     let resources = Resources::load(dir.path().join("resource-types.json"), &store).await;
-    let app = router(Arc::new(ApiState::new(store, resources, TOKEN.to_owned())));
+    let state = ApiState::new(store.clone(), resources, TOKEN.to_owned());
+    let app = router(Arc::new(state.with_discovery(store.clone())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Api { client: Client::new(&format!("http://{addr}"), TOKEN), _dir: dir }
+    Api { client: Client::new(&format!("http://{addr}"), TOKEN), store, _dir: dir }
 }
 
 fn rt(name: &str) -> ResourceType {
@@ -170,6 +172,26 @@ async fn unknown_kinds_are_stored_as_generic_objects() {
     let learned = registry.for_name("tenants").expect("the kind is learned");
     let back = api.client.get(learned, Some("ns"), "tse").await.unwrap();
     assert_eq!(back.data["spec"], json!({"displayName": "x"}));
+
+    // A kind a controller wrote straight into the store (as the Application controller
+    // does) is served too, with its scope.
+    let group_type = ResourceType::guess("gateway.tsb.tetrate.io/v2", "Group");
+    let group = object(json!({
+        "apiVersion": "gateway.tsb.tetrate.io/v2", "kind": "Group",
+        "metadata": {"name": "g", "namespace": "ns"}, "spec": {"configMode": "DIRECT"}
+    }));
+    api.store.create(&group_type, group).await.unwrap();
+    let back = api.client.get(&group_type, Some("ns"), "g").await.unwrap();
+    assert_eq!(back.data["spec"], json!({"configMode": "DIRECT"}));
+    let registry = api.client.resources().await.unwrap();
+    let learned = registry.for_object("gateway.tsb.tetrate.io/v2", "Group");
+    assert!(
+        learned.as_ref().is_some_and(|rt| rt.namespaced() && rt.plural == "groups"),
+        "{learned:?}"
+    );
+    let missing = ResourceType::guess("gateway.tsb.tetrate.io/v2", "Nothing");
+    let error = api.client.get(&missing, Some("ns"), "g").await.unwrap_err();
+    assert_eq!(error.status(), 404);
 }
 
 #[tokio::test]

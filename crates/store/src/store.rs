@@ -129,6 +129,27 @@ impl Store {
         *self.inner.notify.borrow()
     }
 
+    /// The kinds stored in API group `group`, each with whether any object of it has a
+    /// namespace: how the API server finds the type of a path it was never told about (a
+    /// kind that a controller, not a client, first wrote).
+    pub async fn kinds_in_group(&self, group: &str) -> Result<Vec<(String, bool)>> {
+        let group = group.to_owned();
+        self.blocking(move |inner| {
+            inner.read(|conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT kind, MAX(namespace != '') FROM objects WHERE grp = ?1 \
+                         GROUP BY kind ORDER BY kind",
+                    )
+                    .map_err(sql)?;
+                let rows =
+                    stmt.query_map([&group], |row| Ok((row.get(0)?, row.get(1)?))).map_err(sql)?;
+                rows.collect::<std::result::Result<Vec<_>, _>>().map_err(sql)
+            })
+        })
+        .await
+    }
+
     /// Runs `f` on a blocking thread with the store's internals.
     pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
