@@ -14,9 +14,9 @@ test_success_ratio{version=\"canary\"} 0.99\n\
 test_success_ratio{version=\"stable\"} 0.5\n";
 
 /// A Prometheus process scraping a local target every second; killed on drop.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: tokio::process::Child,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -31,7 +31,7 @@ fn on_path(binary: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
 }
 
-async fn start_prometheus() -> Option<Prometheus> {
+pub(crate) async fn start_prometheus() -> Option<Prometheus> {
     if !on_path("prometheus") {
         eprintln!(
             "\n!!!!!!!! SKIPPED: `prometheus` is not on PATH; the Prometheus provider tests \
@@ -79,7 +79,7 @@ async fn start_prometheus() -> Option<Prometheus> {
     Some(prom)
 }
 
-fn run(address: &str, query: &str, condition: &str, extra: &str) -> String {
+pub(crate) fn run(address: &str, query: &str, condition: &str, extra: &str) -> String {
     format!(
         "spec:\n  metrics:\n  - name: m\n    consecutiveErrorLimit: 0\n    successCondition: {condition:?}\n    provider:\n      prometheus:\n        address: {address}\n        query: {query:?}\n{extra}"
     )
