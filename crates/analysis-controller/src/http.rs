@@ -77,6 +77,17 @@ fn go_method(method: &str) -> String {
 }
 
 /// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, no exponent, `NaN`, `+Inf`.
+/// A response body for an error message: lossy UTF-8, trimmed, at most 200 characters.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
 pub(crate) fn go_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".to_owned()
@@ -112,6 +123,16 @@ pub(crate) fn go_json(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_excerpts_are_trimmed_and_capped_on_a_char_boundary() {
+        assert_eq!(body_excerpt(b"  <html>x</html>\n"), "<html>x</html>");
+        let long = "é".repeat(300);
+        let excerpt = body_excerpt(long.as_bytes());
+        assert_eq!(excerpt.chars().count(), 201);
+        assert!(excerpt.ends_with("é…"));
+        assert_eq!(body_excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
 
     #[test]
     fn floats_format_like_go() {

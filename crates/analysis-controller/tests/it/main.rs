@@ -2,6 +2,7 @@
 //! servers: a real Prometheus (skipped loudly if the binary is absent), a stand-in SkyWalking
 //! OAP, local web servers, the node agent running job pods, and a real proxy.
 
+mod bad_input;
 mod builtin;
 mod controller;
 mod job;
