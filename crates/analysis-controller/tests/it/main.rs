@@ -7,6 +7,7 @@ mod builtin;
 mod controller;
 mod job;
 mod prometheus;
+mod restart;
 mod scenarios_metrics;
 mod scenarios_rollout;
 mod script;
