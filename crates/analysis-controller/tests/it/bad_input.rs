@@ -9,6 +9,9 @@ use weir_cluster::Cluster;
 
 use crate::support::{NS, World, closed_port, phase, result, rt, serve};
 
+/// Whether a message is the expected one.
+type MessageCheck<'a> = dyn Fn(&str) -> bool + 'a;
+
 /// A run with one metric `m` whose body (YAML, indented for the metric) is `metric`.
 fn run(metric: &str) -> String {
     format!("spec:\n  metrics:\n  - name: m\n    consecutiveErrorLimit: 0\n{metric}")
@@ -104,7 +107,7 @@ async fn bad_runs_get_clear_messages_and_the_good_run_next_to_them_completes() {
         let text = measurement.as_str().or(status["message"].as_str()).unwrap_or("");
         got.push((*what, text.to_owned()));
     }
-    let expect: [(&str, &dyn Fn(&str) -> bool); 12] = [
+    let expect: [(&str, &MessageCheck<'_>); 12] = [
         ("unknown provider", &|m| {
             m.starts_with("Analysis spec invalid: ") && m.contains("carrierPigeon")
         }),
