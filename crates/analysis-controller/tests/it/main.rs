@@ -6,6 +6,7 @@ mod bad_input;
 mod builtin;
 mod controller;
 mod job;
+mod lifecycle;
 mod prometheus;
 mod restart;
 mod scenarios_metrics;

@@ -1,0 +1,166 @@
+//! A run's life beyond single verdicts: metrics measured concurrently, measurement
+//! retention, an in-flight job stopped when its run terminates (Argo's Q11), and a Rollout's
+//! background run terminated on promotion.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use weir_analysis_controller::Providers;
+use weir_cluster::{Cluster, ListParams};
+use weir_node::NodeConfig;
+
+use crate::script::{Reply, Scripted};
+use crate::stack::{Stack, canary_rollout, template};
+use crate::support::{NS, World, eventually, last, measurements, message, phase, result, rt};
+
+#[tokio::test]
+async fn the_metrics_of_a_run_are_measured_concurrently() {
+    let server = Scripted::start().await;
+    for name in ["a", "b", "c"] {
+        server.script(name, &[Reply::Hold, Reply::Body("1")]);
+    }
+    let world = World::start(Providers::standard()).await;
+    let metrics: Vec<serde_json::Value> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            json!({"name": n, "successCondition": "result == 1",
+                        "provider": {"web": {"url": server.url(n), "timeoutSeconds": 120}}})
+        })
+        .collect();
+    let name = world
+        .create_run(&serde_json::to_string(&json!({"spec": {"metrics": metrics}})).expect("json"))
+        .await;
+    // Each answer waits for the gate: all three requests in flight at once means the
+    // controller did not wait for one measurement before starting the next.
+    let s = server.clone();
+    eventually(30, "three requests in flight together", || {
+        let s = s.clone();
+        async move { ["a", "b", "c"].iter().all(|n| s.hits(n) == 1) }
+    })
+    .await;
+    server.release();
+    let r = world.completed(&name, 30).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+}
+
+#[tokio::test]
+async fn measurement_retention_keeps_the_last_measurements() {
+    let server = Scripted::start().await;
+    server.script("n", &[Reply::Body("1"), Reply::Body("2"), Reply::Body("3"), Reply::Body("4")]);
+    server.script("d", &[Reply::Body("1")]);
+    let world = World::start(Providers::standard()).await;
+    let run = json!({"spec": {
+    "measurementRetention": [{"metricName": "^kept", "limit": 2}],
+    "metrics": [
+        {"name": "kept-two", "interval": "1s", "count": 4, "provider": {"web": {"url": server.url("n")}}},
+        {"name": "default", "interval": "1s", "count": 12, "provider": {"web": {"url": server.url("d")}}},
+    ]}});
+    let name = world.create_run(&serde_json::to_string(&run).expect("json")).await;
+    let r = world.completed(&name, 60).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    let kept: Vec<&str> =
+        measurements(&r, "kept-two").iter().filter_map(|m| m.value.as_deref()).collect();
+    assert_eq!(kept, ["3", "4"], "the last two of four");
+    assert_eq!(result(&r, "kept-two").count, Some(4));
+    assert_eq!(measurements(&r, "default").len(), 10, "Argo's default limit");
+    assert_eq!(result(&r, "default").count, Some(12));
+}
+
+#[tokio::test]
+async fn a_failing_metric_terminates_the_in_flight_job_of_its_run() {
+    let server = Scripted::start().await;
+    server.script("fail", &[Reply::Hold, Reply::Body("0")]);
+    let mut world = World::start(Providers::new()).await;
+    world.stop_controller().await;
+    world.start_controller(Providers::embedded(world.store.clone(), None));
+    let mut config = NodeConfig::new(world.dir.path());
+    config.drain_delay = Duration::from_millis(100);
+    config.image_map =
+        BTreeMap::from([("long-check".to_owned(), vec!["sleep".to_owned(), "600".to_owned()])]);
+    let node = weir_controller::Shutdown::new();
+    let agent = tokio::spawn(weir_node::run_node_agent(world.store.clone(), config, node.clone()));
+    let run = json!({"spec": {"metrics": [
+        {"name": "smoke", "provider": {"job": {"spec": {"template": {"spec": {
+            "containers": [{"name": "check", "image": "long-check"}]}}}}}},
+        {"name": "web", "successCondition": "result == 1",
+         "provider": {"web": {"url": server.url("fail"), "timeoutSeconds": 120}}},
+    ]}});
+    let name = world.create_run(&serde_json::to_string(&run).expect("json")).await;
+    // The job's pod runs; only then does the web metric fail.
+    let store = world.store.clone();
+    eventually(60, "the job pod running", || {
+        let store = store.clone();
+        async move {
+            let pods = store.list(&rt("pods"), Some(NS), &ListParams::default()).await;
+            pods.expect("pods")
+                .items
+                .iter()
+                .any(|p| p.field("status").and_then(|s| s.get("phase")) == Some(&"Running".into()))
+        }
+    })
+    .await;
+    server.release();
+
+    let r = world.completed(&name, 60).await;
+    assert_eq!(phase(&r), "Failed", "{:?}", r.status);
+    assert!(message(&r).starts_with("Metric \"web\" assessed Failed"), "{}", message(&r));
+    let job = last(&r, "smoke");
+    assert_eq!(
+        (job.phase.as_str(), job.message.as_deref()),
+        ("Inconclusive", Some("Metric Terminated"))
+    );
+    assert!(job.finished_at.is_some());
+    assert_eq!(result(&r, "smoke").phase, "Inconclusive");
+    let store = world.store.clone();
+    eventually(60, "the job pod deleted", || {
+        let store = store.clone();
+        async move {
+            let pods = store.list(&rt("pods"), Some(NS), &ListParams::default()).await;
+            pods.expect("pods").items.is_empty()
+        }
+    })
+    .await;
+    node.trigger();
+    world.stop_controller().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_run_is_terminated_when_the_rollout_is_promoted() {
+    let server = Scripted::start().await;
+    server.script("bg", &[Reply::Body("1")]);
+    let stack = Stack::start(Providers::standard()).await;
+    let spec = json!({"metrics": [{"name": "m", "interval": "1s", "successCondition": "result == 1",
+                                   "provider": {"web": {"url": server.url("bg")}}}]});
+    stack.create(template("endless", spec)).await;
+    let canary = json!({
+        "analysis": {"templates": [{"templateName": "endless"}]},
+        "steps": [{"setWeight": 50}, {"pause": {}}],
+    });
+    let v1 = stack.healthy_rollout(canary_rollout("robg", canary)).await;
+    stack.set_image("robg", "app:v2").await;
+    stack
+        .until("robg", 60, "paused with the background run measuring", async |s| {
+            let ro = s.rollout("robg").await;
+            let runs = s.runs_of("robg").await;
+            ro["status"]["phase"] == "Paused"
+                && runs.len() == 1
+                && runs[0]["status"]["metricResults"][0]["count"].as_i64() >= Some(2)
+        })
+        .await;
+    stack.promote("robg").await;
+    stack.until_promoted("robg", &v1, 60).await;
+    let runs = stack.runs_of("robg").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["spec"]["terminate"], true);
+    let name = runs[0]["metadata"]["name"].as_str().expect("name").to_owned();
+    stack
+        .until("robg", 30, "the run terminated", async |s| {
+            s.run(&name).await.status.is_some_and(|st| st.phase == "Successful")
+        })
+        .await;
+    let run = stack.run(&name).await;
+    assert_eq!(run.status.and_then(|s| s.message).as_deref(), Some("Run Terminated"));
+    stack.stop().await;
+}
