@@ -101,8 +101,14 @@ impl PrometheusProvider {
                 return Err(format!("bad_response: the answer of {url} is not JSON ({e}): {text}"));
             }
             Err(_) => {
-                let text = body_excerpt(&body);
-                return Err(format!("server error: {}: {text}", status.as_u16()));
+                // As Prometheus' Go client names them.
+                let code = status.as_u16();
+                let kind = match code {
+                    400..=499 => "client_error: client error",
+                    500..=599 => "server_error: server error",
+                    _ => "bad_response: unexpected status",
+                };
+                return Err(format!("{kind}: {code}: {}", body_excerpt(&body)));
             }
         };
         parse_response(&envelope)
