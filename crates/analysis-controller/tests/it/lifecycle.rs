@@ -164,3 +164,42 @@ async fn a_background_run_is_terminated_when_the_rollout_is_promoted() {
     assert_eq!(run.status.and_then(|s| s.message).as_deref(), Some("Run Terminated"));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_run_flattens_cluster_and_nested_templates() {
+    let server = Scripted::start().await;
+    server.script("inner", &[Reply::Body("1")]);
+    server.script("cluster", &[Reply::Body("2")]);
+    let stack = Stack::start(Providers::standard()).await;
+    let web = |name: &str, condition: &str| {
+        json!({"name": name, "successCondition": condition,
+               "provider": {"web": {"url": server.url(name)}}})
+    };
+    stack.create(template("inner", json!({"metrics": [web("inner", "result == 1")]}))).await;
+    let outer = json!({"templates": [{"templateName": "inner"}],
+                       "args": [{"name": "unused", "value": "x"}]});
+    stack.create(template("outer", outer)).await;
+    stack
+        .create(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ClusterAnalysisTemplate",
+            "metadata": {"name": "shared"},
+            "spec": {"metrics": [web("cluster", "result == 2")]}}))
+        .await;
+    let canary = json!({"steps": [{"setWeight": 50}, {"analysis": {"templates": [
+        {"templateName": "outer"}, {"templateName": "shared", "clusterScope": true},
+    ]}}]});
+    let v1 = stack.healthy_rollout(canary_rollout("ronest", canary)).await;
+    stack.set_image("ronest", "app:v2").await;
+    stack.until_promoted("ronest", &v1, 60).await;
+    let runs = stack.runs_of("ronest").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let names: Vec<&str> = runs[0]["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["inner", "cluster"]);
+    assert_eq!(runs[0]["status"]["phase"], "Successful", "{:#}", runs[0]["status"]);
+    assert_eq!((server.hits("inner"), server.hits("cluster")), (1, 1));
+    stack.stop().await;
+}
