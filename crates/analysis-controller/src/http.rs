@@ -45,6 +45,12 @@ pub(crate) fn timeout_secs(secs: Option<i64>, default: u64) -> Duration {
 /// whole cause chain (reqwest hides the interesting part in `source()`).
 pub(crate) fn transport_error(method: &str, url: &str, err: &reqwest::Error) -> String {
     let method = go_method(method);
+    if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+        return format!(
+            "{method} \"{url}\": https is not supported: weir is built without TLS, use an \
+             http:// address"
+        );
+    }
     if err.is_timeout() {
         return format!(
             "{method} \"{url}\": context deadline exceeded (Client.Timeout exceeded while \
@@ -76,7 +82,6 @@ fn go_method(method: &str) -> String {
     }
 }
 
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, no exponent, `NaN`, `+Inf`.
 /// A response body for an error message: lossy UTF-8, trimmed, at most 200 characters.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
     const MAX: usize = 200;
@@ -88,6 +93,7 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: shortest digits, no exponent, `NaN`, `+Inf`.
 pub(crate) fn go_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".to_owned()

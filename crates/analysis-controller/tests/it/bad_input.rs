@@ -65,6 +65,8 @@ async fn bad_runs_get_clear_messages_and_the_good_run_next_to_them_completes() {
             run(&format!("    successCondition: 'result + 1'\n{}", web(&good_url))),
         ),
         ("unreachable address", run(&web(&format!("{down}/metric")))),
+        ("not a URL", run(&web("reviews metrics please"))),
+        ("https without TLS support", run(&web("https://127.0.0.1:9/metric"))),
         (
             "prometheus answer not JSON",
             run(&format!(
@@ -107,7 +109,7 @@ async fn bad_runs_get_clear_messages_and_the_good_run_next_to_them_completes() {
         let text = measurement.as_str().or(status["message"].as_str()).unwrap_or("");
         got.push((*what, text.to_owned()));
     }
-    let expect: [(&str, &MessageCheck<'_>); 12] = [
+    let expect: [(&str, &MessageCheck<'_>); 14] = [
         ("unknown provider", &|m| {
             m.starts_with("Analysis spec invalid: ") && m.contains("carrierPigeon")
         }),
@@ -134,6 +136,11 @@ async fn bad_runs_get_clear_messages_and_the_good_run_next_to_them_completes() {
         ("unreachable address", &|m| {
             m.starts_with(&format!("Get \"{down}/metric\": "))
                 && m.to_lowercase().contains("connection refused")
+        }),
+        ("not a URL", &|m| m == "Get \"reviews metrics please\": relative URL without a base"),
+        ("https without TLS support", &|m| {
+            m == "Get \"https://127.0.0.1:9/metric\": https is not supported: weir is built \
+                  without TLS, use an http:// address"
         }),
         ("prometheus answer not JSON", &|m| {
             m.starts_with(&format!(
