@@ -9,6 +9,7 @@ mod job;
 mod lifecycle;
 mod prometheus;
 mod restart;
+mod scenarios_bluegreen;
 mod scenarios_metrics;
 mod scenarios_rollout;
 mod script;
