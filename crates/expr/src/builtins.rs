@@ -1,5 +1,5 @@
 //! expr's non-predicate built-in functions (`len`, `abs`, `int`, `string`, `split`, `now`,
-//! `duration`, `date`, `min`, ...) and the `time.Time` / `time.Duration` methods conditions may
+//! `duration`, `date`, `min`, `mean`, `median`, `hasPrefix`, ...) and the `time.Time` / `time.Duration` methods conditions may
 //! call. Predicate built-ins (`all`, `filter`, ...) live in the evaluator.
 
 use crate::check::{Type, element};
@@ -13,11 +13,13 @@ pub(crate) fn arity(name: &str) -> Option<(usize, Option<usize>)> {
         "len" | "abs" | "ceil" | "floor" | "round" | "int" | "float" | "string" | "upper"
         | "lower" | "keys" | "values" | "first" | "last" | "duration" => (1, Some(1)),
         "trim" | "join" => (1, Some(2)),
-        "trimPrefix" | "trimSuffix" | "indexOf" | "lastIndexOf" => (2, Some(2)),
+        "trimPrefix" | "trimSuffix" | "indexOf" | "lastIndexOf" | "hasPrefix" | "hasSuffix" => {
+            (2, Some(2))
+        }
         "split" => (2, Some(3)),
         "replace" => (3, Some(3)),
         "date" => (1, Some(3)),
-        "min" | "max" => (1, None),
+        "min" | "max" | "mean" | "median" => (1, None),
         _ => return None,
     })
 }
@@ -28,7 +30,8 @@ pub(crate) fn return_type(name: &str, args: &[Type]) -> Type {
         "now" | "date" => Type::Time,
         "duration" => Type::Duration,
         "len" | "int" | "indexOf" | "lastIndexOf" => Type::Int,
-        "ceil" | "floor" | "round" | "float" => Type::Float,
+        "ceil" | "floor" | "round" | "float" | "mean" | "median" => Type::Float,
+        "hasPrefix" | "hasSuffix" => Type::Bool,
         "string" | "upper" | "lower" | "trim" | "trimPrefix" | "trimSuffix" | "join"
         | "replace" => Type::String,
         "split" | "keys" => Type::Array(Box::new(Type::String)),
@@ -118,6 +121,11 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             let p = string_arg(name, arg(1))?;
             Value::from(s.strip_suffix(p).unwrap_or(s))
         }
+        "hasPrefix" | "hasSuffix" => {
+            let s = string_arg(name, a)?;
+            let p = string_arg(name, arg(1))?;
+            Value::Bool(if name == "hasPrefix" { s.starts_with(p) } else { s.ends_with(p) })
+        }
         "indexOf" | "lastIndexOf" => {
             let s = string_arg(name, a)?;
             let p = string_arg(name, arg(1))?;
@@ -163,6 +171,24 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             _ => Value::Nil,
         },
         "min" | "max" => min_max(name, args)?,
+        "mean" => {
+            let values = numbers(name, args)?;
+            if values.is_empty() {
+                Value::Float(0.0)
+            } else {
+                Value::Float(values.iter().sum::<f64>() / values.len() as f64)
+            }
+        }
+        "median" => {
+            let mut values = numbers(name, args)?;
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            Value::Float(match n {
+                0 => 0.0,
+                _ if n % 2 == 1 => values[n / 2],
+                _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+            })
+        }
         "duration" => Value::Duration(Duration::parse(string_arg(name, a)?)?),
         "date" => Value::Time(date(args)?),
         _ => return Err(format!("unknown name {name}")),
@@ -203,6 +229,22 @@ fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
         return out;
     }
     s.splitn(limit, sep).map(str::to_owned).collect()
+}
+
+/// The numbers of `args`, arrays flattened (expr's `mean`/`median` argument rules).
+fn numbers(name: &str, args: &[Value]) -> Result<Vec<f64>, String> {
+    fn walk(name: &str, v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+        match v {
+            Value::Int(i) => out.push(*i as f64),
+            Value::Float(f) => out.push(*f),
+            Value::Array(items) => return items.iter().try_for_each(|i| walk(name, i, out)),
+            other => return Err(invalid(name, other)),
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    args.iter().try_for_each(|a| walk(name, a, &mut out))?;
+    Ok(out)
 }
 
 fn min_max(name: &str, args: &[Value]) -> Result<Value, String> {

@@ -311,3 +311,18 @@ fn hostile_inputs_never_panic() {
         let _ = evaluate_time(input);
     }
 }
+
+#[test]
+fn mean_median_and_prefix_helpers_follow_expr() {
+    assert_eq!(ok("mean([1, 2, 4])"), Value::Float(7.0 / 3.0));
+    assert_eq!(ok("mean(1, [2, 3.5])"), Value::Float(6.5 / 3.0));
+    assert_eq!(ok("mean([])"), Value::Float(0.0));
+    assert_eq!(ok("median([3, 1, 2])"), Value::Float(2.0));
+    assert_eq!(ok("median([4, 1, 2, 3])"), Value::Float(2.5));
+    assert_eq!(ok("median([])"), Value::Float(0.0));
+    assert_eq!(ok("median([0.99, 0.5]) < 0.9 && mean([0.99, 0.97]) > 0.95"), Value::Bool(true));
+    assert!(run("mean(['a'])").is_err_and(|e| e == "invalid argument for mean (type string)"));
+    assert_eq!(ok("hasPrefix('reviews-v2', 'reviews')"), Value::Bool(true));
+    assert_eq!(ok("hasSuffix('reviews-v2', 'v1')"), Value::Bool(false));
+    assert!(run("hasPrefix(1, 'a')").is_err());
+}
