@@ -203,3 +203,31 @@ async fn a_step_run_flattens_cluster_and_nested_templates() {
     assert_eq!((server.hits("inner"), server.hits("cluster")), (1, 1));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_runs_all_complete_with_one_measurement_each() {
+    const RUNS: usize = 200;
+    let server = Scripted::start().await;
+    server.script("many", &[Reply::Body("1")]);
+    let world = World::start(Providers::standard()).await;
+    let yaml = format!(
+        "spec:\n  metrics:\n  - name: m\n    successCondition: result == 1\n    provider:\n      web:\n        url: {}\n",
+        server.url("many")
+    );
+    let started = std::time::Instant::now();
+    let mut names = Vec::new();
+    for _ in 0..RUNS {
+        names.push(world.create_run(&yaml).await);
+    }
+    for name in &names {
+        let r = world.completed(name, 120).await;
+        assert_eq!(phase(&r), "Successful", "{name}: {:?}", r.status);
+        assert_eq!(measurements(&r, "m").len(), 1);
+    }
+    eprintln!(
+        "figure: {RUNS} runs created and completed in {:.2?} ({} requests)",
+        started.elapsed(),
+        server.hits("many")
+    );
+    assert_eq!(server.hits("many"), RUNS, "one request per run, none repeated");
+}
