@@ -355,3 +355,26 @@ async fn scenario_10_retry_after_a_failed_step_analysis_starts_one_new_run() {
 async fn scenario_10_retry_in_the_second_of_the_abort_starts_one_new_run() {
     retry_after_a_failed_step_analysis("ro10-quick", false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_analysis_naming_a_missing_template_stops_the_rollout_with_a_clear_message() {
+    let stack = Stack::start(Providers::standard()).await;
+    let canary = json!({"steps": [
+        {"setWeight": 20}, {"analysis": {"templates": [{"templateName": "no-such-check"}]}},
+    ]});
+    stack.healthy_rollout(canary_rollout("romiss", canary)).await;
+    stack.set_image("romiss", "app:v2").await;
+    let ro = stack.until_phase("romiss", "Degraded", 60).await;
+    let missing = "analysistemplates.argoproj.io \"no-such-check\" not found";
+    assert_eq!(
+        ro["status"]["message"],
+        format!(
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: {missing}"
+        )
+    );
+    let runs = stack.runs_of("romiss").await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["status"]["phase"], "Error");
+    assert_eq!(runs[0]["status"]["message"], missing);
+    stack.stop().await;
+}
