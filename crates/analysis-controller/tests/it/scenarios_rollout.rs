@@ -393,3 +393,45 @@ async fn a_step_analysis_naming_a_missing_template_says_which() {
     assert_eq!(run_message, missing);
     assert!(ro_message.ends_with(missing), "{ro_message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconclusive_background_run_pauses_the_rollout_until_promoted() {
+    let server = Scripted::start().await;
+    server.script("bgi", &[Reply::Body("2")]);
+    let stack = Stack::start(Providers::standard()).await;
+    let metric = json!({"successCondition": "result == 1", "failureCondition": "result == 0"});
+    stack.create(web_template("tbgi", &server.url("bgi"), metric)).await;
+    let canary = json!({
+        "analysis": {"templates": [{"templateName": "tbgi"}]},
+        "steps": [{"setWeight": 50}, {"pause": {"duration": "1h"}}, {"setWeight": 100}],
+    });
+    let v1 = stack.healthy_rollout(canary_rollout("robgi", canary)).await;
+    stack.set_image("robgi", "app:v2").await;
+    stack
+        .until("robgi", 60, "paused on the inconclusive background run", async |s| {
+            let ro = s.rollout("robgi").await;
+            ro["status"]["pauseConditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["reason"] == "InconclusiveAnalysisRun"))
+        })
+        .await;
+    let ro = stack.rollout("robgi").await;
+    assert_eq!(ro["status"]["phase"], "Paused");
+    assert_ne!(ro["status"]["abort"], true);
+    let runs = stack.runs_of("robgi").await;
+    assert_eq!(runs.len(), 1, "no new run while the condition exists: {runs:#?}");
+    assert_eq!(runs[0]["status"]["phase"], "Inconclusive");
+    assert_eq!(
+        ro["status"]["canary"]["currentBackgroundAnalysisRunStatus"]["status"],
+        "Inconclusive"
+    );
+    // `promote --full` ends the update.
+    let object = stack.store.get(&rt("rollouts"), Some(NS), "robgi").await.expect("rollout");
+    let typed: weir_model::rollouts::Rollout = object.to_typed().expect("typed");
+    let full = weir_rollout_controller::ops::promote(&typed, true);
+    weir_rollout_controller::ops::apply(stack.store.as_ref(), NS, "robgi", &full)
+        .await
+        .expect("promote --full");
+    stack.until_promoted("robgi", &v1, 60).await;
+    stack.stop().await;
+}
