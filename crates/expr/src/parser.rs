@@ -88,6 +88,9 @@ impl Parser {
     }
 
     fn expression_inner(&mut self, precedence: u8) -> Result<Node, String> {
+        if precedence == 0 && self.cur().is(Kind::Identifier, "let") {
+            return self.let_binding();
+        }
         let mut left = self.primary()?;
         let mut prev: Option<String> = None;
         loop {
@@ -255,6 +258,22 @@ impl Parser {
             return self.postfix(inner);
         }
         self.secondary()
+    }
+
+    /// `let name = value; body` (expr's variable declaration).
+    fn let_binding(&mut self) -> Result<Node, String> {
+        self.advance();
+        let name = self.cur().clone();
+        if name.kind != Kind::Identifier || matches!(name.value.as_str(), "true" | "false" | "nil")
+        {
+            return Err(self.unexpected());
+        }
+        self.advance();
+        self.expect(Kind::Operator, "=")?;
+        let value = self.expression(0)?;
+        self.expect(Kind::Operator, ";")?;
+        let body = self.expression(0)?;
+        node(NodeKind::Let { name: name.value, value, body })
     }
 
     fn secondary(&mut self) -> Result<Node, String> {
@@ -504,6 +523,9 @@ mod tests {
                 format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(" "))
             }
             NodeKind::Map(entries) => format!("{{map {}}}", entries.len()),
+            NodeKind::Let { name, value, body } => {
+                format!("(let {name} {} {})", show(value), show(body))
+            }
         }
     }
 

@@ -326,3 +326,27 @@ fn mean_median_and_prefix_helpers_follow_expr() {
     assert_eq!(ok("hasSuffix('reviews-v2', 'v1')"), Value::Bool(false));
     assert!(run("hasPrefix(1, 'a')").is_err());
 }
+
+#[test]
+fn let_bindings() {
+    assert_eq!(ok("let x = 2; x * 3"), Value::Int(6));
+    assert_eq!(ok("let x = 2; let y = x + 1; x * y"), Value::Int(6));
+    assert_eq!(ok("let xs = [1, 2, 3]; all(xs, {let d = # * 2; d > 1})"), Value::Bool(true));
+    assert_eq!(ok("(let s = 'a.b'; s + '.c') == 'a.b.c'"), Value::Bool(true));
+    let data = skywalking(&[9950.0, 9990.0]);
+    let cond =
+        "let vs = result.service_apdex.values.values; len(vs) > 0 && all(vs, {.value >= 9900})";
+    assert_eq!(evaluate_condition(cond, &data), Ok(true));
+    assert!(run("let x = 1; let x = 2; x").is_err_and(|e| e == "cannot redeclare variable x"));
+    assert!(run("let len = 1; len").is_err_and(|e| e == "cannot redeclare builtin len"));
+    assert!(run("let all = 1; all").is_err_and(|e| e == "cannot redeclare builtin all"));
+    assert!(
+        evaluate_condition("let result = 1; result == 1", &Value::Int(1))
+            .is_err_and(|e| e.contains("cannot redeclare result"))
+    );
+    assert!(run("let x = 1 x").is_err());
+    assert!(run("let = 1; 2").is_err());
+    assert!(run("let true = 1; 2").is_err());
+    assert!(run("x + (let x = 1; x)").is_err_and(|e| e == "unknown name x"), "scoped to its body");
+    assert!(run("let x = 1;").is_err());
+}
