@@ -231,3 +231,50 @@ async fn two_hundred_runs_all_complete_with_one_measurement_each() {
     );
     assert_eq!(server.hits("many"), RUNS, "one request per run, none repeated");
 }
+
+#[tokio::test]
+async fn initial_delay_and_ttl_after_success_or_failure() {
+    let server = Scripted::start().await;
+    server.script("ok", &[Reply::Body("1")]);
+    server.script("bad", &[Reply::Body("0")]);
+    let world = World::start(Providers::standard()).await;
+    let run = |url: String, ttl: serde_json::Value, metric: serde_json::Value| {
+        let mut m = json!({"name": "m", "successCondition": "result == 1",
+                           "provider": {"web": {"url": url}}});
+        if let (Some(m), serde_json::Value::Object(extra)) = (m.as_object_mut(), metric) {
+            m.extend(extra);
+        }
+        serde_json::to_string(&json!({"spec": {"ttlStrategy": ttl, "metrics": [m]}})).expect("json")
+    };
+    // initialDelay: the first measurement waits 2 s after the run's recorded start (times are
+    // recorded to the second, as Kubernetes' are, so it is 1–2 s of wall time).
+    let delayed =
+        world.create_run(&run(server.url("ok"), json!({}), json!({"initialDelay": "2s"}))).await;
+    // TTL: a successful run goes after secondsAfterSuccess, a failed one stays (its
+    // secondsAfterFailure is an hour); a failed run with secondsAfterFailure 1 goes.
+    let kept_ttl = json!({"secondsAfterSuccess": 1, "secondsAfterFailure": 3600});
+    let success = world.create_run(&run(server.url("ok"), kept_ttl.clone(), json!({}))).await;
+    let kept = world.create_run(&run(server.url("bad"), kept_ttl, json!({}))).await;
+    let gone_ttl = json!({"secondsAfterSuccess": 3600, "secondsAfterFailure": 1});
+    let failure = world.create_run(&run(server.url("bad"), gone_ttl, json!({}))).await;
+
+    let r = world.completed(&delayed, 30).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    let started = r.status.as_ref().and_then(|s| s.started_at.clone()).expect("startedAt").0;
+    let measured = last(&r, "m").started_at.clone().expect("measurement startedAt").0;
+    let delay = measured.duration_since(started);
+    assert!(delay >= k8s_openapi::jiff::SignedDuration::from_secs(2), "measured after {delay:?}");
+
+    for name in [&success, &failure] {
+        let store = world.store.clone();
+        let name = name.clone();
+        eventually(30, "the TTL deletion", || {
+            let store = store.clone();
+            let name = name.clone();
+            async move { store.get(&rt("analysisruns"), Some(NS), &name).await.is_err() }
+        })
+        .await;
+    }
+    let r = world.completed(&kept, 30).await;
+    assert_eq!(phase(&r), "Failed", "a failed run outlives secondsAfterSuccess");
+}
