@@ -278,3 +278,43 @@ async fn initial_delay_and_ttl_after_success_or_failure() {
     let r = world.completed(&kept, 30).await;
     assert_eq!(phase(&r), "Failed", "a failed run outlives secondsAfterSuccess");
 }
+
+/// A measurement holds one of the controller's 30 workers until it ends; fewer slow runs
+/// than that leave the others unaffected.
+#[tokio::test]
+async fn slow_measurements_of_some_runs_do_not_hold_up_the_others() {
+    const SLOW: usize = 12;
+    let server = Scripted::start().await;
+    let slow_paths: Vec<String> = (0..SLOW).map(|i| format!("slow{i}")).collect();
+    for path in &slow_paths {
+        server.script(path, &[Reply::Hold, Reply::Body("1")]);
+    }
+    server.script("fast", &[Reply::Body("1")]);
+    let world = World::start(Providers::standard()).await;
+    let run = |name: &str| {
+        format!(
+            "spec:\n  metrics:\n  - name: m\n    successCondition: result == 1\n    provider:\n      web:\n        url: {}\n        timeoutSeconds: 120\n",
+            server.url(name)
+        )
+    };
+    let mut slow = Vec::new();
+    for path in &slow_paths {
+        slow.push(world.create_run(&run(path)).await);
+    }
+    let s = server.clone();
+    let paths = slow_paths.clone();
+    eventually(30, "every slow run measuring", || {
+        let (s, paths) = (s.clone(), paths.clone());
+        async move { paths.iter().all(|p| s.hits(p) == 1) }
+    })
+    .await;
+    // Every slow run is stuck on an unanswered request; a new run still completes.
+    let fast = world.create_run(&run("fast")).await;
+    let r = world.completed(&fast, 30).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    server.release();
+    for name in &slow {
+        let r = world.completed(name, 60).await;
+        assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    }
+}
