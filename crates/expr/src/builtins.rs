@@ -19,7 +19,10 @@ pub(crate) fn arity(name: &str) -> Option<(usize, Option<usize>)> {
         "split" => (2, Some(3)),
         "replace" => (3, Some(3)),
         "date" => (1, Some(3)),
-        "min" | "max" | "mean" | "median" => (1, None),
+        "min" | "max" | "mean" | "median" | "concat" => (1, None),
+        "type" | "reverse" | "uniq" | "flatten" => (1, Some(1)),
+        "get" | "take" | "repeat" => (2, Some(2)),
+        "sort" => (1, Some(2)),
         _ => return None,
     })
 }
@@ -32,6 +35,12 @@ pub(crate) fn return_type(name: &str, args: &[Type]) -> Type {
         "len" | "int" | "indexOf" | "lastIndexOf" => Type::Int,
         "ceil" | "floor" | "round" | "float" | "mean" | "median" => Type::Float,
         "hasPrefix" | "hasSuffix" => Type::Bool,
+        "type" | "repeat" => Type::String,
+        "reverse" | "uniq" | "take" | "sort" => match args.first() {
+            Some(t @ Type::Array(_)) => t.clone(),
+            _ => Type::Array(Box::new(Type::Unknown)),
+        },
+        "concat" | "flatten" => Type::Array(Box::new(Type::Unknown)),
         "string" | "upper" | "lower" | "trim" | "trimPrefix" | "trimSuffix" | "join"
         | "replace" => Type::String,
         "split" | "keys" => Type::Array(Box::new(Type::String)),
@@ -171,6 +180,72 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             _ => Value::Nil,
         },
         "min" | "max" => min_max(name, args)?,
+        "type" => Value::from(match a {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Map(_) => "map",
+            Value::Time(_) => "time.Time",
+            Value::Duration(_) => "time.Duration",
+        }),
+        "get" => get(a, arg(1)),
+        "reverse" => {
+            let Value::Array(items) = a else {
+                return Err(format!("cannot reverse {}", a.go_type()));
+            };
+            Value::array(items.iter().rev().cloned())
+        }
+        "take" => {
+            let Value::Array(items) = a else {
+                return Err(format!("cannot take from {}", a.go_type()));
+            };
+            let Value::Int(n) = arg(1) else {
+                return Err(format!("cannot take {} elements", arg(1).go_type()));
+            };
+            let n = usize::try_from(*n).unwrap_or(0).min(items.len());
+            Value::array(items[..n].iter().cloned())
+        }
+        "uniq" => {
+            let Value::Array(items) = a else { return Err(format!("cannot uniq {}", a.go_type())) };
+            let mut out: Vec<Value> = Vec::new();
+            for item in items.iter() {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Value::array(out)
+        }
+        "concat" => {
+            let mut out = Vec::new();
+            for v in args {
+                let Value::Array(items) = v else {
+                    return Err(format!("cannot concat {}", v.go_type()));
+                };
+                out.extend(items.iter().cloned());
+            }
+            Value::array(out)
+        }
+        "flatten" => {
+            let Value::Array(_) = a else { return Err(format!("cannot flatten {}", a.go_type())) };
+            let mut out = Vec::new();
+            flatten(a, &mut out);
+            Value::array(out)
+        }
+        "sort" => sort(a, args.get(1))?,
+        "repeat" => {
+            let s = string_arg(name, a)?;
+            match arg(1) {
+                Value::Int(n) if *n >= 0 && s.len().saturating_mul(*n as usize) <= MAX_REPEAT => {
+                    Value::String(s.repeat(*n as usize))
+                }
+                Value::Int(n) if *n < 0 => return Err("strings: negative Repeat count".into()),
+                Value::Int(_) => return Err("strings: Repeat output length overflow".into()),
+                other => return Err(invalid(name, other)),
+            }
+        }
         "mean" => {
             let values = numbers(name, args)?;
             if values.is_empty() {
@@ -229,6 +304,59 @@ fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
         return out;
     }
     s.splitn(limit, sep).map(str::to_owned).collect()
+}
+
+/// The longest string `repeat` builds (a condition has no use for more; this keeps hostile
+/// input from exhausting memory).
+const MAX_REPEAT: usize = 1 << 20;
+
+/// expr's `get`: `v[key]`, or nil when the key or index does not exist.
+fn get(v: &Value, key: &Value) -> Value {
+    match (v, key) {
+        (Value::Array(items), Value::Int(i)) => {
+            let len = items.len() as i64;
+            let i = if *i < 0 { i + len } else { *i };
+            usize::try_from(i).ok().and_then(|i| items.get(i)).cloned().unwrap_or(Value::Nil)
+        }
+        (Value::Map(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    }
+}
+
+fn flatten(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+/// expr's `sort(array[, "asc"|"desc"])` of numbers or of strings.
+fn sort(a: &Value, order: Option<&Value>) -> Result<Value, String> {
+    let Value::Array(items) = a else { return Err(format!("cannot sort {}", a.go_type())) };
+    let desc = match order {
+        None => false,
+        Some(Value::String(o)) if o == "asc" => false,
+        Some(Value::String(o)) if o == "desc" => true,
+        Some(other) => return Err(format!("unknown order, use asc or desc: {}", other)),
+    };
+    let mut sorted: Vec<Value> = items.to_vec();
+    if sorted.iter().all(|v| v.as_f64().is_some()) {
+        sorted.sort_by(|x, y| {
+            x.as_f64().unwrap_or(f64::NAN).total_cmp(&y.as_f64().unwrap_or(f64::NAN))
+        });
+    } else if sorted.iter().all(|v| matches!(v, Value::String(_))) {
+        sorted.sort_by(|x, y| match (x, y) {
+            (Value::String(x), Value::String(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        });
+    } else {
+        let kind = sorted.iter().find(|v| v.as_f64().is_none()).map_or("?", Value::go_type);
+        return Err(format!("cannot sort array of {kind}"));
+    }
+    if desc {
+        sorted.reverse();
+    }
+    Ok(Value::array(sorted))
 }
 
 /// The numbers of `args`, arrays flattened (expr's `mean`/`median` argument rules).

@@ -350,3 +350,27 @@ fn let_bindings() {
     assert!(run("x + (let x = 1; x)").is_err_and(|e| e == "unknown name x"), "scoped to its body");
     assert!(run("let x = 1;").is_err());
 }
+
+#[test]
+fn collection_helpers_follow_expr() {
+    assert_eq!(
+        ok("type(1) + type(1.5) + type('a') + type([]) + type({}) + type(nil)"),
+        Value::from("intfloatstringarraymapnil")
+    );
+    assert_eq!(ok("get([1, 2], 5) == nil && get([1, 2], -1) == 2"), Value::Bool(true));
+    assert_eq!(ok("get({'a.b': 1}, 'a.b') == 1 && get({'a': 1}, 'b') == nil"), Value::Bool(true));
+    assert_eq!(ok("reverse([1, 2, 3]) == [3, 2, 1]"), Value::Bool(true));
+    assert_eq!(ok("take([1, 2, 3], 2) == [1, 2] && take([1], 5) == [1]"), Value::Bool(true));
+    assert_eq!(ok("uniq([1, 1, 2, 1.0]) == [1, 2, 1.0]"), Value::Bool(true));
+    assert_eq!(ok("concat([1], [2, 3], []) == [1, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("flatten([1, [2, [3]]]) == [1, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("sort([3, 1.5, 2]) == [1.5, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("sort(['b', 'a'], 'desc') == ['b', 'a']"), Value::Bool(true));
+    assert_eq!(ok("repeat('ab', 2)"), Value::from("abab"));
+    assert!(run("sort([1, 'a'])").is_err());
+    assert!(run("sort([1], 'up')").is_err());
+    assert!(run("reverse(1)").is_err_and(|e| e == "cannot reverse int"));
+    assert!(run("concat([1], 2)").is_err());
+    assert!(run("repeat('a', -1)").is_err());
+    assert!(run("repeat('abc', 1000000000)").is_err(), "bounded");
+}
