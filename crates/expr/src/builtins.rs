@@ -330,33 +330,67 @@ fn flatten(v: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// expr's `sort(array[, "asc"|"desc"])` of numbers or of strings.
-fn sort(a: &Value, order: Option<&Value>) -> Result<Value, String> {
-    let Value::Array(items) = a else { return Err(format!("cannot sort {}", a.go_type())) };
-    let desc = match order {
-        None => false,
-        Some(Value::String(o)) if o == "asc" => false,
-        Some(Value::String(o)) if o == "desc" => true,
-        Some(other) => return Err(format!("unknown order, use asc or desc: {}", other)),
-    };
-    let mut sorted: Vec<Value> = items.to_vec();
-    if sorted.iter().all(|v| v.as_f64().is_some()) {
-        sorted.sort_by(|x, y| {
-            x.as_f64().unwrap_or(f64::NAN).total_cmp(&y.as_f64().unwrap_or(f64::NAN))
-        });
-    } else if sorted.iter().all(|v| matches!(v, Value::String(_))) {
-        sorted.sort_by(|x, y| match (x, y) {
-            (Value::String(x), Value::String(y)) => x.cmp(y),
-            _ => std::cmp::Ordering::Equal,
-        });
+/// `"asc"` (default) or `"desc"`: whether the order is descending.
+fn descending(order: Option<&Value>) -> Result<bool, String> {
+    match order {
+        None => Ok(false),
+        Some(Value::String(o)) if o == "asc" => Ok(false),
+        Some(Value::String(o)) if o == "desc" => Ok(true),
+        Some(other) => Err(format!("unknown order, use asc or desc: {other}")),
+    }
+}
+
+/// The positions of `keys` in sorted order (stable): all numbers or all strings.
+fn sorted_positions(keys: &[Value], desc: bool) -> Result<Vec<usize>, String> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    if keys.iter().all(|v| v.as_f64().is_some()) {
+        let f = |i: usize| keys[i].as_f64().unwrap_or(f64::NAN);
+        order.sort_by(|&x, &y| f(x).total_cmp(&f(y)));
+    } else if keys.iter().all(|v| matches!(v, Value::String(_))) {
+        let s = |i: usize| match &keys[i] {
+            Value::String(s) => s.as_str(),
+            _ => "",
+        };
+        order.sort_by(|&x, &y| s(x).cmp(s(y)));
     } else {
-        let kind = sorted.iter().find(|v| v.as_f64().is_none()).map_or("?", Value::go_type);
+        let kind = keys.iter().find(|v| v.as_f64().is_none()).map_or("?", Value::go_type);
         return Err(format!("cannot sort array of {kind}"));
     }
     if desc {
-        sorted.reverse();
+        order.reverse();
     }
-    Ok(Value::array(sorted))
+    Ok(order)
+}
+
+/// expr's `sort(array[, "asc"|"desc"])` of numbers or of strings.
+fn sort(a: &Value, order: Option<&Value>) -> Result<Value, String> {
+    let Value::Array(items) = a else { return Err(format!("cannot sort {}", a.go_type())) };
+    let positions = sorted_positions(items, descending(order)?)?;
+    Ok(Value::array(positions.into_iter().map(|i| items[i].clone())))
+}
+
+/// expr's `sortBy(items, key[, order])`, given each item's key.
+pub(crate) fn sort_by(
+    items: &[Value],
+    keys: &[Value],
+    order: Option<&Value>,
+) -> Result<Value, String> {
+    let positions = sorted_positions(keys, descending(order)?)?;
+    Ok(Value::array(positions.into_iter().map(|i| items[i].clone())))
+}
+
+/// expr's `groupBy(items, key)`, given each item's key: a map from the key (as a string) to
+/// the items with that key, in order.
+pub(crate) fn group_by(items: &[Value], keys: &[Value]) -> Value {
+    let mut groups: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for (item, key) in items.iter().zip(keys) {
+        let key = match key {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        groups.entry(key).or_default().push(item.clone());
+    }
+    Value::Map(std::sync::Arc::new(groups.into_iter().map(|(k, v)| (k, Value::array(v))).collect()))
 }
 
 /// The numbers of `args`, arrays flattened (expr's `mean`/`median` argument rules).

@@ -333,7 +333,10 @@ impl Checker<'_> {
             }
             None => None,
         };
-        let needs_bool = !matches!(name, "map" | "sum");
+        if let Some(order) = args.get(2) {
+            self.check(order)?;
+        }
+        let needs_bool = !matches!(name, "map" | "sum" | "sortBy" | "groupBy");
         if let Some(t) = &body
             && needs_bool
             && !t.bool_like()
@@ -342,7 +345,8 @@ impl Checker<'_> {
         }
         Ok(match name {
             "all" | "any" | "none" | "one" => Type::Bool,
-            "filter" => Type::Array(Box::new(elem)),
+            "filter" | "sortBy" => Type::Array(Box::new(elem)),
+            "groupBy" => Type::Map(Box::new(Type::Array(Box::new(elem)))),
             "map" => Type::Array(Box::new(body.unwrap_or(Type::Unknown))),
             "count" | "findIndex" | "findLastIndex" => Type::Int,
             "find" | "findLast" => elem,

@@ -334,7 +334,7 @@ impl Ctx<'_> {
                 }
                 None => item.clone(),
             };
-            if matches!(name, "map" | "sum") {
+            if matches!(name, "map" | "sum" | "sortBy" | "groupBy") {
                 results.push(out);
                 continue;
             }
@@ -379,6 +379,14 @@ impl Ctx<'_> {
             "filter" | "map" => Value::array(results),
             "find" | "findLast" => results.pop().unwrap_or(Value::Nil),
             "findIndex" | "findLastIndex" => results.pop().unwrap_or(Value::Int(-1)),
+            "sortBy" => {
+                let order = match args.get(2) {
+                    Some(n) => Some(self.eval(n)?),
+                    None => None,
+                };
+                builtins::sort_by(&items, &results, order.as_ref())?
+            }
+            "groupBy" => builtins::group_by(&items, &results),
             "sum" => {
                 let mut acc = Value::Int(0);
                 for r in &results {

@@ -1,6 +1,6 @@
 //! Focused unit tests of the whole pipeline.
 
-use crate::argo::{Phase, evaluate_condition, evaluate_result, evaluate_time};
+use crate::argo::{self, Phase, evaluate_condition, evaluate_result, evaluate_time};
 use crate::{Env, Value, compile, eval};
 
 fn run(src: &str) -> Result<Value, String> {
@@ -373,4 +373,26 @@ fn collection_helpers_follow_expr() {
     assert!(run("concat([1], 2)").is_err());
     assert!(run("repeat('a', -1)").is_err());
     assert!(run("repeat('abc', 1000000000)").is_err(), "bounded");
+}
+
+#[test]
+fn sort_by_and_group_by() {
+    let data = Value::from_json_go(&serde_json::json!([
+        {"pod": "b", "rate": 0.9}, {"pod": "a", "rate": 0.99}, {"pod": "c", "rate": 0.5}
+    ]));
+    let env = argo::environment(&data);
+    let run_env = |src: &str| {
+        let program = compile(src).map_err(|e| e.to_string())?;
+        program.run(&env).map_err(|e| e.to_string())
+    };
+    assert_eq!(run_env("sortBy(result, .rate)[0].pod"), Ok(Value::from("c")));
+    assert_eq!(run_env("sortBy(result, .pod, 'desc')[0].pod"), Ok(Value::from("c")));
+    assert_eq!(
+        run_env("map(sortBy(result, {#.rate}), .pod) == ['c', 'b', 'a']"),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(run_env("len(groupBy(result, .rate > 0.8)['true'])"), Ok(Value::Int(2)));
+    assert_eq!(run_env("groupBy(result, .pod).a[0].rate"), Ok(Value::Float(0.99)));
+    assert!(run_env("sortBy(result, .pod, 'sideways')").is_err());
+    assert!(run_env("sortBy([1, 'a'], #)").is_err());
 }
