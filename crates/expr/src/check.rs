@@ -97,7 +97,7 @@ pub(crate) fn element(t: &Type) -> Option<Type> {
 
 /// Checks `node` against `env` and returns its type.
 pub(crate) fn check(node: &Node, env: &Env) -> Result<Type, String> {
-    Checker { env, scopes: Vec::new(), locals: Vec::new() }.check(node)
+    Checker { env, scopes: Vec::new(), locals: Vec::new(), reduces: Vec::new() }.check(node)
 }
 
 struct Checker<'a> {
@@ -105,6 +105,8 @@ struct Checker<'a> {
     scopes: Vec<Type>,
     /// `let` variables in scope, innermost last.
     locals: Vec<(String, Type)>,
+    /// The `scopes` depths of `reduce` predicates, where `#acc` exists.
+    reduces: Vec<usize>,
 }
 
 fn mismatch(op: &str, l: &Type, r: &Type) -> String {
@@ -180,6 +182,9 @@ impl Checker<'_> {
             (_, None) => Err("cannot use pointer accessor outside predicate".into()),
             (None, Some(t)) => Ok(t.clone()),
             (Some("index"), Some(_)) => Ok(Type::Int),
+            (Some("acc"), Some(_)) if self.reduces.last() == Some(&self.scopes.len()) => {
+                Ok(Type::Unknown)
+            }
             (Some(other), Some(_)) => Err(format!("unknown pointer #{other}")),
         }
     }
@@ -327,7 +332,13 @@ impl Checker<'_> {
         let body = match args.get(1) {
             Some(closure) => {
                 self.scopes.push(elem.clone());
+                if name == "reduce" {
+                    self.reduces.push(self.scopes.len());
+                }
                 let t = self.check(closure);
+                if name == "reduce" {
+                    self.reduces.pop();
+                }
                 self.scopes.pop();
                 Some(t?)
             }
@@ -336,7 +347,7 @@ impl Checker<'_> {
         if let Some(order) = args.get(2) {
             self.check(order)?;
         }
-        let needs_bool = !matches!(name, "map" | "sum" | "sortBy" | "groupBy");
+        let needs_bool = !matches!(name, "map" | "sum" | "sortBy" | "groupBy" | "reduce");
         if let Some(t) = &body
             && needs_bool
             && !t.bool_like()

@@ -94,7 +94,7 @@ type R = Result<Value, Stop>;
 
 /// Evaluates a checked tree.
 pub(crate) fn eval(node: &Node, env: &Env) -> Result<Value, String> {
-    let mut ctx = Ctx { env, scopes: Vec::new(), locals: Vec::new() };
+    let mut ctx = Ctx { env, scopes: Vec::new(), locals: Vec::new(), accumulators: Vec::new() };
     match ctx.eval(node) {
         Ok(v) => Ok(v),
         Err(Stop::ChainNil) => Ok(Value::Nil),
@@ -107,6 +107,8 @@ struct Ctx<'a> {
     scopes: Vec<(Value, usize)>,
     /// `let` variables in scope, innermost last.
     locals: Vec<(String, Value)>,
+    /// `#acc` of the `reduce` predicates running, with their `scopes` depth.
+    accumulators: Vec<(usize, Value)>,
 }
 
 fn not_bool(v: &Value) -> Stop {
@@ -192,6 +194,10 @@ impl Ctx<'_> {
     fn pointer(&self, name: Option<&str>) -> R {
         match (self.scopes.last(), name) {
             (Some((v, _)), None) => Ok(v.clone()),
+            (Some(_), Some("acc")) => match self.accumulators.last() {
+                Some((depth, acc)) if *depth == self.scopes.len() => Ok(acc.clone()),
+                _ => Err("unknown pointer #acc".to_owned().into()),
+            },
             (Some((_, i)), Some(_)) => Ok(Value::Int(*i as i64)),
             (None, _) => Err("cannot use pointer accessor outside predicate".to_owned().into()),
         }
@@ -304,6 +310,30 @@ impl Ctx<'_> {
         Ok(builtins::call(name, &values)?)
     }
 
+    /// `reduce(items, step[, initial])`: without `initial`, the first item starts `#acc` and
+    /// the steps begin at the second; an empty list without `initial` gives nil.
+    fn reduce(&mut self, items: &[Value], args: &[Node]) -> R {
+        let Some(step) = args.get(1) else {
+            return Err("not enough arguments to call reduce".to_owned().into());
+        };
+        let (mut acc, start) = match args.get(2) {
+            Some(initial) => (self.eval(initial)?, 0),
+            None => match items.first() {
+                Some(first) => (first.clone(), 1),
+                None => return Ok(Value::Nil),
+            },
+        };
+        for (i, item) in items.iter().enumerate().skip(start) {
+            self.scopes.push((item.clone(), i));
+            self.accumulators.push((self.scopes.len(), acc));
+            let out = self.eval(step);
+            self.accumulators.pop();
+            self.scopes.pop();
+            acc = out?;
+        }
+        Ok(acc)
+    }
+
     fn predicate(&mut self, name: &str, args: &[Node]) -> R {
         let Some(first) = args.first() else {
             return Err(format!("not enough arguments to call {name}").into());
@@ -321,6 +351,9 @@ impl Ctx<'_> {
                 );
             }
         };
+        if name == "reduce" {
+            return self.reduce(&items, args);
+        }
         let closure = args.get(1);
         let mut results = Vec::new();
         let mut count = 0i64;

@@ -14,7 +14,7 @@ use crate::lexer::{Kind, Token, lex};
 pub(crate) fn predicate(name: &str) -> Option<bool> {
     match name {
         "all" | "none" | "any" | "one" | "filter" | "map" | "find" | "findIndex" | "findLast"
-        | "findLastIndex" | "sortBy" | "groupBy" => Some(false),
+        | "findLastIndex" | "sortBy" | "groupBy" | "reduce" => Some(false),
         "count" | "sum" => Some(true),
         _ => None,
     }
@@ -369,8 +369,9 @@ impl Parser {
             if !optional || !self.cur().is(Kind::Bracket, ")") {
                 args.push(self.closure()?);
             }
-            // `sortBy(items, key, "desc")`: the order follows the predicate.
-            if name == "sortBy" && self.cur().is(Kind::Operator, ",") {
+            // `sortBy(items, key, "desc")`: the order follows the predicate;
+            // `reduce(items, #acc + #, initial)`: likewise the initial value.
+            if matches!(name.as_str(), "sortBy" | "reduce") && self.cur().is(Kind::Operator, ",") {
                 self.advance();
                 args.push(self.expression(0)?);
             }

@@ -396,3 +396,15 @@ fn sort_by_and_group_by() {
     assert!(run_env("sortBy(result, .pod, 'sideways')").is_err());
     assert!(run_env("sortBy([1, 'a'], #)").is_err());
 }
+
+#[test]
+fn reduce_with_an_accumulator() {
+    assert_eq!(ok("reduce([1, 2, 3], #acc + #)"), Value::Int(6));
+    assert_eq!(ok("reduce([1, 2, 3], #acc + #, 10)"), Value::Int(16));
+    assert_eq!(ok("reduce([0.5, 0.25], #acc * #, 1.0)"), Value::Float(0.125));
+    assert_eq!(ok("reduce([], #acc + #)"), Value::Nil);
+    assert_eq!(ok("reduce([3, 9, 4], # > #acc ? # : #acc)"), Value::Int(9));
+    assert_eq!(ok("reduce(['a', 'b'], #acc + # + string(#index), '')"), Value::from("a0b1"));
+    assert!(run("map([1], #acc)").is_err_and(|e| e == "unknown pointer #acc"));
+    assert!(run("reduce([[1]], map(#, #acc))").is_err(), "#acc belongs to its reduce only");
+}
