@@ -28,7 +28,10 @@ const MEASUREMENT_GUARD: Duration = Duration::from_secs(120);
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
 /// Margin after the engine's requeue time (its schedule compares strictly).
 const REQUEUE_MARGIN: Duration = Duration::from_millis(20);
-const WORKERS: usize = 4;
+/// Runs reconciled at once. A worker is held while its run's measurements are taken (up to
+/// [`MEASUREMENT_GUARD`]), so this many slow providers are needed to delay other runs; Argo's
+/// analysis controller runs 30 as well. Workers are tasks, not threads.
+const WORKERS: usize = 30;
 
 /// Runs the AnalysisRun controller until `shutdown`: every run in every namespace, with the
 /// Pods it owns (job measurements) as triggers.

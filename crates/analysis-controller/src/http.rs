@@ -45,6 +45,12 @@ pub(crate) fn timeout_secs(secs: Option<i64>, default: u64) -> Duration {
 /// whole cause chain (reqwest hides the interesting part in `source()`).
 pub(crate) fn transport_error(method: &str, url: &str, err: &reqwest::Error) -> String {
     let method = go_method(method);
+    if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+        return format!(
+            "{method} \"{url}\": https is not supported: weir is built without TLS, use an \
+             http:// address"
+        );
+    }
     if err.is_timeout() {
         return format!(
             "{method} \"{url}\": context deadline exceeded (Client.Timeout exceeded while \
@@ -73,6 +79,17 @@ fn go_method(method: &str) -> String {
     match chars.next() {
         Some(c) => c.to_ascii_uppercase().to_string() + chars.as_str(),
         None => String::new(),
+    }
+}
+
+/// A response body for an error message: lossy UTF-8, trimmed, at most 200 characters.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 
@@ -112,6 +129,16 @@ pub(crate) fn go_json(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_excerpts_are_trimmed_and_capped_on_a_char_boundary() {
+        assert_eq!(body_excerpt(b"  <html>x</html>\n"), "<html>x</html>");
+        let long = "é".repeat(300);
+        let excerpt = body_excerpt(long.as_bytes());
+        assert_eq!(excerpt.chars().count(), 201);
+        assert!(excerpt.ends_with("é…"));
+        assert_eq!(body_excerpt(&[0xff, b'a']), "\u{fffd}a");
+    }
 
     #[test]
     fn floats_format_like_go() {

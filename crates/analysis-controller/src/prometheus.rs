@@ -17,7 +17,9 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric, PrometheusMetric};
 
-use crate::http::{client, decorate, go_float, timeout_secs, transport_error, wall_clock};
+use crate::http::{
+    body_excerpt, client, decorate, go_float, timeout_secs, transport_error, wall_clock,
+};
 
 /// Environment variable with the address used when a metric has none (as Argo).
 pub(crate) const ADDRESS_ENV: &str = "ARGO_ROLLOUTS_PROMETHEUS_ADDRESS";
@@ -94,9 +96,19 @@ impl PrometheusProvider {
         let body = response.bytes().await.map_err(|e| transport_error("POST", &url, &e))?;
         let envelope: Json = match serde_json::from_slice(&body) {
             Ok(v) => v,
+            Err(e) if status.is_success() => {
+                let text = body_excerpt(&body);
+                return Err(format!("bad_response: the answer of {url} is not JSON ({e}): {text}"));
+            }
             Err(_) => {
-                let text = String::from_utf8_lossy(&body);
-                return Err(format!("server error: {}: {}", status.as_u16(), text.trim()));
+                // As Prometheus' Go client names them.
+                let code = status.as_u16();
+                let kind = match code {
+                    400..=499 => "client_error: client error",
+                    500..=599 => "server_error: server error",
+                    _ => "bad_response: unexpected status",
+                };
+                return Err(format!("{kind}: {code}: {}", body_excerpt(&body)));
             }
         };
         parse_response(&envelope)

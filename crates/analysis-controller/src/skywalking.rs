@@ -16,7 +16,7 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric};
 
-use crate::http::{client, go_json, transport_error, wall_clock};
+use crate::http::{body_excerpt, client, go_json, transport_error, wall_clock};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -80,7 +80,9 @@ impl SkyWalkingProvider {
         let bytes = response.bytes().await.map_err(|e| transport_error("POST", &url, &e))?;
         let envelope: Json = match serde_json::from_slice(&bytes) {
             Ok(v) => v,
-            Err(e) if status.is_success() => return Err(format!("decoding response: {e}")),
+            Err(e) if status.is_success() => {
+                return Err(format!("decoding response: {e}: {}", body_excerpt(&bytes)));
+            }
             Err(_) => {
                 return Err(format!(
                     "graphql: server returned a non-200 status code: {}",

@@ -153,6 +153,12 @@ pub(crate) enum NodeKind {
     Closure(Node),
     Array(Vec<Node>),
     Map(Vec<(MapKey, Node)>),
+    /// `let name = value; body`: `name` is `value` inside `body`.
+    Let {
+        name: String,
+        value: Node,
+        body: Node,
+    },
 }
 
 impl Node {
@@ -179,6 +185,10 @@ impl Node {
                 see(a);
                 see(b);
                 see(c);
+            }
+            NodeKind::Let { value, body, .. } => {
+                see(value);
+                see(body);
             }
             NodeKind::Slice { obj, from, to } => {
                 see(obj);

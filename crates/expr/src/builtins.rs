@@ -1,5 +1,5 @@
 //! expr's non-predicate built-in functions (`len`, `abs`, `int`, `string`, `split`, `now`,
-//! `duration`, `date`, `min`, ...) and the `time.Time` / `time.Duration` methods conditions may
+//! `duration`, `date`, `min`, `mean`, `median`, `hasPrefix`, ...) and the `time.Time` / `time.Duration` methods conditions may
 //! call. Predicate built-ins (`all`, `filter`, ...) live in the evaluator.
 
 use crate::check::{Type, element};
@@ -13,11 +13,16 @@ pub(crate) fn arity(name: &str) -> Option<(usize, Option<usize>)> {
         "len" | "abs" | "ceil" | "floor" | "round" | "int" | "float" | "string" | "upper"
         | "lower" | "keys" | "values" | "first" | "last" | "duration" => (1, Some(1)),
         "trim" | "join" => (1, Some(2)),
-        "trimPrefix" | "trimSuffix" | "indexOf" | "lastIndexOf" => (2, Some(2)),
+        "trimPrefix" | "trimSuffix" | "indexOf" | "lastIndexOf" | "hasPrefix" | "hasSuffix" => {
+            (2, Some(2))
+        }
         "split" => (2, Some(3)),
         "replace" => (3, Some(3)),
         "date" => (1, Some(3)),
-        "min" | "max" => (1, None),
+        "min" | "max" | "mean" | "median" | "concat" => (1, None),
+        "type" | "reverse" | "uniq" | "flatten" => (1, Some(1)),
+        "get" | "take" | "repeat" => (2, Some(2)),
+        "sort" => (1, Some(2)),
         _ => return None,
     })
 }
@@ -28,7 +33,14 @@ pub(crate) fn return_type(name: &str, args: &[Type]) -> Type {
         "now" | "date" => Type::Time,
         "duration" => Type::Duration,
         "len" | "int" | "indexOf" | "lastIndexOf" => Type::Int,
-        "ceil" | "floor" | "round" | "float" => Type::Float,
+        "ceil" | "floor" | "round" | "float" | "mean" | "median" => Type::Float,
+        "hasPrefix" | "hasSuffix" => Type::Bool,
+        "type" | "repeat" => Type::String,
+        "reverse" | "uniq" | "take" | "sort" => match args.first() {
+            Some(t @ Type::Array(_)) => t.clone(),
+            _ => Type::Array(Box::new(Type::Unknown)),
+        },
+        "concat" | "flatten" => Type::Array(Box::new(Type::Unknown)),
         "string" | "upper" | "lower" | "trim" | "trimPrefix" | "trimSuffix" | "join"
         | "replace" => Type::String,
         "split" | "keys" => Type::Array(Box::new(Type::String)),
@@ -118,6 +130,11 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             let p = string_arg(name, arg(1))?;
             Value::from(s.strip_suffix(p).unwrap_or(s))
         }
+        "hasPrefix" | "hasSuffix" => {
+            let s = string_arg(name, a)?;
+            let p = string_arg(name, arg(1))?;
+            Value::Bool(if name == "hasPrefix" { s.starts_with(p) } else { s.ends_with(p) })
+        }
         "indexOf" | "lastIndexOf" => {
             let s = string_arg(name, a)?;
             let p = string_arg(name, arg(1))?;
@@ -163,6 +180,90 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
             _ => Value::Nil,
         },
         "min" | "max" => min_max(name, args)?,
+        "type" => Value::from(match a {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Map(_) => "map",
+            Value::Time(_) => "time.Time",
+            Value::Duration(_) => "time.Duration",
+        }),
+        "get" => get(a, arg(1)),
+        "reverse" => {
+            let Value::Array(items) = a else {
+                return Err(format!("cannot reverse {}", a.go_type()));
+            };
+            Value::array(items.iter().rev().cloned())
+        }
+        "take" => {
+            let Value::Array(items) = a else {
+                return Err(format!("cannot take from {}", a.go_type()));
+            };
+            let Value::Int(n) = arg(1) else {
+                return Err(format!("cannot take {} elements", arg(1).go_type()));
+            };
+            let n = usize::try_from(*n).unwrap_or(0).min(items.len());
+            Value::array(items[..n].iter().cloned())
+        }
+        "uniq" => {
+            let Value::Array(items) = a else { return Err(format!("cannot uniq {}", a.go_type())) };
+            let mut out: Vec<Value> = Vec::new();
+            for item in items.iter() {
+                if !out.contains(item) {
+                    out.push(item.clone());
+                }
+            }
+            Value::array(out)
+        }
+        "concat" => {
+            let mut out = Vec::new();
+            for v in args {
+                let Value::Array(items) = v else {
+                    return Err(format!("cannot concat {}", v.go_type()));
+                };
+                out.extend(items.iter().cloned());
+            }
+            Value::array(out)
+        }
+        "flatten" => {
+            let Value::Array(_) = a else { return Err(format!("cannot flatten {}", a.go_type())) };
+            let mut out = Vec::new();
+            flatten(a, &mut out);
+            Value::array(out)
+        }
+        "sort" => sort(a, args.get(1))?,
+        "repeat" => {
+            let s = string_arg(name, a)?;
+            match arg(1) {
+                Value::Int(n) if *n >= 0 && s.len().saturating_mul(*n as usize) <= MAX_REPEAT => {
+                    Value::String(s.repeat(*n as usize))
+                }
+                Value::Int(n) if *n < 0 => return Err("strings: negative Repeat count".into()),
+                Value::Int(_) => return Err("strings: Repeat output length overflow".into()),
+                other => return Err(invalid(name, other)),
+            }
+        }
+        "mean" => {
+            let values = numbers(name, args)?;
+            if values.is_empty() {
+                Value::Float(0.0)
+            } else {
+                Value::Float(values.iter().sum::<f64>() / values.len() as f64)
+            }
+        }
+        "median" => {
+            let mut values = numbers(name, args)?;
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            Value::Float(match n {
+                0 => 0.0,
+                _ if n % 2 == 1 => values[n / 2],
+                _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+            })
+        }
         "duration" => Value::Duration(Duration::parse(string_arg(name, a)?)?),
         "date" => Value::Time(date(args)?),
         _ => return Err(format!("unknown name {name}")),
@@ -203,6 +304,109 @@ fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
         return out;
     }
     s.splitn(limit, sep).map(str::to_owned).collect()
+}
+
+/// The longest string `repeat` builds (a condition has no use for more; this keeps hostile
+/// input from exhausting memory).
+const MAX_REPEAT: usize = 1 << 20;
+
+/// expr's `get`: `v[key]`, or nil when the key or index does not exist.
+fn get(v: &Value, key: &Value) -> Value {
+    match (v, key) {
+        (Value::Array(items), Value::Int(i)) => {
+            let len = items.len() as i64;
+            let i = if *i < 0 { i + len } else { *i };
+            usize::try_from(i).ok().and_then(|i| items.get(i)).cloned().unwrap_or(Value::Nil)
+        }
+        (Value::Map(m), Value::String(k)) => m.get(k).cloned().unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    }
+}
+
+fn flatten(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+/// `"asc"` (default) or `"desc"`: whether the order is descending.
+fn descending(order: Option<&Value>) -> Result<bool, String> {
+    match order {
+        None => Ok(false),
+        Some(Value::String(o)) if o == "asc" => Ok(false),
+        Some(Value::String(o)) if o == "desc" => Ok(true),
+        Some(other) => Err(format!("unknown order, use asc or desc: {other}")),
+    }
+}
+
+/// The positions of `keys` in sorted order (stable): all numbers or all strings.
+fn sorted_positions(keys: &[Value], desc: bool) -> Result<Vec<usize>, String> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    if keys.iter().all(|v| v.as_f64().is_some()) {
+        let f = |i: usize| keys[i].as_f64().unwrap_or(f64::NAN);
+        order.sort_by(|&x, &y| f(x).total_cmp(&f(y)));
+    } else if keys.iter().all(|v| matches!(v, Value::String(_))) {
+        let s = |i: usize| match &keys[i] {
+            Value::String(s) => s.as_str(),
+            _ => "",
+        };
+        order.sort_by(|&x, &y| s(x).cmp(s(y)));
+    } else {
+        let kind = keys.iter().find(|v| v.as_f64().is_none()).map_or("?", Value::go_type);
+        return Err(format!("cannot sort array of {kind}"));
+    }
+    if desc {
+        order.reverse();
+    }
+    Ok(order)
+}
+
+/// expr's `sort(array[, "asc"|"desc"])` of numbers or of strings.
+fn sort(a: &Value, order: Option<&Value>) -> Result<Value, String> {
+    let Value::Array(items) = a else { return Err(format!("cannot sort {}", a.go_type())) };
+    let positions = sorted_positions(items, descending(order)?)?;
+    Ok(Value::array(positions.into_iter().map(|i| items[i].clone())))
+}
+
+/// expr's `sortBy(items, key[, order])`, given each item's key.
+pub(crate) fn sort_by(
+    items: &[Value],
+    keys: &[Value],
+    order: Option<&Value>,
+) -> Result<Value, String> {
+    let positions = sorted_positions(keys, descending(order)?)?;
+    Ok(Value::array(positions.into_iter().map(|i| items[i].clone())))
+}
+
+/// expr's `groupBy(items, key)`, given each item's key: a map from the key (as a string) to
+/// the items with that key, in order.
+pub(crate) fn group_by(items: &[Value], keys: &[Value]) -> Value {
+    let mut groups: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for (item, key) in items.iter().zip(keys) {
+        let key = match key {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        groups.entry(key).or_default().push(item.clone());
+    }
+    Value::Map(std::sync::Arc::new(groups.into_iter().map(|(k, v)| (k, Value::array(v))).collect()))
+}
+
+/// The numbers of `args`, arrays flattened (expr's `mean`/`median` argument rules).
+fn numbers(name: &str, args: &[Value]) -> Result<Vec<f64>, String> {
+    fn walk(name: &str, v: &Value, out: &mut Vec<f64>) -> Result<(), String> {
+        match v {
+            Value::Int(i) => out.push(*i as f64),
+            Value::Float(f) => out.push(*f),
+            Value::Array(items) => return items.iter().try_for_each(|i| walk(name, i, out)),
+            other => return Err(invalid(name, other)),
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    args.iter().try_for_each(|a| walk(name, a, &mut out))?;
+    Ok(out)
 }
 
 fn min_max(name: &str, args: &[Value]) -> Result<Value, String> {

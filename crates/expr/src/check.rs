@@ -97,12 +97,16 @@ pub(crate) fn element(t: &Type) -> Option<Type> {
 
 /// Checks `node` against `env` and returns its type.
 pub(crate) fn check(node: &Node, env: &Env) -> Result<Type, String> {
-    Checker { env, scopes: Vec::new() }.check(node)
+    Checker { env, scopes: Vec::new(), locals: Vec::new(), reduces: Vec::new() }.check(node)
 }
 
 struct Checker<'a> {
     env: &'a Env,
     scopes: Vec<Type>,
+    /// `let` variables in scope, innermost last.
+    locals: Vec<(String, Type)>,
+    /// The `scopes` depths of `reduce` predicates, where `#acc` exists.
+    reduces: Vec<usize>,
 }
 
 fn mismatch(op: &str, l: &Type, r: &Type) -> String {
@@ -110,6 +114,30 @@ fn mismatch(op: &str, l: &Type, r: &Type) -> String {
 }
 
 impl Checker<'_> {
+    /// `let name = value; body`; out of line so `check`'s frame stays small for deep trees.
+    #[inline(never)]
+    fn let_binding(&mut self, name: &str, value: &Node, body: &Node) -> Result<Type, String> {
+        if self.env.var(name).is_some() {
+            return Err(format!("cannot redeclare {name}"));
+        }
+        if self.env.function(name).is_some() {
+            return Err(format!("cannot redeclare function {name}"));
+        }
+        if builtins::arity(name).is_some() || crate::parser::predicate(name).is_some() {
+            return Err(format!("cannot redeclare builtin {name}"));
+        }
+        if self.locals.iter().any(|(n, _)| n == name) {
+            return Err(format!("cannot redeclare variable {name}"));
+        }
+        let t = self.check(value)?;
+        self.locals.push((name.to_owned(), t));
+        let body = self.check(body);
+        self.locals.pop();
+        body
+    }
+
+    /// One node's type. Arms are small or out of line, so the recursive frame stays small
+    /// in debug builds too (see `eval`).
     fn check(&mut self, node: &Node) -> Result<Type, String> {
         Ok(match &*node.kind {
             NodeKind::Nil => Type::Nil,
@@ -117,117 +145,160 @@ impl Checker<'_> {
             NodeKind::Int(_) => Type::Int,
             NodeKind::Float(_) => Type::Float,
             NodeKind::Str(_) => Type::String,
-            NodeKind::Ident(name) => match self.env.var(name) {
-                Some(v) => Type::of(v),
-                None if self.env.function(name).is_some() || builtins::arity(name).is_some() => {
-                    Type::Unknown
-                }
-                None => return Err(format!("unknown name {name}")),
-            },
-            NodeKind::Pointer(name) => match (name.as_deref(), self.scopes.last()) {
-                (_, None) => return Err("cannot use pointer accessor outside predicate".into()),
-                (None, Some(t)) => t.clone(),
-                (Some("index"), Some(_)) => Type::Int,
-                (Some(other), Some(_)) => return Err(format!("unknown pointer #{other}")),
-            },
-            NodeKind::Unary(op, a) => {
-                let t = self.check(a)?;
-                match op {
-                    UnOp::Not if t.bool_like() => Type::Bool,
-                    UnOp::Neg | UnOp::Plus if t.num() || t.unknown() => t,
-                    UnOp::Neg if t == Type::Duration => t,
-                    _ => {
-                        let sym = match op {
-                            UnOp::Not => "not",
-                            UnOp::Neg => "-",
-                            UnOp::Plus => "+",
-                        };
-                        return Err(format!(
-                            "invalid operation: {sym} (mismatched type {})",
-                            t.name()
-                        ));
-                    }
-                }
-            }
-            NodeKind::Binary(op, a, b) => {
-                let l = self.check(a)?;
-                let r = self.check(b)?;
-                binary(*op, &l, &r)?
-            }
-            NodeKind::Matches(a, b, _) => {
-                let l = self.check(a)?;
-                let r = self.check(b)?;
-                if !l.str_like() || !r.str_like() {
-                    return Err(mismatch("matches", &l, &r));
-                }
-                Type::Bool
-            }
-            NodeKind::Ternary(c, y, n) => {
-                let ct = self.check(c)?;
-                if !ct.bool_like() {
-                    return Err(format!(
-                        "non-bool expression (type {}) used as condition",
-                        ct.name()
-                    ));
-                }
-                let yt = self.check(y)?;
-                let nt = self.check(n)?;
-                if yt == nt { yt } else { Type::Unknown }
-            }
-            NodeKind::Member { obj, prop, .. } => {
-                let ot = self.check(obj)?;
-                let pt = self.check(prop)?;
-                member(&ot, &pt, prop)?
-            }
+            NodeKind::Ident(name) => self.ident(name)?,
+            NodeKind::Pointer(name) => self.pointer(name.as_deref())?,
+            NodeKind::Unary(op, a) => self.unary(*op, a)?,
+            NodeKind::Binary(op, a, b) => self.binary(*op, a, b)?,
+            NodeKind::Matches(a, b, _) => self.matches(a, b)?,
+            NodeKind::Ternary(c, y, n) => self.ternary(c, y, n)?,
+            NodeKind::Member { obj, prop, .. } => self.member(obj, prop)?,
             NodeKind::Chain(n) | NodeKind::Closure(n) => self.check(n)?,
-            NodeKind::Slice { obj, from, to } => {
-                let ot = self.check(obj)?;
-                for bound in from.iter().chain(to.iter()) {
-                    let t = self.check(bound)?;
-                    if !(t.is(&Type::Int) || t.unknown()) {
-                        return Err(format!("invalid slice index (type {})", t.name()));
-                    }
-                }
-                match ot {
-                    Type::Array(_) | Type::String | Type::Unknown => ot,
-                    _ => return Err(format!("cannot slice {}", ot.name())),
-                }
-            }
+            NodeKind::Let { name, value, body } => self.let_binding(name, value, body)?,
+            NodeKind::Slice { obj, from, to } => self.slice(obj, from.as_ref(), to.as_ref())?,
             NodeKind::Call { name, args } => self.call(name, args)?,
-            NodeKind::Method { obj, name, args } => {
-                let ot = self.check(obj)?;
-                for a in args {
-                    self.check(a)?;
-                }
-                match ot {
-                    Type::Unknown => Type::Unknown,
-                    Type::Time | Type::Duration => builtins::method_type(&ot, name)
-                        .ok_or_else(|| format!("type {} has no method {name}", ot.name()))?,
-                    _ => return Err(format!("type {} has no method {name}", ot.name())),
-                }
+            NodeKind::Method { obj, name, args } => self.method(obj, name, args)?,
+            NodeKind::Array(items) => self.array(items)?,
+            NodeKind::Map(entries) => self.map(entries)?,
+        })
+    }
+
+    #[inline(never)]
+    fn ident(&self, name: &str) -> Result<Type, String> {
+        if let Some((_, t)) = self.locals.iter().rev().find(|(n, _)| n == name) {
+            return Ok(t.clone());
+        }
+        match self.env.var(name) {
+            Some(v) => Ok(Type::of(v)),
+            None if self.env.function(name).is_some() || builtins::arity(name).is_some() => {
+                Ok(Type::Unknown)
             }
-            NodeKind::Array(items) => {
-                let mut common: Option<Type> = None;
-                for item in items {
-                    let t = self.check(item)?;
-                    common = match common {
-                        None => Some(t),
-                        Some(c) if c == t => Some(c),
-                        Some(_) => Some(Type::Unknown),
-                    };
-                }
-                Type::Array(Box::new(common.unwrap_or(Type::Unknown)))
+            None => Err(format!("unknown name {name}")),
+        }
+    }
+
+    #[inline(never)]
+    fn pointer(&self, name: Option<&str>) -> Result<Type, String> {
+        match (name, self.scopes.last()) {
+            (_, None) => Err("cannot use pointer accessor outside predicate".into()),
+            (None, Some(t)) => Ok(t.clone()),
+            (Some("index"), Some(_)) => Ok(Type::Int),
+            (Some("acc"), Some(_)) if self.reduces.last() == Some(&self.scopes.len()) => {
+                Ok(Type::Unknown)
             }
-            NodeKind::Map(entries) => {
-                for (k, v) in entries {
-                    if let MapKey::Expr(k) = k {
-                        self.check(k)?;
-                    }
-                    self.check(v)?;
-                }
-                Type::Map(Box::new(Type::Unknown))
+            (Some(other), Some(_)) => Err(format!("unknown pointer #{other}")),
+        }
+    }
+
+    #[inline(never)]
+    fn unary(&mut self, op: UnOp, a: &Node) -> Result<Type, String> {
+        let t = self.check(a)?;
+        Ok(match op {
+            UnOp::Not if t.bool_like() => Type::Bool,
+            UnOp::Neg | UnOp::Plus if t.num() || t.unknown() => t,
+            UnOp::Neg if t == Type::Duration => t,
+            _ => {
+                let sym = match op {
+                    UnOp::Not => "not",
+                    UnOp::Neg => "-",
+                    UnOp::Plus => "+",
+                };
+                return Err(format!("invalid operation: {sym} (mismatched type {})", t.name()));
             }
         })
+    }
+
+    #[inline(never)]
+    fn binary(&mut self, op: BinOp, a: &Node, b: &Node) -> Result<Type, String> {
+        let l = self.check(a)?;
+        let r = self.check(b)?;
+        binary(op, &l, &r)
+    }
+
+    #[inline(never)]
+    fn matches(&mut self, a: &Node, b: &Node) -> Result<Type, String> {
+        let l = self.check(a)?;
+        let r = self.check(b)?;
+        if !l.str_like() || !r.str_like() {
+            return Err(mismatch("matches", &l, &r));
+        }
+        Ok(Type::Bool)
+    }
+
+    #[inline(never)]
+    fn ternary(&mut self, c: &Node, y: &Node, n: &Node) -> Result<Type, String> {
+        let ct = self.check(c)?;
+        if !ct.bool_like() {
+            return Err(format!("non-bool expression (type {}) used as condition", ct.name()));
+        }
+        let yt = self.check(y)?;
+        let nt = self.check(n)?;
+        Ok(if yt == nt { yt } else { Type::Unknown })
+    }
+
+    #[inline(never)]
+    fn member(&mut self, obj: &Node, prop: &Node) -> Result<Type, String> {
+        let ot = self.check(obj)?;
+        let pt = self.check(prop)?;
+        member(&ot, &pt, prop)
+    }
+
+    #[inline(never)]
+    fn slice(
+        &mut self,
+        obj: &Node,
+        from: Option<&Node>,
+        to: Option<&Node>,
+    ) -> Result<Type, String> {
+        let ot = self.check(obj)?;
+        for bound in from.into_iter().chain(to) {
+            let t = self.check(bound)?;
+            if !(t.is(&Type::Int) || t.unknown()) {
+                return Err(format!("invalid slice index (type {})", t.name()));
+            }
+        }
+        match ot {
+            Type::Array(_) | Type::String | Type::Unknown => Ok(ot),
+            _ => Err(format!("cannot slice {}", ot.name())),
+        }
+    }
+
+    #[inline(never)]
+    fn method(&mut self, obj: &Node, name: &str, args: &[Node]) -> Result<Type, String> {
+        let ot = self.check(obj)?;
+        for a in args {
+            self.check(a)?;
+        }
+        match ot {
+            Type::Unknown => Ok(Type::Unknown),
+            Type::Time | Type::Duration => builtins::method_type(&ot, name)
+                .ok_or_else(|| format!("type {} has no method {name}", ot.name())),
+            _ => Err(format!("type {} has no method {name}", ot.name())),
+        }
+    }
+
+    #[inline(never)]
+    fn array(&mut self, items: &[Node]) -> Result<Type, String> {
+        let mut common: Option<Type> = None;
+        for item in items {
+            let t = self.check(item)?;
+            common = match common {
+                None => Some(t),
+                Some(c) if c == t => Some(c),
+                Some(_) => Some(Type::Unknown),
+            };
+        }
+        Ok(Type::Array(Box::new(common.unwrap_or(Type::Unknown))))
+    }
+
+    #[inline(never)]
+    fn map(&mut self, entries: &[(MapKey, Node)]) -> Result<Type, String> {
+        for (k, v) in entries {
+            if let MapKey::Expr(k) = k {
+                self.check(k)?;
+            }
+            self.check(v)?;
+        }
+        Ok(Type::Map(Box::new(Type::Unknown)))
     }
 
     fn call(&mut self, name: &str, args: &[Node]) -> Result<Type, String> {
@@ -261,13 +332,22 @@ impl Checker<'_> {
         let body = match args.get(1) {
             Some(closure) => {
                 self.scopes.push(elem.clone());
+                if name == "reduce" {
+                    self.reduces.push(self.scopes.len());
+                }
                 let t = self.check(closure);
+                if name == "reduce" {
+                    self.reduces.pop();
+                }
                 self.scopes.pop();
                 Some(t?)
             }
             None => None,
         };
-        let needs_bool = !matches!(name, "map" | "sum");
+        if let Some(order) = args.get(2) {
+            self.check(order)?;
+        }
+        let needs_bool = !matches!(name, "map" | "sum" | "sortBy" | "groupBy" | "reduce");
         if let Some(t) = &body
             && needs_bool
             && !t.bool_like()
@@ -276,7 +356,8 @@ impl Checker<'_> {
         }
         Ok(match name {
             "all" | "any" | "none" | "one" => Type::Bool,
-            "filter" => Type::Array(Box::new(elem)),
+            "filter" | "sortBy" => Type::Array(Box::new(elem)),
+            "groupBy" => Type::Map(Box::new(Type::Array(Box::new(elem)))),
             "map" => Type::Array(Box::new(body.unwrap_or(Type::Unknown))),
             "count" | "findIndex" | "findLastIndex" => Type::Int,
             "find" | "findLast" => elem,

@@ -94,7 +94,7 @@ type R = Result<Value, Stop>;
 
 /// Evaluates a checked tree.
 pub(crate) fn eval(node: &Node, env: &Env) -> Result<Value, String> {
-    let mut ctx = Ctx { env, scopes: Vec::new() };
+    let mut ctx = Ctx { env, scopes: Vec::new(), locals: Vec::new(), accumulators: Vec::new() };
     match ctx.eval(node) {
         Ok(v) => Ok(v),
         Err(Stop::ChainNil) => Ok(Value::Nil),
@@ -105,6 +105,10 @@ pub(crate) fn eval(node: &Node, env: &Env) -> Result<Value, String> {
 struct Ctx<'a> {
     env: &'a Env,
     scopes: Vec<(Value, usize)>,
+    /// `let` variables in scope, innermost last.
+    locals: Vec<(String, Value)>,
+    /// `#acc` of the `reduce` predicates running, with their `scopes` depth.
+    accumulators: Vec<(usize, Value)>,
 }
 
 fn not_bool(v: &Value) -> Stop {
@@ -120,6 +124,23 @@ fn truth(v: &Value) -> Result<bool, Stop> {
 }
 
 impl Ctx<'_> {
+    fn local(&self, name: &str) -> Option<&Value> {
+        self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Out of line so `eval`'s frame stays small for deep trees.
+    #[inline(never)]
+    fn let_binding(&mut self, name: &str, value: &Node, body: &Node) -> R {
+        let v = self.eval(value)?;
+        self.locals.push((name.to_owned(), v));
+        let out = self.eval(body);
+        self.locals.pop();
+        out
+    }
+
+    /// One node. The arms are small or out of line: in a debug build every local of every
+    /// arm takes its own slot in this recursive function's frame, which bounds how deep a
+    /// tree evaluates on a 2 MiB stack.
     fn eval(&mut self, node: &Node) -> R {
         Ok(match &*node.kind {
             NodeKind::Nil => Value::Nil,
@@ -127,114 +148,155 @@ impl Ctx<'_> {
             NodeKind::Int(i) => Value::Int(*i),
             NodeKind::Float(f) => Value::Float(*f),
             NodeKind::Str(s) => Value::String(s.clone()),
-            NodeKind::Ident(name) => match self.env.var(name) {
-                Some(v) => v.clone(),
-                None => return Err(format!("unknown name {name}").into()),
-            },
-            NodeKind::Pointer(name) => match (self.scopes.last(), name) {
-                (Some((v, _)), None) => v.clone(),
-                (Some((_, i)), Some(_)) => Value::Int(*i as i64),
-                (None, _) => {
-                    return Err("cannot use pointer accessor outside predicate".to_owned().into());
-                }
-            },
-            NodeKind::Unary(op, a) => {
-                let v = self.eval(a)?;
-                match (op, v) {
-                    (UnOp::Not, v) => Value::Bool(!truth(&v)?),
-                    (UnOp::Neg, Value::Int(i)) => Value::Int(i.wrapping_neg()),
-                    (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
-                    (UnOp::Neg, Value::Duration(d)) => {
-                        Value::Duration(Duration(d.0.wrapping_neg()))
-                    }
-                    (UnOp::Plus, v @ (Value::Int(_) | Value::Float(_))) => v,
-                    (op, v) => {
-                        let sym = if *op == UnOp::Neg { "-" } else { "+" };
-                        return Err(format!("invalid operation: {sym} {}", v.go_type()).into());
-                    }
-                }
-            }
+            NodeKind::Ident(name) => self.ident(name)?,
+            NodeKind::Pointer(name) => self.pointer(name.as_deref())?,
+            NodeKind::Unary(op, a) => self.unary(*op, a)?,
             NodeKind::Binary(BinOp::And, a, b) => {
-                let l = self.eval(a)?;
-                Value::Bool(truth(&l)? && truth(&self.eval(b)?)?)
+                Value::Bool(truth(&self.eval(a)?)? && truth(&self.eval(b)?)?)
             }
             NodeKind::Binary(BinOp::Or, a, b) => {
-                let l = self.eval(a)?;
-                Value::Bool(truth(&l)? || truth(&self.eval(b)?)?)
+                Value::Bool(truth(&self.eval(a)?)? || truth(&self.eval(b)?)?)
             }
-            NodeKind::Binary(BinOp::Coalesce, a, b) => match self.eval(a) {
-                Ok(Value::Nil) | Err(Stop::ChainNil) => self.eval(b)?,
-                other => other?,
-            },
-            NodeKind::Binary(op, a, b) => {
-                let l = self.eval(a)?;
-                let r = self.eval(b)?;
-                binary(*op, &l, &r)?
-            }
-            NodeKind::Matches(a, b, cached) => {
-                let l = self.eval(a)?;
-                let r = self.eval(b)?;
-                let (Value::String(s), Value::String(p)) = (&l, &r) else {
-                    return Err(format!(
-                        "invalid operation: matches (mismatched types {} and {})",
-                        l.go_type(),
-                        r.go_type()
-                    )
-                    .into());
-                };
-                let matched = match cached {
-                    Some(re) => re.is_match(s),
-                    None => Regex::new(p).map_err(|e| e.to_string())?.is_match(s),
-                };
-                Value::Bool(matched)
-            }
+            NodeKind::Binary(BinOp::Coalesce, a, b) => self.coalesce(a, b)?,
+            NodeKind::Binary(op, a, b) => self.binary(*op, a, b)?,
+            NodeKind::Matches(a, b, cached) => self.matches(a, b, cached.as_deref())?,
             NodeKind::Ternary(c, y, n) => {
-                let cond = self.eval(c)?;
-                if truth(&cond)? { self.eval(y)? } else { self.eval(n)? }
-            }
-            NodeKind::Member { obj, prop, optional } => {
-                let o = self.eval(obj)?;
-                if *optional && o.is_nil() {
-                    return Err(Stop::ChainNil);
+                if truth(&self.eval(c)?)? {
+                    self.eval(y)?
+                } else {
+                    self.eval(n)?
                 }
-                let p = self.eval(prop)?;
-                fetch(&o, &p)?
             }
+            NodeKind::Member { obj, prop, optional } => self.member(obj, prop, *optional)?,
             NodeKind::Chain(n) => match self.eval(n) {
                 Err(Stop::ChainNil) => Value::Nil,
                 other => other?,
             },
-            NodeKind::Slice { obj, from, to } => {
-                let o = self.eval(obj)?;
-                let from = from.as_ref().map(|n| self.eval(n)).transpose()?;
-                let to = to.as_ref().map(|n| self.eval(n)).transpose()?;
-                slice(&o, from.as_ref(), to.as_ref())?
-            }
+            NodeKind::Slice { obj, from, to } => self.slice(obj, from.as_ref(), to.as_ref())?,
             NodeKind::Call { name, args } => self.call(name, args)?,
-            NodeKind::Method { obj, name, args } => {
-                let o = self.eval(obj)?;
-                let args = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-                builtins::call_method(&o, name, &args)?
-            }
+            NodeKind::Method { obj, name, args } => self.method(obj, name, args)?,
             NodeKind::Closure(n) => self.eval(n)?,
-            NodeKind::Array(items) => {
-                Value::array(items.iter().map(|i| self.eval(i)).collect::<Result<Vec<_>, _>>()?)
-            }
-            NodeKind::Map(entries) => {
-                let mut map = BTreeMap::new();
-                for (k, v) in entries {
-                    let key = match k {
-                        MapKey::Lit(s) => s.clone(),
-                        MapKey::Expr(n) => match self.eval(n)? {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        },
-                    };
-                    map.insert(key, self.eval(v)?);
-                }
-                Value::Map(Arc::new(map))
+            NodeKind::Let { name, value, body } => self.let_binding(name, value, body)?,
+            NodeKind::Array(items) => self.array(items)?,
+            NodeKind::Map(entries) => self.map(entries)?,
+        })
+    }
+
+    #[inline(never)]
+    fn ident(&self, name: &str) -> R {
+        match self.local(name).or_else(|| self.env.var(name)) {
+            Some(v) => Ok(v.clone()),
+            None => Err(format!("unknown name {name}").into()),
+        }
+    }
+
+    #[inline(never)]
+    fn pointer(&self, name: Option<&str>) -> R {
+        match (self.scopes.last(), name) {
+            (Some((v, _)), None) => Ok(v.clone()),
+            (Some(_), Some("acc")) => match self.accumulators.last() {
+                Some((depth, acc)) if *depth == self.scopes.len() => Ok(acc.clone()),
+                _ => Err("unknown pointer #acc".to_owned().into()),
+            },
+            (Some((_, i)), Some(_)) => Ok(Value::Int(*i as i64)),
+            (None, _) => Err("cannot use pointer accessor outside predicate".to_owned().into()),
+        }
+    }
+
+    #[inline(never)]
+    fn unary(&mut self, op: UnOp, a: &Node) -> R {
+        let v = self.eval(a)?;
+        Ok(match (op, v) {
+            (UnOp::Not, v) => Value::Bool(!truth(&v)?),
+            (UnOp::Neg, Value::Int(i)) => Value::Int(i.wrapping_neg()),
+            (UnOp::Neg, Value::Float(f)) => Value::Float(-f),
+            (UnOp::Neg, Value::Duration(d)) => Value::Duration(Duration(d.0.wrapping_neg())),
+            (UnOp::Plus, v @ (Value::Int(_) | Value::Float(_))) => v,
+            (op, v) => {
+                let sym = if op == UnOp::Neg { "-" } else { "+" };
+                return Err(format!("invalid operation: {sym} {}", v.go_type()).into());
             }
         })
+    }
+
+    #[inline(never)]
+    fn coalesce(&mut self, a: &Node, b: &Node) -> R {
+        match self.eval(a) {
+            Ok(Value::Nil) | Err(Stop::ChainNil) => self.eval(b),
+            other => other,
+        }
+    }
+
+    #[inline(never)]
+    fn binary(&mut self, op: BinOp, a: &Node, b: &Node) -> R {
+        let l = self.eval(a)?;
+        let r = self.eval(b)?;
+        Ok(binary(op, &l, &r)?)
+    }
+
+    #[inline(never)]
+    fn matches(&mut self, a: &Node, b: &Node, cached: Option<&Regex>) -> R {
+        let l = self.eval(a)?;
+        let r = self.eval(b)?;
+        let (Value::String(s), Value::String(p)) = (&l, &r) else {
+            return Err(format!(
+                "invalid operation: matches (mismatched types {} and {})",
+                l.go_type(),
+                r.go_type()
+            )
+            .into());
+        };
+        let matched = match cached {
+            Some(re) => re.is_match(s),
+            None => Regex::new(p).map_err(|e| e.to_string())?.is_match(s),
+        };
+        Ok(Value::Bool(matched))
+    }
+
+    #[inline(never)]
+    fn member(&mut self, obj: &Node, prop: &Node, optional: bool) -> R {
+        let o = self.eval(obj)?;
+        if optional && o.is_nil() {
+            return Err(Stop::ChainNil);
+        }
+        let p = self.eval(prop)?;
+        Ok(fetch(&o, &p)?)
+    }
+
+    #[inline(never)]
+    fn slice(&mut self, obj: &Node, from: Option<&Node>, to: Option<&Node>) -> R {
+        let o = self.eval(obj)?;
+        let from = from.map(|n| self.eval(n)).transpose()?;
+        let to = to.map(|n| self.eval(n)).transpose()?;
+        Ok(slice(&o, from.as_ref(), to.as_ref())?)
+    }
+
+    #[inline(never)]
+    fn method(&mut self, obj: &Node, name: &str, args: &[Node]) -> R {
+        let o = self.eval(obj)?;
+        let args = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+        Ok(builtins::call_method(&o, name, &args)?)
+    }
+
+    #[inline(never)]
+    fn array(&mut self, items: &[Node]) -> R {
+        Ok(Value::array(items.iter().map(|i| self.eval(i)).collect::<Result<Vec<_>, _>>()?))
+    }
+
+    #[inline(never)]
+    fn map(&mut self, entries: &[(MapKey, Node)]) -> R {
+        let mut map = BTreeMap::new();
+        for (k, v) in entries {
+            let key = match k {
+                MapKey::Lit(s) => s.clone(),
+                MapKey::Expr(n) => match self.eval(n)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                },
+            };
+            map.insert(key, self.eval(v)?);
+        }
+        Ok(Value::Map(Arc::new(map)))
     }
 
     fn call(&mut self, name: &str, args: &[Node]) -> R {
@@ -246,6 +308,30 @@ impl Ctx<'_> {
             return Ok((f.call)(&values)?);
         }
         Ok(builtins::call(name, &values)?)
+    }
+
+    /// `reduce(items, step[, initial])`: without `initial`, the first item starts `#acc` and
+    /// the steps begin at the second; an empty list without `initial` gives nil.
+    fn reduce(&mut self, items: &[Value], args: &[Node]) -> R {
+        let Some(step) = args.get(1) else {
+            return Err("not enough arguments to call reduce".to_owned().into());
+        };
+        let (mut acc, start) = match args.get(2) {
+            Some(initial) => (self.eval(initial)?, 0),
+            None => match items.first() {
+                Some(first) => (first.clone(), 1),
+                None => return Ok(Value::Nil),
+            },
+        };
+        for (i, item) in items.iter().enumerate().skip(start) {
+            self.scopes.push((item.clone(), i));
+            self.accumulators.push((self.scopes.len(), acc));
+            let out = self.eval(step);
+            self.accumulators.pop();
+            self.scopes.pop();
+            acc = out?;
+        }
+        Ok(acc)
     }
 
     fn predicate(&mut self, name: &str, args: &[Node]) -> R {
@@ -265,6 +351,9 @@ impl Ctx<'_> {
                 );
             }
         };
+        if name == "reduce" {
+            return self.reduce(&items, args);
+        }
         let closure = args.get(1);
         let mut results = Vec::new();
         let mut count = 0i64;
@@ -278,7 +367,7 @@ impl Ctx<'_> {
                 }
                 None => item.clone(),
             };
-            if matches!(name, "map" | "sum") {
+            if matches!(name, "map" | "sum" | "sortBy" | "groupBy") {
                 results.push(out);
                 continue;
             }
@@ -323,6 +412,14 @@ impl Ctx<'_> {
             "filter" | "map" => Value::array(results),
             "find" | "findLast" => results.pop().unwrap_or(Value::Nil),
             "findIndex" | "findLastIndex" => results.pop().unwrap_or(Value::Int(-1)),
+            "sortBy" => {
+                let order = match args.get(2) {
+                    Some(n) => Some(self.eval(n)?),
+                    None => None,
+                };
+                builtins::sort_by(&items, &results, order.as_ref())?
+            }
+            "groupBy" => builtins::group_by(&items, &results),
             "sum" => {
                 let mut acc = Value::Int(0);
                 for r in &results {

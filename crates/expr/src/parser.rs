@@ -14,7 +14,7 @@ use crate::lexer::{Kind, Token, lex};
 pub(crate) fn predicate(name: &str) -> Option<bool> {
     match name {
         "all" | "none" | "any" | "one" | "filter" | "map" | "find" | "findIndex" | "findLast"
-        | "findLastIndex" => Some(false),
+        | "findLastIndex" | "sortBy" | "groupBy" | "reduce" => Some(false),
         "count" | "sum" => Some(true),
         _ => None,
     }
@@ -88,6 +88,9 @@ impl Parser {
     }
 
     fn expression_inner(&mut self, precedence: u8) -> Result<Node, String> {
+        if precedence == 0 && self.cur().is(Kind::Identifier, "let") {
+            return self.let_binding();
+        }
         let mut left = self.primary()?;
         let mut prev: Option<String> = None;
         loop {
@@ -257,6 +260,22 @@ impl Parser {
         self.secondary()
     }
 
+    /// `let name = value; body` (expr's variable declaration).
+    fn let_binding(&mut self) -> Result<Node, String> {
+        self.advance();
+        let name = self.cur().clone();
+        if name.kind != Kind::Identifier || matches!(name.value.as_str(), "true" | "false" | "nil")
+        {
+            return Err(self.unexpected());
+        }
+        self.advance();
+        self.expect(Kind::Operator, "=")?;
+        let value = self.expression(0)?;
+        self.expect(Kind::Operator, ";")?;
+        let body = self.expression(0)?;
+        node(NodeKind::Let { name: name.value, value, body })
+    }
+
     fn secondary(&mut self) -> Result<Node, String> {
         let tok = self.cur().clone();
         let n = match tok.kind {
@@ -349,6 +368,12 @@ impl Parser {
             }
             if !optional || !self.cur().is(Kind::Bracket, ")") {
                 args.push(self.closure()?);
+            }
+            // `sortBy(items, key, "desc")`: the order follows the predicate;
+            // `reduce(items, #acc + #, initial)`: likewise the initial value.
+            if matches!(name.as_str(), "sortBy" | "reduce") && self.cur().is(Kind::Operator, ",") {
+                self.advance();
+                args.push(self.expression(0)?);
             }
             self.expect(Kind::Bracket, ")")?;
         } else {
@@ -504,6 +529,9 @@ mod tests {
                 format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(" "))
             }
             NodeKind::Map(entries) => format!("{{map {}}}", entries.len()),
+            NodeKind::Let { name, value, body } => {
+                format!("(let {name} {} {})", show(value), show(body))
+            }
         }
     }
 

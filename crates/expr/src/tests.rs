@@ -1,6 +1,6 @@
 //! Focused unit tests of the whole pipeline.
 
-use crate::argo::{Phase, evaluate_condition, evaluate_result, evaluate_time};
+use crate::argo::{self, Phase, evaluate_condition, evaluate_result, evaluate_time};
 use crate::{Env, Value, compile, eval};
 
 fn run(src: &str) -> Result<Value, String> {
@@ -310,4 +310,101 @@ fn hostile_inputs_never_panic() {
         let _ = evaluate_result(&result, input, input);
         let _ = evaluate_time(input);
     }
+}
+
+#[test]
+fn mean_median_and_prefix_helpers_follow_expr() {
+    assert_eq!(ok("mean([1, 2, 4])"), Value::Float(7.0 / 3.0));
+    assert_eq!(ok("mean(1, [2, 3.5])"), Value::Float(6.5 / 3.0));
+    assert_eq!(ok("mean([])"), Value::Float(0.0));
+    assert_eq!(ok("median([3, 1, 2])"), Value::Float(2.0));
+    assert_eq!(ok("median([4, 1, 2, 3])"), Value::Float(2.5));
+    assert_eq!(ok("median([])"), Value::Float(0.0));
+    assert_eq!(ok("median([0.99, 0.5]) < 0.9 && mean([0.99, 0.97]) > 0.95"), Value::Bool(true));
+    assert!(run("mean(['a'])").is_err_and(|e| e == "invalid argument for mean (type string)"));
+    assert_eq!(ok("hasPrefix('reviews-v2', 'reviews')"), Value::Bool(true));
+    assert_eq!(ok("hasSuffix('reviews-v2', 'v1')"), Value::Bool(false));
+    assert!(run("hasPrefix(1, 'a')").is_err());
+}
+
+#[test]
+fn let_bindings() {
+    assert_eq!(ok("let x = 2; x * 3"), Value::Int(6));
+    assert_eq!(ok("let x = 2; let y = x + 1; x * y"), Value::Int(6));
+    assert_eq!(ok("let xs = [1, 2, 3]; all(xs, {let d = # * 2; d > 1})"), Value::Bool(true));
+    assert_eq!(ok("(let s = 'a.b'; s + '.c') == 'a.b.c'"), Value::Bool(true));
+    let data = skywalking(&[9950.0, 9990.0]);
+    let cond =
+        "let vs = result.service_apdex.values.values; len(vs) > 0 && all(vs, {.value >= 9900})";
+    assert_eq!(evaluate_condition(cond, &data), Ok(true));
+    assert!(run("let x = 1; let x = 2; x").is_err_and(|e| e == "cannot redeclare variable x"));
+    assert!(run("let len = 1; len").is_err_and(|e| e == "cannot redeclare builtin len"));
+    assert!(run("let all = 1; all").is_err_and(|e| e == "cannot redeclare builtin all"));
+    assert!(
+        evaluate_condition("let result = 1; result == 1", &Value::Int(1))
+            .is_err_and(|e| e.contains("cannot redeclare result"))
+    );
+    assert!(run("let x = 1 x").is_err());
+    assert!(run("let = 1; 2").is_err());
+    assert!(run("let true = 1; 2").is_err());
+    assert!(run("x + (let x = 1; x)").is_err_and(|e| e == "unknown name x"), "scoped to its body");
+    assert!(run("let x = 1;").is_err());
+}
+
+#[test]
+fn collection_helpers_follow_expr() {
+    assert_eq!(
+        ok("type(1) + type(1.5) + type('a') + type([]) + type({}) + type(nil)"),
+        Value::from("intfloatstringarraymapnil")
+    );
+    assert_eq!(ok("get([1, 2], 5) == nil && get([1, 2], -1) == 2"), Value::Bool(true));
+    assert_eq!(ok("get({'a.b': 1}, 'a.b') == 1 && get({'a': 1}, 'b') == nil"), Value::Bool(true));
+    assert_eq!(ok("reverse([1, 2, 3]) == [3, 2, 1]"), Value::Bool(true));
+    assert_eq!(ok("take([1, 2, 3], 2) == [1, 2] && take([1], 5) == [1]"), Value::Bool(true));
+    assert_eq!(ok("uniq([1, 1, 2, 1.0]) == [1, 2, 1.0]"), Value::Bool(true));
+    assert_eq!(ok("concat([1], [2, 3], []) == [1, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("flatten([1, [2, [3]]]) == [1, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("sort([3, 1.5, 2]) == [1.5, 2, 3]"), Value::Bool(true));
+    assert_eq!(ok("sort(['b', 'a'], 'desc') == ['b', 'a']"), Value::Bool(true));
+    assert_eq!(ok("repeat('ab', 2)"), Value::from("abab"));
+    assert!(run("sort([1, 'a'])").is_err());
+    assert!(run("sort([1], 'up')").is_err());
+    assert!(run("reverse(1)").is_err_and(|e| e == "cannot reverse int"));
+    assert!(run("concat([1], 2)").is_err());
+    assert!(run("repeat('a', -1)").is_err());
+    assert!(run("repeat('abc', 1000000000)").is_err(), "bounded");
+}
+
+#[test]
+fn sort_by_and_group_by() {
+    let data = Value::from_json_go(&serde_json::json!([
+        {"pod": "b", "rate": 0.9}, {"pod": "a", "rate": 0.99}, {"pod": "c", "rate": 0.5}
+    ]));
+    let env = argo::environment(&data);
+    let run_env = |src: &str| {
+        let program = compile(src).map_err(|e| e.to_string())?;
+        program.run(&env).map_err(|e| e.to_string())
+    };
+    assert_eq!(run_env("sortBy(result, .rate)[0].pod"), Ok(Value::from("c")));
+    assert_eq!(run_env("sortBy(result, .pod, 'desc')[0].pod"), Ok(Value::from("c")));
+    assert_eq!(
+        run_env("map(sortBy(result, {#.rate}), .pod) == ['c', 'b', 'a']"),
+        Ok(Value::Bool(true))
+    );
+    assert_eq!(run_env("len(groupBy(result, .rate > 0.8)['true'])"), Ok(Value::Int(2)));
+    assert_eq!(run_env("groupBy(result, .pod).a[0].rate"), Ok(Value::Float(0.99)));
+    assert!(run_env("sortBy(result, .pod, 'sideways')").is_err());
+    assert!(run_env("sortBy([1, 'a'], #)").is_err());
+}
+
+#[test]
+fn reduce_with_an_accumulator() {
+    assert_eq!(ok("reduce([1, 2, 3], #acc + #)"), Value::Int(6));
+    assert_eq!(ok("reduce([1, 2, 3], #acc + #, 10)"), Value::Int(16));
+    assert_eq!(ok("reduce([0.5, 0.25], #acc * #, 1.0)"), Value::Float(0.125));
+    assert_eq!(ok("reduce([], #acc + #)"), Value::Nil);
+    assert_eq!(ok("reduce([3, 9, 4], # > #acc ? # : #acc)"), Value::Int(9));
+    assert_eq!(ok("reduce(['a', 'b'], #acc + # + string(#index), '')"), Value::from("a0b1"));
+    assert!(run("map([1], #acc)").is_err_and(|e| e == "unknown pointer #acc"));
+    assert!(run("reduce([[1]], map(#, #acc))").is_err(), "#acc belongs to its reduce only");
 }

@@ -22,6 +22,7 @@ fn labels(version: &str) -> DestinationLabels {
         service_namespace: "bookinfo".into(),
         workload: format!("reviews-{version}"),
         version: version.into(),
+        pod_template_hash: format!("{version}-hash"),
         ..DestinationLabels::default()
     }
 }
@@ -95,6 +96,22 @@ async fn builtin_metrics_read_the_proxy_statistics() {
     let latency = world.create_run(&run("request-duration", "stable", "result < 1000")).await;
     let apdex = world.create_run(&run("apdex", "canary", "result == 7500")).await;
     let idle = world.create_run(&run("request-success-rate", "other", "isNaN(result)")).await;
+    let by_hash = world
+        .create_run(
+            &run("request-success-rate", "x", "result == 75")
+                .replace("          subset: x\n", "          podTemplateHash: canary-hash\n"),
+        )
+        .await;
+    let bad = |from: &str, to: &str| {
+        run("request-success-rate", "canary", "true")
+            .replace(from, to)
+            .replace("    successCondition:", "    consecutiveErrorLimit: 0\n    successCondition:")
+    };
+    let unknown_metric =
+        world.create_run(&bad("metric: request-success-rate", "metric: error-budget")).await;
+    let unknown_field =
+        world.create_run(&bad("window: 1m", "window: 1m\n          percentile: 95")).await;
+    let bad_window = world.create_run(&bad("window: 1m", "window: a minute")).await;
 
     let r = world.completed(&canary_rate, 20).await;
     assert_eq!(phase(&r), "Failed");
@@ -109,4 +126,26 @@ async fn builtin_metrics_read_the_proxy_statistics() {
     let r = world.completed(&idle, 20).await;
     assert_eq!(phase(&r), "Successful", "{:?}", r.status);
     assert_eq!(last(&r, "m").value.as_deref(), Some("NaN"));
+    let r = world.completed(&by_hash, 20).await;
+    assert_eq!(phase(&r), "Successful", "{:?}", r.status);
+    assert_eq!(last(&r, "m").value.as_deref(), Some("75"));
+
+    let r = world.completed(&unknown_metric, 20).await;
+    assert_eq!(phase(&r), "Error");
+    assert_eq!(
+        last(&r, "m").message.as_deref(),
+        Some(
+            "unknown weir/builtin metric \"error-budget\" (request-success-rate, \
+             request-duration, apdex)"
+        )
+    );
+    let r = world.completed(&unknown_field, 20).await;
+    let msg = last(&r, "m").message.clone().unwrap_or_default();
+    assert!(
+        msg.starts_with("invalid weir/builtin configuration: unknown field `percentile`"),
+        "{msg}"
+    );
+    let r = world.completed(&bad_window, 20).await;
+    let msg = last(&r, "m").message.clone().unwrap_or_default();
+    assert!(msg.starts_with("invalid window \"a minute\": "), "{msg}");
 }

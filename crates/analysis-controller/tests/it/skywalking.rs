@@ -13,9 +13,11 @@ use crate::support::{World, last, measurements, message, phase, result, serve};
 
 /// What the stand-in OAP answers with for `service_apdex`.
 #[derive(Clone, Default)]
-struct Oap {
-    apdex: Arc<Mutex<Vec<i64>>>,
-    rejected: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Oap {
+    pub(crate) apdex: Arc<Mutex<Vec<i64>>>,
+    pub(crate) rejected: Arc<Mutex<Vec<String>>>,
+    /// Every request body received on `/graphql`.
+    pub(crate) bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 fn minute_format(s: &Value) -> bool {
@@ -44,8 +46,17 @@ fn oap_answer(oap: &Oap, body: &Value) -> (StatusCode, Json<Value>) {
     if !minute_format(&duration["start"]) || !minute_format(&duration["end"]) {
         return err("Unparseable date");
     }
+    if duration["start"].as_str() > duration["end"].as_str() {
+        return err("start time should be before end time");
+    }
+    if !query.contains("$duration: Duration!") {
+        return err("Validation error of type UndefinedVariable: Undefined variable duration");
+    }
     if duration["step"] != "MINUTE" {
         return err("Invalid step");
+    }
+    if query.contains("boom") {
+        return (StatusCode::OK, Json(json!({"errors": [{"message": "boom"}]})));
     }
     if query.contains("broken") {
         return (
@@ -69,21 +80,24 @@ fn oap_answer(oap: &Oap, body: &Value) -> (StatusCode, Json<Value>) {
     )
 }
 
-async fn start_oap() -> (String, Oap) {
+pub(crate) async fn start_oap() -> (String, Oap) {
     let oap = Oap::default();
     let state = oap.clone();
     let app = axum::Router::new().route(
         "/graphql",
         post(move |Json(body): Json<Value>| {
             let oap = state.clone();
-            async move { oap_answer(&oap, &body) }
+            async move {
+                oap.bodies.lock().expect("lock").push(body.clone());
+                oap_answer(&oap, &body)
+            }
         }),
     );
     (format!("http://{}", serve(app).await), oap)
 }
 
 /// The seed's apdex AnalysisTemplate as a run: address pointed at the stand-in, 1 s interval.
-fn seed_run(address: &str, service: &str, query_suffix: &str) -> String {
+pub(crate) fn seed_run(address: &str, service: &str, query_suffix: &str) -> String {
     let path =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bookinfo/rollout/analysis.yaml");
     let text = std::fs::read_to_string(path).expect("seed template");
@@ -172,4 +186,43 @@ async fn graphql_errors_null_data_and_empty_values() {
         Some("skywalking: interval must be specified")
     );
     assert!(oap.rejected.lock().expect("lock").is_empty(), "{:?}", oap.rejected);
+}
+
+/// The stand-in itself refuses what the real OAP refuses, so the tests above prove something.
+#[tokio::test]
+async fn the_stand_in_oap_rejects_what_the_real_one_would() {
+    let (address, oap) = start_oap().await;
+    let client = reqwest::Client::new();
+    let query =
+        "query q($duration: Duration!) { x: readMetricsValues(duration: $duration) { label } }";
+    let post = |path: &str, body: Value| client.post(format!("{address}{path}")).json(&body).send();
+    let good = json!({"start": "2024-05-01 1004", "end": "2024-05-01 1007", "step": "MINUTE"});
+    let resp = post("/graphql", json!({"query": query, "variables": {"duration": good}}))
+        .await
+        .expect("post");
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["errors"].is_null() && body["data"].is_object(), "{body}");
+
+    let resp = post("/oap/graphql", json!({"query": query})).await.expect("post");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "wrong path");
+    let resp = client
+        .post(format!("{address}/graphql"))
+        .body(json!({"query": query}).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "not sent as JSON");
+    let bad_requests = [
+        json!({"query": query}),
+        json!({"query": query, "variables": {"duration": {"start": "2024-05-01T10:04", "end": "2024-05-01 1007", "step": "MINUTE"}}}),
+        json!({"query": query, "variables": {"duration": {"start": "2024-05-01 10:04", "end": "2024-05-01 1007", "step": "MINUTE"}}}),
+        json!({"query": query, "variables": {"duration": {"start": "2024-05-01 1008", "end": "2024-05-01 1007", "step": "MINUTE"}}}),
+        json!({"query": "{ x: readMetricsValues(duration: $duration) { label } }", "variables": {"duration": good}}),
+    ];
+    for request in bad_requests {
+        let resp = post("/graphql", request.clone()).await.expect("post");
+        let body: Value = resp.json().await.expect("json");
+        assert!(body["errors"][0]["message"].is_string(), "{request} was accepted: {body}");
+    }
+    assert_eq!(oap.rejected.lock().expect("lock").len(), 5);
 }
