@@ -49,8 +49,8 @@ pub use provider::{
     error_measurement,
 };
 pub use reconcile::{
-    DEFAULT_MEASUREMENT_RETENTION, Event, METRIC_TERMINATED, Reconciled, Step, Task, TaskAction,
-    TaskOutcome, apply_measurement, plan, reconcile, trim_measurements,
+    BUILD_ERROR_ANNOTATION, DEFAULT_MEASUREMENT_RETENTION, Event, METRIC_TERMINATED, Reconciled,
+    Step, Task, TaskAction, TaskOutcome, apply_measurement, plan, reconcile, trim_measurements,
 };
 pub use rollout_args::{PodHashes, build_rollout_args, extract_value};
 pub use rules::{dry_run_metrics, retention_metrics, validate_metric, validate_metrics};

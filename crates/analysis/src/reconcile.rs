@@ -118,6 +118,11 @@ pub struct Reconciled {
 /// The first half of a reconcile: nothing for a completed run; an Error for arguments that
 /// do not resolve ("Unable to resolve metric arguments: …") or an invalid spec ("Analysis
 /// spec invalid: …"); else the metrics due at `now` ([`metric_tasks`]).
+/// Annotation on a run that its creator could not build (a template that does not exist,
+/// arguments that do not resolve): the run is an Error with this message. It is written with
+/// the run, so whichever controller judges the run first writes the same message.
+pub const BUILD_ERROR_ANNOTATION: &str = "analysis.weir.dev/build-error";
+
 pub fn plan(run: &AnalysisRun, secrets: &dyn SecretSource, now: Timestamp) -> Step {
     let invalid = |m: String| Step {
         kind: Kind::Invalid(m),
@@ -127,6 +132,10 @@ pub fn plan(run: &AnalysisRun, secrets: &dyn SecretSource, now: Timestamp) -> St
     let status = run.status.clone().unwrap_or_default();
     if completed(&status.phase) {
         return Step { kind: Kind::Completed, tasks: Vec::new(), redactor: Redactor::default() };
+    }
+    let build_error = run.metadata.annotations.as_ref().and_then(|a| a.get(BUILD_ERROR_ANNOTATION));
+    if let Some(problem) = build_error {
+        return invalid(problem.clone());
     }
     let args = run.spec.args.as_deref().unwrap_or_default();
     let metrics = match resolve_metrics(&run.spec.metrics, &without_secrets(args)) {

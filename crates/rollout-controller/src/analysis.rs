@@ -109,7 +109,9 @@ fn build(
             let mut object = Object::new("argoproj.io/v1alpha1", "AnalysisRun", None, name);
             object.metadata.namespace = Some(meta.namespace.clone());
             object.metadata.labels = Some(meta.labels.clone());
-            object.metadata.annotations = Some(meta.annotations.clone());
+            let mut annotations = meta.annotations.clone();
+            annotations.insert(weir_analysis::BUILD_ERROR_ANNOTATION.to_owned(), problem.clone());
+            object.metadata.annotations = Some(annotations);
             object.data.insert("spec".into(), json!({"metrics": []}));
             (object, Some(problem))
         }
@@ -147,7 +149,12 @@ pub(crate) async fn create_runs<C: Cluster>(
             tracing::warn!(run = %name, %problem, "AnalysisRun cannot be built");
             let mut failed = created;
             failed.data.insert("status".into(), json!({"phase": "Error", "message": problem}));
-            cluster.update_status(&ar, failed).await.map_err(|e| e.to_string())?;
+            // The AnalysisRun controller may have judged the run first, from its build-error
+            // annotation, with the same message.
+            match cluster.update_status(&ar, failed).await {
+                Ok(_) | Err(Error::Conflict { .. } | Error::NotFound { .. }) => {}
+                Err(e) => return Err(format!("marking AnalysisRun {name:?} as Error: {e}")),
+            }
         }
     }
     Ok(())

@@ -57,6 +57,11 @@ pub(crate) fn run(pass: &mut Pass<'_>) {
     }
 
     if pass.aborted() {
+        // As for a canary: runs from before the abort are not read again after a retry.
+        if pass.status.aborted_at.is_none() {
+            pass.status.aborted_at =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(pass.now()));
+        }
         return abort(pass, &bg, &new);
     }
     if pass.ro.spec.is_paused() {
@@ -228,7 +233,7 @@ fn analysis_gate(
         .analysis_runs
         .iter()
         .filter(|r| r.kind == kind && r.pod_hash == pass.new_hash)
-        .find(|r| !(aborted_at.is_some() && r.created.is_some() && r.created <= aborted_at))
+        .find(|r| !crate::canary_analysis::before_abort(r, aborted_at))
         .cloned();
     let Some(run) = run else {
         let bg = pass.status.blue_green.as_ref();

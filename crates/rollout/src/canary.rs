@@ -312,6 +312,7 @@ pub fn reconcile(ro: &Rollout, observed: &Observed<'_>) -> Reconciled {
         abort_detail: None,
     };
     run(&mut pass);
+    canary_analysis::forget_runs_before_retry(&mut pass);
     canary_status::finish(&mut pass);
     if let Some(after) = pass.requeue {
         pass.commands.push(Command::RequeueAfter(after));

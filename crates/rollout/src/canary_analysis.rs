@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use weir_model::rollouts::{
     AnalysisPhase, PauseCondition, RolloutAnalysis, RolloutAnalysisRunStatus,
 };
@@ -49,6 +50,44 @@ pub(crate) fn run_status(run: &AnalysisRunView) -> RolloutAnalysisRunStatus {
     }
 }
 
+/// A run that belongs to the time before an abort: while `abortedAt` is set, one created no
+/// later than it; after a retry, one that was cancelled and has finished (the retry cancels
+/// every run from before the abort, see [`forget_runs_before_retry`]). Creation times have
+/// whole seconds, so the time alone cannot tell the runs a retry starts within the second of
+/// the abort from the runs the abort ended.
+pub(crate) fn before_abort(run: &AnalysisRunView, aborted_at: Option<Timestamp>) -> bool {
+    let created_before = match (run.created, aborted_at) {
+        (Some(created), Some(aborted_at)) => created <= aborted_at,
+        _ => false,
+    };
+    let cancelled = run.terminating && run.phase.is_some_and(AnalysisPhase::completed);
+    created_before || cancelled
+}
+
+/// After a retry (no longer aborted, `abortedAt` still set): the runs of the current
+/// template from before the abort are cancelled, which marks them for [`before_abort`] for
+/// good, and `abortedAt` is cleared, as Argo clears it once the retry's runs exist.
+pub(crate) fn forget_runs_before_retry(pass: &mut Pass<'_>) {
+    let Some(aborted_at) = pass.status.aborted_at.as_ref().map(|t| t.0) else {
+        return;
+    };
+    if pass.aborted() {
+        return;
+    }
+    let old: Vec<String> = pass
+        .observed
+        .analysis_runs
+        .iter()
+        .filter(|r| r.pod_hash == pass.new_hash && !r.terminating)
+        .filter(|r| r.created.is_some_and(|created| created <= aborted_at))
+        .map(|r| r.name.clone())
+        .collect();
+    for name in old {
+        pass.commands.push(Command::CancelAnalysisRun { name });
+    }
+    pass.status.aborted_at = None;
+}
+
 pub(crate) fn reconcile(pass: &mut Pass<'_>) -> AnalysisVerdict {
     let ro = pass.ro;
     let Some(canary) = ro.spec.canary() else {
@@ -62,7 +101,7 @@ pub(crate) fn reconcile(pass: &mut Pass<'_>) -> AnalysisVerdict {
         .analysis_runs
         .iter()
         .filter(|r| r.pod_hash == pass.new_hash)
-        .filter(|r| !(aborted_at.is_some() && r.created.is_some() && r.created <= aborted_at))
+        .filter(|r| !before_abort(r, aborted_at))
         .collect();
     let mut wanted: Vec<String> = Vec::new();
     let mut verdict = AnalysisVerdict::Continue;

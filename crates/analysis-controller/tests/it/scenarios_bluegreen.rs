@@ -98,9 +98,6 @@ async fn scenario_41_blue_green_pre_promotion_analysis_failure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "weir-rollout's blue-green abort never sets status.abortedAt (crates/rollout/src/bluegreen.rs; \
-            canary.rs does), so after `retry` the failed pre-promotion run is read again and the \
-            rollout aborts at once instead of starting a second run"]
 async fn scenario_41_retry_after_fixing_the_check_promotes() {
     let (stack, server, rev1, rev2) = pre_promotion_failure().await;
     // When: the check is fixed and the rollout retried. Then: a second run, and Healthy with

@@ -348,10 +348,6 @@ async fn scenario_10_retry_after_a_failed_step_analysis_starts_one_new_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "weir-rollout keeps status.abortedAt after a retry and ignores runs created at or \
-            before it (crates/rollout/src/canary_analysis.rs, `r.created <= aborted_at`, with \
-            second-precision creationTimestamps): a retry within the second of the abort \
-            creates a new step run on every pass until the clock ticks (30-60 runs seen)"]
 async fn scenario_10_retry_in_the_second_of_the_abort_starts_one_new_run() {
     retry_after_a_failed_step_analysis("ro10-quick", false).await;
 }
@@ -383,10 +379,6 @@ async fn a_step_analysis_naming_a_missing_template_aborts_the_rollout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "race in weir-rollout-controller (src/analysis.rs create_runs): the unbuildable run is \
-            created, then marked Error in a second write; the AnalysisRun controller may judge \
-            the empty run first ('Analysis spec invalid: no metrics specified') and the second \
-            write then conflicts, so the template's name is lost"]
 async fn a_step_analysis_naming_a_missing_template_says_which() {
     let (ro_message, run_message) = missing_template("romiss-which").await;
     let missing = "analysistemplates.argoproj.io \"no-such-check\" not found";
