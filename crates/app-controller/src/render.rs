@@ -9,7 +9,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use weir_cluster::Registry;
 use weir_gitops::source::{
-    DirectoryOptions, check_app_path, check_out_of_bounds_symlinks, find_manifest_files,
+    DirectoryOptions, check_alias_expansion, check_app_path, check_out_of_bounds_symlinks,
+    find_manifest_files,
 };
 use weir_model::argocd::ApplicationSourceDirectory;
 use weir_model::parse::{Format, parse_manifests};
@@ -69,6 +70,7 @@ pub fn render(
         if text.contains(SKIP_MARKER) {
             continue;
         }
+        check_alias_expansion(&rel, &text).map_err(|e| e.to_string())?;
         let parsed = parse_manifests(&rel, &text);
         if let Some(error) = parsed.errors.first() {
             if looks_like_manifest(&text) || rel.ends_with(".json") {
