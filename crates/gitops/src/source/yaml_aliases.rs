@@ -136,7 +136,9 @@ mod tests {
 
     #[test]
     fn billion_laughs_is_refused_quickly() {
-        let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut bomb = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
             let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
             let refs = vec![format!("*{prev}"); 9].join(",");

@@ -168,7 +168,8 @@ impl SyncOperation {
             return Step::Decided;
         }
         let failed = ran.iter().any(|i| {
-            self.result_index(&tasks[*i]).is_some_and(|r| self.results[r].status == ResultCode::SyncFailed)
+            self.result_index(&tasks[*i])
+                .is_some_and(|r| self.results[r].status == ResultCode::SyncFailed)
         });
         if failed {
             return self.fail(tasks, "one or more objects failed to apply");
@@ -213,10 +214,8 @@ impl SyncOperation {
             self.message = sync_fail_message(message, &failed, &hooks_failed);
             return Step::Decided;
         }
-        let actions = pending
-            .iter()
-            .filter_map(|&i| apply_or_recreate(&tasks[i]).map(|a| (i, a)))
-            .collect();
+        let actions =
+            pending.iter().filter_map(|&i| apply_or_recreate(&tasks[i]).map(|a| (i, a))).collect();
         Step::Run { tasks: pending, actions }
     }
 
@@ -267,9 +266,11 @@ fn apply_or_recreate(task: &SyncTask) -> Option<Action> {
     match &task.live {
         Some(live)
             if task.is_hook()
-                && annotations::delete_policies(target).contains(&DeletePolicy::BeforeHookCreation) =>
+                && annotations::delete_policies(target)
+                    .contains(&DeletePolicy::BeforeHookCreation) =>
         {
-            let deleting = live.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+            let deleting =
+                live.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
             (!deleting).then(|| Action::Recreate(key_of(task)))
         }
         _ => Some(Action::Apply(target.clone())),
@@ -322,7 +323,8 @@ pub fn next(
         .collect();
     if !deleting.is_empty() {
         let keys: Vec<ResourceKey> = deleting.iter().map(|i| key_of(&tasks[*i])).collect();
-        let waiting: Vec<Waiting<'_>> = keys.iter().map(|key| Waiting { key, hook: false }).collect();
+        let waiting: Vec<Waiting<'_>> =
+            keys.iter().map(|key| Waiting { key, hook: false }).collect();
         op.phase = OperationPhase::Running;
         op.message = running_message(&waiting, true);
         return Step::Decided;
@@ -341,7 +343,10 @@ pub fn next(
     let failed = main.iter().any(|i| {
         op.result_index(&tasks[*i]).is_some_and(|r| {
             op.results[r].status == ResultCode::SyncFailed
-                || matches!(op.results[r].hook_phase, OperationPhase::Failed | OperationPhase::Error)
+                || matches!(
+                    op.results[r].hook_phase,
+                    OperationPhase::Failed | OperationPhase::Error
+                )
         })
     });
     if failed {

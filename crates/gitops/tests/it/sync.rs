@@ -405,8 +405,8 @@ fn hooks_and_annotations(doc: &Value, report: &mut Report) {
 
 mod scenarios {
     use serde_json::{Value, json};
-    use weir_gitops::health::{Health, HealthStatus, assess};
     use weir_gitops::ResourceKey;
+    use weir_gitops::health::{Health, HealthStatus, assess};
     use weir_gitops::sync::machine::{
         Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult, next,
     };
@@ -432,8 +432,7 @@ mod scenarios {
 
     type Pair = (Option<Value>, Option<Value>);
 
-    const NOT_YET: &[(&str, &str)] = &[
-    ];
+    const NOT_YET: &[(&str, &str)] = &[];
 
     /// The operation state a scenario starts from (`initial_state`), else a fresh one.
     fn initial_state(state: &Value) -> SyncOperation {
@@ -602,7 +601,10 @@ mod scenarios {
                 // Deletions of completed hooks are checked; weir puts no finalizer on hooks,
                 // so there are no finalizer-removal updates to count (`update_calls`).
                 if let Some(want) = e["deleted"].as_array() {
-                    ok &= want.iter().filter_map(Value::as_str).eq(deleted.iter().map(String::as_str));
+                    ok &= want
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .eq(deleted.iter().map(String::as_str));
                 }
                 ok &= e["delete_calls"].as_u64().is_none_or(|c| c == deleted.len() as u64);
                 if e.get("hook_finalizer_removed").is_some() {
