@@ -60,6 +60,10 @@ pub enum SourceError {
         /// Why.
         error: GlobError,
     },
+    /// A file or directory name that is not UTF-8 (lossily shown, relative to the app path):
+    /// manifests name their files in the ComparisonError, so such names are refused.
+    #[error("{0}: file name is not valid UTF-8")]
+    NonUtf8Name(String),
     /// Any other I/O failure, with the path.
     #[error("{path}: {message}")]
     Io {
