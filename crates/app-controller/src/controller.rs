@@ -40,7 +40,7 @@ pub struct AppControllerConfig {
     pub data_dir: PathBuf,
     /// Period of git refreshes (`--app-resync`, Argo CD's `timeout.reconciliation`).
     pub resync: Duration,
-    /// Up to this much random delay is added to each period.
+    /// Up to this much random delay is added to each period (capped at half of `resync`).
     pub jitter: Duration,
     /// Self-heal waits this long after the last sync to the same revision.
     pub self_heal_timeout: Duration,
@@ -411,8 +411,11 @@ impl<C: Cluster> AppReconciler<C> {
         Ok(Action::await_change())
     }
 
+    /// The refresh period: `resync` plus a random jitter of up to `jitter`, itself at most
+    /// half of `resync` (Argo CD's 120 s + 60 s by default; a short `--app-resync` used in
+    /// tests or small setups keeps a proportionate jitter).
     fn period(&self) -> Duration {
-        let jitter = self.config.jitter.as_millis() as u64;
+        let jitter = self.config.jitter.min(self.config.resync / 2).as_millis() as u64;
         if jitter == 0 {
             return self.config.resync;
         }
