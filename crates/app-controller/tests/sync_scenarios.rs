@@ -126,6 +126,16 @@ async fn a_failed_hook_fails_the_operation_runs_sync_fail_hooks_and_stops_the_wa
     let result = results(&app);
     assert!(result.contains(&("on-fail".to_string(), "Synced".to_string())), "{result:?}");
     assert!(!result.iter().any(|(n, _)| n == "never" || n == "post"), "{result:?}");
+    let migrate = app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "migrate")
+        .cloned()
+        .expect("the hook's result");
+    assert_eq!(migrate["hookPhase"], "Failed");
+    assert_eq!(migrate["hookType"], "PreSync");
+    assert_eq!(migrate["message"], "container \"main\" failed with exit code 3");
     h.wait_object("pods", Some("apps"), "migrate", "HookFailed deletion", |p| p.is_none()).await;
     assert!(app.get("operation").is_none(), "a finished operation is cleared");
     h.stop().await;
