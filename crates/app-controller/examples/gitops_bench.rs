@@ -87,8 +87,15 @@ fn one_big_app(manifests: usize) {
     let root = tempfile::tempdir().expect("tempdir");
     write_manifests(&root.path().join("app"), manifests, true);
     let registry = Registry::builtin();
-    let input =
-        RenderInput { app_name: "big", dest_namespace: "apps", path: "app", directory: None };
+    let input = RenderInput {
+        app_name: "big",
+        dest_namespace: "apps",
+        path: "app",
+        directory: None,
+        source: None,
+        revision: "",
+        plugins: &[],
+    };
     let started = Instant::now();
     let targets = render(root.path(), input, &registry).expect("render");
     let render_time = started.elapsed();
@@ -159,7 +166,8 @@ async fn many_apps(apps: usize) {
     let created = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(1800);
     let synced = loop {
-        let list = store.list(&app_type, Some("argocd"), &ListParams::default()).await.expect("list");
+        let list =
+            store.list(&app_type, Some("argocd"), &ListParams::default()).await.expect("list");
         let synced = list
             .items
             .iter()
@@ -181,7 +189,9 @@ async fn many_apps(apps: usize) {
     let all_synced = started.elapsed();
     let (after, peak) = rss_kib();
     // A steady-state refresh of every app (git fetch once per repository, render, compare).
-    println!("{apps} Applications of 5 manifests (Services, ConfigMaps) each on one repository (store, controller, git):");
+    println!(
+        "{apps} Applications of 5 manifests (Services, ConfigMaps) each on one repository (store, controller, git):"
+    );
     println!("  created in                      {}", ms(created));
     println!("  {synced} synced (Synced + Succeeded) after {:.1} s", all_synced.as_secs_f64());
     println!(

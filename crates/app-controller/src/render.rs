@@ -2,7 +2,8 @@
 //! directories: the path rules of [`weir_gitops::source`] (inside the repository, no escaping
 //! symlink, include/exclude, size cap), multi-document YAML, JSON and `List`s through
 //! [`weir_model::parse`], the destination namespace on namespaced objects lacking one, and the
-//! tracking label and annotation on every object.
+//! tracking label and annotation on every object. A config management plugin
+//! ([`crate::plugin`]) renders the directory instead when the app selects one.
 
 use std::path::Path;
 
@@ -12,8 +13,10 @@ use weir_gitops::source::{
     DirectoryOptions, check_alias_expansion, check_app_path, check_out_of_bounds_symlinks,
     find_manifest_files,
 };
-use weir_model::argocd::ApplicationSourceDirectory;
+use weir_model::argocd::{ApplicationSource, ApplicationSourceDirectory};
 use weir_model::parse::{Format, parse_manifests};
+
+use crate::plugin::{BuildEnv, ConfigManagementPlugin, run, select};
 
 /// Argo CD's default tracking label (`application.instanceLabelKey`).
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
@@ -35,6 +38,12 @@ pub struct RenderInput<'a> {
     pub path: &'a str,
     /// `spec.source.directory`.
     pub directory: Option<&'a ApplicationSourceDirectory>,
+    /// The whole source and the resolved revision, for config management plugins.
+    pub source: Option<&'a ApplicationSource>,
+    /// The commit SHA being rendered.
+    pub revision: &'a str,
+    /// The configured plugins (none: directory sources only).
+    pub plugins: &'a [ConfigManagementPlugin],
 }
 
 /// Renders the source at `root` (a checked-out work tree). `Err` is Argo's message.
@@ -50,6 +59,29 @@ pub fn render(
             return Err(format!("repository contains out-of-bounds symlinks. file: {}", bad.file));
         }
         Err(e) => return Err(e.to_string()),
+    }
+    if let Some(source) = input.source
+        && let Some(plugin) = select(input.plugins, source, &app_dir)?
+    {
+        let env = BuildEnv {
+            app_name: input.app_name,
+            namespace: input.dest_namespace,
+            revision: input.revision,
+            source,
+        };
+        let text = run(plugin, &app_dir, env)?;
+        let rel = format!("output of plugin {:?}", plugin.name);
+        check_alias_expansion(&rel, &text).map_err(|e| e.to_string())?;
+        let parsed = parse_manifests(&rel, &text);
+        if let Some(error) = parsed.errors.first() {
+            return Err(format!("Failed to unmarshal {rel}: {error}"));
+        }
+        let mut objects: Vec<Value> =
+            parsed.documents.into_iter().map(|d| d.object.to_value()).collect();
+        for obj in &mut objects {
+            prepare(obj, input, registry);
+        }
+        return Ok(objects);
     }
     let dir = input.directory.cloned().unwrap_or_default();
     let opts = DirectoryOptions {
@@ -135,7 +167,15 @@ mod tests {
     use super::*;
 
     fn input<'a>(path: &'a str) -> RenderInput<'a> {
-        RenderInput { app_name: "guestbook", dest_namespace: "apps", path, directory: None }
+        RenderInput {
+            app_name: "guestbook",
+            dest_namespace: "apps",
+            path,
+            directory: None,
+            source: None,
+            revision: "",
+            plugins: &[],
+        }
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub(crate) async fn run_pass<C: Cluster>(
             } else {
                 execute(cluster, registry, &tasks[i], action).await
             };
-            if recreate {
+            // A dry run deletes nothing: the hook counts as (dry-run) applied.
+            if recreate && !request.dry_run {
                 if let Err(error) = outcome {
                     tracing::warn!(hook = tasks[i].name(), %error, "deleting the old hook failed");
                 }

@@ -11,6 +11,7 @@ use weir_model::argocd::{Application, ApplicationSource};
 
 use crate::creds::{Credentials, SECRET_TYPE_LABEL, find_credentials};
 use crate::git::Repos;
+use crate::plugin::ConfigManagementPlugin;
 use crate::render::{INSTANCE_LABEL, RenderInput, render};
 use crate::sync::resource_type;
 
@@ -32,6 +33,18 @@ pub async fn load_targets<C: Cluster>(
     app: &Application,
     revision: Option<&str>,
 ) -> Result<Targets, String> {
+    load_targets_with(cluster, repos, registry, app, revision, &[]).await
+}
+
+/// [`load_targets`] with config management plugins.
+pub async fn load_targets_with<C: Cluster>(
+    cluster: &C,
+    repos: &Repos,
+    registry: &Registry,
+    app: &Application,
+    revision: Option<&str>,
+    plugins: &[ConfigManagementPlugin],
+) -> Result<Targets, String> {
     let source = source_of(app)?;
     let creds = repo_credentials(cluster, &source.repo_url).await;
     let wanted = revision.unwrap_or_else(|| source.target_revision_or_default());
@@ -45,6 +58,9 @@ pub async fn load_targets<C: Cluster>(
         dest_namespace: app.spec.destination.namespace.as_deref().unwrap_or(""),
         path: source.path_or_root(),
         directory: source.directory.as_ref(),
+        source: Some(source),
+        revision: &sha,
+        plugins,
     };
     let rendered = repos
         .with_checkout(&source.repo_url, &sha, creds.as_ref(), |root: &Path| {

@@ -3,7 +3,7 @@
 //! the node agent running hook Pods as local processes: phases, hooks and their delete
 //! policies, waves waiting for completion, SyncFail hooks, retries with backoff, and the sync
 //! options CreateNamespace, allowEmpty, Prune=false, PruneLast, ApplyOutOfSyncOnly and
-//! selective sync.
+//! selective sync; and config management plugins rendering an app.
 
 mod common;
 
@@ -340,5 +340,67 @@ async fn apply_out_of_sync_only_and_selective_sync_touch_only_what_they_should()
         assert!(h.get("configmaps", Some("selective"), other).await.is_none(), "{other}");
     }
     assert_eq!(sync_status(&app).0, "OutOfSync");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_management_plugin_renders_apps_that_select_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    // Given a plugin that renders `*.tmpl` files with the app's name (as `kustomize build` or
+    // `helm template` would render theirs), discovered by a `kustomization.yaml`.
+    let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered\ndata:\n  app: APP\n  mode: MODE\n";
+    let head = commit(
+        &repo,
+        &[
+            ("app/kustomization.yaml", Some("resources: []\n")),
+            ("app/cm.yaml.tmpl", Some(template)),
+            ("named/cm.yaml.tmpl", Some(template)),
+        ],
+        "templates",
+    );
+    let plugin = weir_app_controller::plugin::ConfigManagementPlugin {
+        name: "templates".into(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "sed -e \"s/APP/$ARGOCD_APP_NAME/\" -e \"s/MODE/${ARGOCD_ENV_MODE:-none}/\" *.tmpl"
+                .into(),
+        ],
+        discover: Some("kustomization.yaml".into()),
+        timeout: Duration::from_secs(30),
+    };
+    let h = start_configured(root.path(), false, |c| c.plugins = vec![plugin]).await;
+    // When one app is discovered by the file and one names the plugin with an env value.
+    h.create(&application("discovered", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    let mut named = application("named", &file_url(&repo), "named", json!({"automated": {}}));
+    named.data["spec"]["source"]["plugin"] =
+        json!({"name": "templates", "env": [{"name": "MODE", "value": "$(reboot)"}]});
+    named.data["spec"]["destination"]["namespace"] = json!("named");
+    h.create(&named).await;
+    let mut missing = application("missing", &file_url(&repo), "named", json!({"automated": {}}));
+    missing.data["spec"]["source"]["plugin"] = json!({"name": "helm"});
+    h.create(&missing).await;
+    // Then the plugin's output is what is synced, with the app's environment.
+    for name in ["discovered", "named"] {
+        h.wait_app(name, "the sync", |a| sync_status(a) == ("Synced", &head, "Healthy")).await;
+    }
+    let cm = h.get("configmaps", Some("apps"), "rendered").await.expect("rendered");
+    assert_eq!(
+        (cm["data"]["app"].as_str(), cm["data"]["mode"].as_str()),
+        (Some("discovered"), Some("none"))
+    );
+    let cm = h.get("configmaps", Some("named"), "rendered").await.expect("rendered");
+    assert_eq!(
+        (cm["data"]["app"].as_str(), cm["data"]["mode"].as_str()),
+        (Some("named"), Some("$(reboot)"))
+    );
+    // And an app naming a plugin weir does not have gets a ComparisonError.
+    let app = h.wait_app("missing", "the error", |a| !comparison_error(a).is_empty()).await;
+    assert!(
+        comparison_error(&app).contains("config management plugin \"helm\" is not configured"),
+        "{}",
+        comparison_error(&app)
+    );
     h.stop().await;
 }

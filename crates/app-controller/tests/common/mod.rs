@@ -121,6 +121,15 @@ pub(crate) struct Harness {
 /// Starts the store and the controller (resync one hour: only commits seen through refresh
 /// requests or error retries happen during a test); `node_agent` also runs Pods.
 pub(crate) async fn start(root: &Path, node_agent: bool) -> Harness {
+    start_configured(root, node_agent, |_| {}).await
+}
+
+/// [`start`] with changes to the controller's configuration.
+pub(crate) async fn start_configured(
+    root: &Path,
+    node_agent: bool,
+    configure: impl FnOnce(&mut AppControllerConfig),
+) -> Harness {
     let dir = tempfile::tempdir_in(root).expect("tempdir");
     let store = Arc::new(Store::open(&dir.path().join("store")).expect("store"));
     for ns in ["argocd", "apps"] {
@@ -132,6 +141,7 @@ pub(crate) async fn start(root: &Path, node_agent: bool) -> Harness {
     config.resync = Duration::from_secs(3600);
     config.jitter = Duration::ZERO;
     config.self_heal_timeout = Duration::from_millis(200);
+    configure(&mut config);
     let refresh = config.refresh.clone();
     let shutdown = Shutdown::new();
     let mut tasks = vec![tokio::spawn(run_app_controller(store.clone(), config, shutdown.clone()))];
