@@ -78,12 +78,46 @@ pub fn render(
         }
         let mut objects: Vec<Value> =
             parsed.documents.into_iter().map(|d| d.object.to_value()).collect();
-        for obj in &mut objects {
-            prepare(obj, input, registry);
-        }
+        track(&mut objects, input, registry);
         return Ok(objects);
     }
-    let dir = input.directory.cloned().unwrap_or_default();
+    let mut objects = directory_objects(root, &app_dir, input.directory)?;
+    track(&mut objects, input, registry);
+    Ok(objects)
+}
+
+/// The objects of a directory source at `root`, before tracking metadata: what every app
+/// with the same repository, revision, path and directory options shares. `Err` is Argo's
+/// message.
+pub fn render_directory(
+    root: &Path,
+    path: &str,
+    directory: Option<&ApplicationSourceDirectory>,
+) -> Result<Vec<Value>, String> {
+    let app_dir = check_app_path(root, path).map_err(|e| e.to_string())?;
+    match check_out_of_bounds_symlinks(root, &[".git"]) {
+        Ok(Ok(())) => {}
+        Ok(Err(bad)) => {
+            return Err(format!("repository contains out-of-bounds symlinks. file: {}", bad.file));
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    directory_objects(root, &app_dir, directory)
+}
+
+/// Sets each object's destination namespace and tracking metadata for the app of `input`.
+pub fn track(objects: &mut [Value], input: RenderInput<'_>, registry: &Registry) {
+    for obj in objects {
+        prepare(obj, input, registry);
+    }
+}
+
+fn directory_objects(
+    root: &Path,
+    app_dir: &Path,
+    directory: Option<&ApplicationSourceDirectory>,
+) -> Result<Vec<Value>, String> {
+    let dir = directory.cloned().unwrap_or_default();
     let opts = DirectoryOptions {
         recurse: dir.recurse.unwrap_or(false),
         include: dir.include.unwrap_or_default(),
@@ -91,10 +125,10 @@ pub fn render(
         disable_extension_filter: dir.disable_extension_filter.unwrap_or(false),
         max_combined_size: MAX_COMBINED_SIZE,
     };
-    let files = find_manifest_files(&app_dir, root, &opts).map_err(|e| e.to_string())?;
+    let files = find_manifest_files(app_dir, root, &opts).map_err(|e| e.to_string())?;
     let mut objects = Vec::new();
     for (path, real) in &files.files {
-        let rel = path.strip_prefix(&app_dir).unwrap_or(path).display().to_string();
+        let rel = path.strip_prefix(app_dir).unwrap_or(path).display().to_string();
         if rel.ends_with(".jsonnet") {
             return Err(format!("{rel}: jsonnet sources are not supported"));
         }
@@ -117,9 +151,6 @@ pub fn render(
             ));
         }
         objects.extend(parsed.documents.into_iter().map(|d| d.object.to_value()));
-    }
-    for obj in &mut objects {
-        prepare(obj, input, registry);
     }
     Ok(objects)
 }
