@@ -404,3 +404,41 @@ async fn a_config_management_plugin_renders_apps_that_select_it() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_sync_hooks_wait_for_healthy_resources_and_skip_hooks_are_never_applied() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let repo = new_repo(root.path(), "repo");
+    // Given a plain Pod that fails, a PostSync hook and a `hook: Skip` object.
+    let failing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: worker\nspec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: worker\n    command: [\"sh\", \"-c\", \"exit 1\"]\n";
+    let post = hook_pod("post", &[(HOOK, "PostSync")], &format!("echo post >> {}", log.display()));
+    let skipped = annotated_config_map("skipped", &[(HOOK, "Skip")]);
+    commit(
+        &repo,
+        &[
+            ("app/worker.yaml", Some(failing)),
+            ("app/post.yaml", Some(&post)),
+            ("app/skipped.yaml", Some(&skipped)),
+        ],
+        "failing pod",
+    );
+    let h = start(root.path(), true).await;
+    h.create(&application("gated", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("gated", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    // When it is synced.
+    h.sync("gated", json!({"revision": "HEAD"})).await;
+    // Then the operation fails on the Pod's health and the PostSync hook is never created.
+    let app = h.wait_app("gated", "the failure", |a| op_phase(a) == "Failed").await;
+    assert_eq!(
+        op_message(&app),
+        "one or more synchronization tasks completed unsuccessfully",
+        "{:#}",
+        app["status"]["operationState"]
+    );
+    assert_eq!(results(&app), [("worker".to_string(), "Synced".to_string())]);
+    assert!(h.get("pods", Some("apps"), "post").await.is_none());
+    assert!(log_lines(&log).is_empty());
+    assert!(h.get("configmaps", Some("apps"), "skipped").await.is_none(), "Skip is never applied");
+    h.stop().await;
+}
