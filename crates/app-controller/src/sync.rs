@@ -11,7 +11,7 @@ use weir_gitops::health::{Health, HealthStatus, assess};
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
-use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, plan};
+use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan};
 use weir_model::argocd::{ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
@@ -45,22 +45,23 @@ pub(crate) async fn run_pass<C: Cluster>(
             })
         })
     };
-    // Resources already synced are left out with ApplyOutOfSyncOnly (a task already run by
-    // this operation stays in, so its state is still followed).
-    let already_run = |r: &crate::compare::ResourceState| op.results.iter().any(|t| t.key == r.key);
     let mut pairs: Vec<(Option<Value>, Option<Value>)> = comparison
         .resources
         .iter()
         .filter(|r| r.target.as_ref().or(r.live.as_ref()).is_some_and(selected))
-        .filter(|r| {
-            !request.apply_out_of_sync_only
-                || r.out_of_sync
-                || r.target.is_none()
-                || r.live.is_none()
-                || already_run(r)
-        })
         .map(|r| (r.target.clone(), r.live.clone()))
         .collect();
+    if request.apply_out_of_sync_only {
+        // Resources in sync are left out; a task this operation already ran stays in, so its
+        // state is still followed.
+        pairs = out_of_sync_only(pairs, |target| {
+            let key = ResourceKey::of(target);
+            if op.results.iter().any(|t| t.key == key) {
+                return None;
+            }
+            comparison.resources.iter().find(|r| r.key == key).map(|r| r.out_of_sync)
+        });
+    }
     // Live hooks are looked up among the pairs (the plan never prunes them).
     pairs.extend(comparison.hook_lives.iter().map(|l| (None, Some(l.clone()))));
     let opts =

@@ -288,10 +288,20 @@ pub fn next(
     let main: Vec<usize> =
         (0..tasks.len()).filter(|i| tasks[*i].phase != SyncPhase::SyncFail).collect();
     let main_tasks: Vec<SyncTask> = main.iter().map(|i| tasks[*i].clone()).collect();
-    // Running tasks (SyncFail hooks too) take their state from health.
-    for task in tasks {
+    let multi = is_multi_step(&main_tasks);
+    // Running tasks (SyncFail hooks too) take their state from health; a resource that
+    // vanished while a multi-step sync waits on it has failed (seen as running this pass).
+    let mut vanished = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
         let Some(r) = op.result_index(task) else { continue };
         if op.results[r].hook_phase != OperationPhase::Running || task.is_prune() {
+            continue;
+        }
+        if multi && !task.is_hook() && task.live.is_none() {
+            op.results[r].status = ResultCode::SyncFailed;
+            op.results[r].hook_phase = OperationPhase::Error;
+            op.results[r].message = "the resource was deleted during the sync".into();
+            vanished.push(i);
             continue;
         }
         let h = health(task);
@@ -331,11 +341,12 @@ pub fn next(
     }
     let running: Vec<usize> = (0..tasks.len())
         .filter(|i| {
-            op.result_index(&tasks[*i])
-                .is_some_and(|r| op.results[r].hook_phase == OperationPhase::Running)
+            vanished.contains(i)
+                || op
+                    .result_index(&tasks[*i])
+                    .is_some_and(|r| op.results[r].hook_phase == OperationPhase::Running)
         })
         .collect();
-    let multi = is_multi_step(&main_tasks);
     if (multi && !running.is_empty()) || running.iter().any(|i| tasks[*i].is_hook()) {
         op.set_running(tasks, &running);
         return Step::Decided;

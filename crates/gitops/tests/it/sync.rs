@@ -410,7 +410,7 @@ mod scenarios {
     use weir_gitops::sync::machine::{
         Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult, next,
     };
-    use weir_gitops::sync::{PlanOptions, plan};
+    use weir_gitops::sync::{PlanOptions, out_of_sync_only, plan};
 
     use super::resolve;
     use crate::{Report, s};
@@ -418,7 +418,6 @@ mod scenarios {
     const UNSUPPORTED: &[(&str, &str)] = &[
         ("permission_validator_error", "project permission checks are done by the app controller"),
         ("namespace_modifier", "CreateNamespace task injection is done by the app controller"),
-        ("applyOutOfSyncOnly", "ApplyOutOfSyncOnly needs per-resource diff results, not wired yet"),
         ("discovery", "API discovery failures belong to the cluster adapter"),
         (
             "defaultPruneOption",
@@ -557,7 +556,15 @@ mod scenarios {
                     }
                     hooks = hs.iter().filter_map(|h| resolve(doc, h)).map(with_namespace).collect();
                 }
-                let tasks = plan(&pairs, &hooks, plan_opts);
+                let input = if opts["applyOutOfSyncOnly"] == json!(true) {
+                    let results = &opts["modification_results"];
+                    out_of_sync_only(pairs.clone(), |t| {
+                        results.get(s(&t["metadata"], "name")).and_then(Value::as_bool)
+                    })
+                } else {
+                    pairs.clone()
+                };
+                let tasks = plan(&input, &hooks, plan_opts);
                 let health = |t: &weir_gitops::sync::SyncTask| -> Option<Health> {
                     if let Some(st) = opts["health_override"][t.name()].as_str() {
                         return HealthStatus::parse(st)
@@ -584,6 +591,9 @@ mod scenarios {
                 ok &= e["message"].as_str().is_none_or(|m| m == op.message);
                 ok &= e["message_contains"].as_str().is_none_or(|m| op.message.contains(m));
                 ok &= e["result_count"].as_u64().is_none_or(|c| c == op.results.len() as u64);
+                for name in e["no_result_for"].as_array().into_iter().flatten() {
+                    ok &= !op.results.iter().any(|r| Some(r.key.name.as_str()) == name.as_str());
+                }
                 if let Some(want) = e["results"].as_array() {
                     ok &= want.len() <= op.results.len()
                         && want.iter().zip(&op.results).all(|(w, r)| matches(r, w));
