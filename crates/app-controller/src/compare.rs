@@ -71,6 +71,8 @@ pub struct Comparison {
     pub resources: Vec<ResourceState>,
     /// Hook objects from git (applied only by syncs).
     pub hooks: Vec<Value>,
+    /// The live objects of those hooks (from this or an earlier sync).
+    pub hook_lives: Vec<Value>,
     /// The app's health.
     pub health: HealthStatus,
     /// "Caused by …" or empty.
@@ -123,8 +125,13 @@ pub fn compare(
         }
         pairs.entry(ResourceKey::of(target)).or_default().0 = Some(target.clone());
     }
+    let mut hook_lives = Vec::new();
     for live in lives {
         let key = ResourceKey::of(live);
+        if is_hook_obj(live) && hooks.iter().any(|h| ResourceKey::of(h) == key) {
+            hook_lives.push(live.clone());
+            continue;
+        }
         let entry = pairs.get(&key).map(|(t, _)| t.is_some());
         if entry != Some(true) && (!self_referenced(app_name, &key, live) || is_hook_obj(live)) {
             continue;
@@ -156,7 +163,13 @@ pub fn compare(
     for (r, h) in resources.iter_mut().zip(health.resources) {
         r.health = h;
     }
-    Comparison { resources, hooks, health: health.status, health_message: health.message }
+    Comparison {
+        resources,
+        hooks,
+        hook_lives,
+        health: health.status,
+        health_message: health.message,
+    }
 }
 
 fn is_hook_obj(obj: &Value) -> bool {

@@ -24,7 +24,7 @@ use crate::refresh::RefreshHandle;
 use crate::render::INSTANCE_LABEL;
 use crate::status;
 use crate::sync::resource_type;
-use crate::targets::{Targets, load_live, load_targets, previous_types, source_of};
+use crate::targets::{Targets, load_live, load_targets_with, previous_types, source_of};
 
 /// The annotation users set to ask for a refresh (`normal` or `hard`).
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
@@ -40,7 +40,7 @@ pub struct AppControllerConfig {
     pub data_dir: PathBuf,
     /// Period of git refreshes (`--app-resync`, Argo CD's `timeout.reconciliation`).
     pub resync: Duration,
-    /// Up to this much random delay is added to each period.
+    /// Up to this much random delay is added to each period (capped at half of `resync`).
     pub jitter: Duration,
     /// Self-heal waits this long after the last sync to the same revision.
     pub self_heal_timeout: Duration,
@@ -51,6 +51,8 @@ pub struct AppControllerConfig {
     /// Shared secret of `POST /api/webhook` (`WEIR_WEBHOOK_SECRET` by default); `None`
     /// accepts unsigned pushes.
     pub webhook_secret: Option<String>,
+    /// Config management plugins (e.g. `kustomize build`, `helm template`); none by default.
+    pub plugins: Vec<crate::plugin::ConfigManagementPlugin>,
 }
 
 impl std::fmt::Debug for AppControllerConfig {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for AppControllerConfig {
             .field("self_heal_timeout", &self.self_heal_timeout)
             .field("workers", &self.workers)
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field("plugins", &self.plugins)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +80,7 @@ impl AppControllerConfig {
             workers: 2,
             refresh: RefreshHandle::new(),
             webhook_secret: std::env::var("WEIR_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
+            plugins: Vec::new(),
         }
     }
 }
@@ -212,8 +216,15 @@ impl<C: Cluster> AppReconciler<C> {
             .as_ref()
             .is_none_or(|m| m.source_key != source_key || m.at.elapsed() >= m.period || forced);
         let memo = if due {
-            let targets =
-                load_targets(&*self.cluster, &self.repos, &self.registry, &app, None).await;
+            let targets = load_targets_with(
+                &*self.cluster,
+                &self.repos,
+                &self.registry,
+                &app,
+                None,
+                &self.config.plugins,
+            )
+            .await;
             let failures = match (&targets, &memo) {
                 (Err(_), Some(m)) => m.failures + 1,
                 (Err(_), None) => 1,
@@ -358,8 +369,15 @@ impl<C: Cluster> AppReconciler<C> {
         app: &Application,
         revision: Option<&str>,
     ) -> Result<(Comparison, String), String> {
-        let targets =
-            load_targets(&*self.cluster, &self.repos, &self.registry, app, revision).await?;
+        let targets = load_targets_with(
+            &*self.cluster,
+            &self.repos,
+            &self.registry,
+            app,
+            revision,
+            &self.config.plugins,
+        )
+        .await?;
         let extra = previous_types(app);
         let lives = load_live(&*self.cluster, &self.registry, app.name(), &targets.objects, &extra)
             .await
@@ -411,8 +429,11 @@ impl<C: Cluster> AppReconciler<C> {
         Ok(Action::await_change())
     }
 
+    /// The refresh period: `resync` plus a random jitter of up to `jitter`, itself at most
+    /// half of `resync` (Argo CD's 120 s + 60 s by default; a short `--app-resync` used in
+    /// tests or small setups keeps a proportionate jitter).
     fn period(&self) -> Duration {
-        let jitter = self.config.jitter.as_millis() as u64;
+        let jitter = self.config.jitter.min(self.config.resync / 2).as_millis() as u64;
         if jitter == 0 {
             return self.config.resync;
         }

@@ -41,17 +41,44 @@ pub enum GitError {
     },
 }
 
-/// The shared cache of clones, keyed by repository URL.
+/// Rendered directory sources kept at most (the cache is emptied when full).
+const MAX_RENDERED: usize = 256;
+
+/// A directory source rendered at one revision (before tracking metadata), or Argo's error.
+pub type Rendered = Arc<Result<Vec<serde_json::Value>, String>>;
+
+/// The shared cache of clones, keyed by repository URL, and of rendered directory sources,
+/// keyed by repository, commit, path and directory options: apps of one repository share a
+/// clone and, when they render the same directory, one checkout and parse.
 #[derive(Debug)]
 pub struct Repos {
     root: PathBuf,
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    rendered: Mutex<HashMap<String, Rendered>>,
 }
 
 impl Repos {
     /// A cache rooted at `root` (usually `<data_dir>/repos`); created on first use.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Repos { root: root.into(), locks: Mutex::new(HashMap::new()) }
+        Repos {
+            root: root.into(),
+            locks: Mutex::new(HashMap::new()),
+            rendered: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A directory source rendered before under `key`.
+    pub fn rendered(&self, key: &str) -> Option<Rendered> {
+        self.rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+    }
+
+    /// Remembers a rendered directory source (a commit's content never changes).
+    pub fn remember_rendered(&self, key: String, rendered: Rendered) {
+        let mut map = self.rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_RENDERED {
+            map.clear();
+        }
+        map.insert(key, rendered);
     }
 
     /// The commit SHA `revision` names in `url` right now.

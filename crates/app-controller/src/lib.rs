@@ -9,8 +9,9 @@
 //! webhooks from GitHub/GitLab/Gitea refresh the apps of a repository ([`webhook`]).
 //!
 //! What it is not: the decision logic of Argo CD itself (health, diff, sync plan and its
-//! state machine live in the pure `weir-gitops`), Helm/Kustomize/plugin rendering, or an HTTP
-//! server (the API server calls [`webhook::handle`]).
+//! state machine live in the pure `weir-gitops`), Helm or Kustomize themselves (they run as
+//! config management plugins, [`plugin`]), or an HTTP server (the API server calls
+//! [`webhook::handle`]).
 //!
 //! Read [`run_app_controller`] and [`AppControllerConfig`] first, then [`targets::load_targets`]
 //! and [`compare::compare`].
@@ -21,6 +22,7 @@ mod controller;
 pub mod creds;
 pub mod git;
 mod operation;
+pub mod plugin;
 pub mod refresh;
 pub mod render;
 mod sha256;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use weir_cluster::{Cluster, Registry};
+use weir_cluster::{Cluster, Object, Registry, apply};
 use weir_gitops::sync::machine::OperationPhase;
 use weir_model::argocd::{
     Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
@@ -71,15 +71,29 @@ pub(crate) async fn advance<C: Cluster>(
         state.finished_at = Some(Time(now));
         return Progress::Finished { clear: true, requeue: None };
     };
-    let options: Vec<String> = sync.sync_options.clone().unwrap_or_default();
+    // The operation's options, then the app's (Argo CD merges both).
+    let mut options: Vec<String> = sync.sync_options.clone().unwrap_or_default();
+    if let Some(policy) = &app.spec.sync_policy {
+        options.extend(policy.sync_options.iter().flatten().cloned());
+    }
     let request = SyncRequest {
         prune: sync.prune.unwrap_or(false),
         prune_last: options.iter().any(|o| o == "PruneLast=true"),
         dry_run: sync.dry_run.unwrap_or(false),
+        apply_out_of_sync_only: options.iter().any(|o| o == "ApplyOutOfSyncOnly=true"),
         resources: sync.resources.clone(),
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);
+    if stored.is_empty()
+        && !request.dry_run
+        && options.iter().any(|o| o == "CreateNamespace=true")
+        && let Err(message) = create_namespace(cluster, registry, app).await
+    {
+        state.phase = "Failed".into();
+        state.message = Some(message);
+        return retry_or_fail(state, now);
+    }
     run_pass(cluster, registry, comparison, &request, &mut machine).await;
     state.phase = phase_str(machine.phase).to_string();
     state.message = Some(machine.message.clone());
@@ -100,6 +114,31 @@ pub(crate) async fn advance<C: Cluster>(
         }
         OperationPhase::Failed | OperationPhase::Error => retry_or_fail(state, now),
     }
+}
+
+/// `CreateNamespace=true`: the destination namespace is created (or its managed metadata
+/// updated) before the first wave, with `managedNamespaceMetadata`'s labels and annotations.
+async fn create_namespace<C: Cluster>(
+    cluster: &C,
+    registry: &Registry,
+    app: &Application,
+) -> Result<(), String> {
+    let Some(name) = app.spec.destination.namespace.as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(());
+    };
+    let Some(rt) = registry.for_name("namespaces") else {
+        return Err("no Namespace resource type registered".into());
+    };
+    let mut namespace = Object::new("v1", "Namespace", None, name);
+    let managed = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref());
+    if let Some(meta) = managed {
+        namespace.metadata.labels = meta.labels.clone();
+        namespace.metadata.annotations = meta.annotations.clone();
+    }
+    apply(cluster, rt, &namespace)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("failed to create namespace {name}: {e}"))
 }
 
 /// Argo's retry: within the limit the operation starts over after the backoff.

@@ -2,17 +2,21 @@
 //! directories: the path rules of [`weir_gitops::source`] (inside the repository, no escaping
 //! symlink, include/exclude, size cap), multi-document YAML, JSON and `List`s through
 //! [`weir_model::parse`], the destination namespace on namespaced objects lacking one, and the
-//! tracking label and annotation on every object.
+//! tracking label and annotation on every object. A config management plugin
+//! ([`crate::plugin`]) renders the directory instead when the app selects one.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 use weir_cluster::Registry;
 use weir_gitops::source::{
-    DirectoryOptions, check_app_path, check_out_of_bounds_symlinks, find_manifest_files,
+    DirectoryOptions, check_alias_expansion, check_app_path, check_out_of_bounds_symlinks,
+    find_manifest_files,
 };
-use weir_model::argocd::ApplicationSourceDirectory;
+use weir_model::argocd::{ApplicationSource, ApplicationSourceDirectory};
 use weir_model::parse::{Format, parse_manifests};
+
+use crate::plugin::{BuildEnv, ConfigManagementPlugin, run, select};
 
 /// Argo CD's default tracking label (`application.instanceLabelKey`).
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
@@ -34,6 +38,12 @@ pub struct RenderInput<'a> {
     pub path: &'a str,
     /// `spec.source.directory`.
     pub directory: Option<&'a ApplicationSourceDirectory>,
+    /// The whole source and the resolved revision, for config management plugins.
+    pub source: Option<&'a ApplicationSource>,
+    /// The commit SHA being rendered.
+    pub revision: &'a str,
+    /// The configured plugins (none: directory sources only).
+    pub plugins: &'a [ConfigManagementPlugin],
 }
 
 /// Renders the source at `root` (a checked-out work tree). `Err` is Argo's message.
@@ -50,7 +60,64 @@ pub fn render(
         }
         Err(e) => return Err(e.to_string()),
     }
-    let dir = input.directory.cloned().unwrap_or_default();
+    if let Some(source) = input.source
+        && let Some(plugin) = select(input.plugins, source, &app_dir)?
+    {
+        let env = BuildEnv {
+            app_name: input.app_name,
+            namespace: input.dest_namespace,
+            revision: input.revision,
+            source,
+        };
+        let text = run(plugin, &app_dir, env)?;
+        let rel = format!("output of plugin {:?}", plugin.name);
+        check_alias_expansion(&rel, &text).map_err(|e| e.to_string())?;
+        let parsed = parse_manifests(&rel, &text);
+        if let Some(error) = parsed.errors.first() {
+            return Err(format!("Failed to unmarshal {rel}: {error}"));
+        }
+        let mut objects: Vec<Value> =
+            parsed.documents.into_iter().map(|d| d.object.to_value()).collect();
+        track(&mut objects, input, registry);
+        return Ok(objects);
+    }
+    let mut objects = directory_objects(root, &app_dir, input.directory)?;
+    track(&mut objects, input, registry);
+    Ok(objects)
+}
+
+/// The objects of a directory source at `root`, before tracking metadata: what every app
+/// with the same repository, revision, path and directory options shares. `Err` is Argo's
+/// message.
+pub fn render_directory(
+    root: &Path,
+    path: &str,
+    directory: Option<&ApplicationSourceDirectory>,
+) -> Result<Vec<Value>, String> {
+    let app_dir = check_app_path(root, path).map_err(|e| e.to_string())?;
+    match check_out_of_bounds_symlinks(root, &[".git"]) {
+        Ok(Ok(())) => {}
+        Ok(Err(bad)) => {
+            return Err(format!("repository contains out-of-bounds symlinks. file: {}", bad.file));
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    directory_objects(root, &app_dir, directory)
+}
+
+/// Sets each object's destination namespace and tracking metadata for the app of `input`.
+pub fn track(objects: &mut [Value], input: RenderInput<'_>, registry: &Registry) {
+    for obj in objects {
+        prepare(obj, input, registry);
+    }
+}
+
+fn directory_objects(
+    root: &Path,
+    app_dir: &Path,
+    directory: Option<&ApplicationSourceDirectory>,
+) -> Result<Vec<Value>, String> {
+    let dir = directory.cloned().unwrap_or_default();
     let opts = DirectoryOptions {
         recurse: dir.recurse.unwrap_or(false),
         include: dir.include.unwrap_or_default(),
@@ -58,10 +125,10 @@ pub fn render(
         disable_extension_filter: dir.disable_extension_filter.unwrap_or(false),
         max_combined_size: MAX_COMBINED_SIZE,
     };
-    let files = find_manifest_files(&app_dir, root, &opts).map_err(|e| e.to_string())?;
+    let files = find_manifest_files(app_dir, root, &opts).map_err(|e| e.to_string())?;
     let mut objects = Vec::new();
     for (path, real) in &files.files {
-        let rel = path.strip_prefix(&app_dir).unwrap_or(path).display().to_string();
+        let rel = path.strip_prefix(app_dir).unwrap_or(path).display().to_string();
         if rel.ends_with(".jsonnet") {
             return Err(format!("{rel}: jsonnet sources are not supported"));
         }
@@ -69,6 +136,7 @@ pub fn render(
         if text.contains(SKIP_MARKER) {
             continue;
         }
+        check_alias_expansion(&rel, &text).map_err(|e| e.to_string())?;
         let parsed = parse_manifests(&rel, &text);
         if let Some(error) = parsed.errors.first() {
             if looks_like_manifest(&text) || rel.ends_with(".json") {
@@ -83,9 +151,6 @@ pub fn render(
             ));
         }
         objects.extend(parsed.documents.into_iter().map(|d| d.object.to_value()));
-    }
-    for obj in &mut objects {
-        prepare(obj, input, registry);
     }
     Ok(objects)
 }
@@ -133,7 +198,15 @@ mod tests {
     use super::*;
 
     fn input<'a>(path: &'a str) -> RenderInput<'a> {
-        RenderInput { app_name: "guestbook", dest_namespace: "apps", path, directory: None }
+        RenderInput {
+            app_name: "guestbook",
+            dest_namespace: "apps",
+            path,
+            directory: None,
+            source: None,
+            revision: "",
+            plugins: &[],
+        }
     }
 
     #[test]

@@ -7,11 +7,11 @@
 use serde_json::Value;
 use weir_cluster::{Cluster, DeleteParams, Object, Registry, ResourceType, apply};
 use weir_gitops::ResourceKey;
-use weir_gitops::health::assess;
+use weir_gitops::health::{Health, HealthStatus, assess};
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
-use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, plan};
+use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan};
 use weir_model::argocd::{ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
@@ -22,6 +22,7 @@ pub(crate) struct SyncRequest {
     pub(crate) prune: bool,
     pub(crate) prune_last: bool,
     pub(crate) dry_run: bool,
+    pub(crate) apply_out_of_sync_only: bool,
     pub(crate) resources: Option<Vec<SyncOperationResource>>,
 }
 
@@ -44,31 +45,76 @@ pub(crate) async fn run_pass<C: Cluster>(
             })
         })
     };
-    let pairs: Vec<(Option<Value>, Option<Value>)> = comparison
+    let mut pairs: Vec<(Option<Value>, Option<Value>)> = comparison
         .resources
         .iter()
         .filter(|r| r.target.as_ref().or(r.live.as_ref()).is_some_and(selected))
         .map(|r| (r.target.clone(), r.live.clone()))
         .collect();
+    if request.apply_out_of_sync_only {
+        // Resources in sync are left out; a task this operation already ran stays in, so its
+        // state is still followed.
+        pairs = out_of_sync_only(pairs, |target| {
+            let key = ResourceKey::of(target);
+            if op.results.iter().any(|t| t.key == key) {
+                return None;
+            }
+            comparison.resources.iter().find(|r| r.key == key).map(|r| r.out_of_sync)
+        });
+    }
+    // Live hooks are looked up among the pairs (the plan never prunes them).
+    pairs.extend(comparison.hook_lives.iter().map(|l| (None, Some(l.clone()))));
     let opts =
         PlanOptions { prune_last: request.prune_last, skip_hooks: request.resources.is_some() };
     let tasks = plan(&pairs, &comparison.hooks, opts);
     let sync_opts = SyncOptions { prune: request.prune };
-    let step =
-        machine::next(op, &tasks, sync_opts, |t: &SyncTask| t.live.as_ref().and_then(assess));
-    let Step::Run { tasks: ran, actions } = step else { return };
-    for (i, action) in actions {
-        let outcome = if request.dry_run {
-            Ok("(dry run)".to_string())
-        } else {
-            execute(cluster, registry, &tasks[i], action).await
-        };
-        match &outcome {
-            Ok(message) => op.record(&tasks[i], Ok(message)),
-            Err(error) => op.record(&tasks[i], Err(error)),
+    let mut step = machine::next(op, &tasks, sync_opts, |t: &SyncTask| task_health(t));
+    while let Step::Run { tasks: ran, actions } = step {
+        for (i, action) in actions {
+            let recreate = matches!(action, Action::Recreate(_));
+            let outcome = if request.dry_run {
+                Ok("(dry run)".to_string())
+            } else {
+                execute(cluster, registry, &tasks[i], action).await
+            };
+            // A dry run deletes nothing: the hook counts as (dry-run) applied.
+            if recreate && !request.dry_run {
+                if let Err(error) = outcome {
+                    tracing::warn!(hook = tasks[i].name(), %error, "deleting the old hook failed");
+                }
+                continue;
+            }
+            match &outcome {
+                Ok(message) => op.record(&tasks[i], Ok(message)),
+                Err(error) => op.record(&tasks[i], Err(error)),
+            }
+        }
+        step = op.finish_wave(&tasks, &ran);
+    }
+    if !request.dry_run {
+        for key in op.hooks_to_delete(&tasks) {
+            let Some(task) = tasks.iter().find(|t| t.is_hook() && ResourceKey::of(t.obj()) == key)
+            else {
+                continue;
+            };
+            if let Err(error) = execute(cluster, registry, task, Action::Delete(key)).await {
+                tracing::warn!(hook = task.name(), %error, "deleting a completed hook failed");
+            }
         }
     }
-    op.finish_wave(&tasks, &ran);
+}
+
+/// The health of a task's live object. A Pod the node agent has not picked up yet has no
+/// `status.phase` in the embedded store (an API server would have set `Pending`): it is
+/// Progressing, not Unknown, so a just-created hook Pod is not taken for a failed one.
+fn task_health(task: &SyncTask) -> Option<Health> {
+    let live = task.live.as_ref()?;
+    let is_pod = live.get("kind").and_then(Value::as_str) == Some("Pod")
+        && live.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if is_pod && live.pointer("/status/phase").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Some(Health { status: HealthStatus::Progressing, message: String::new() });
+    }
+    assess(live)
 }
 
 async fn execute<C: Cluster>(
@@ -88,7 +134,7 @@ async fn execute<C: Cluster>(
             let (outcome, _) = apply(cluster, &rt, &object).await.map_err(|e| e.to_string())?;
             Ok(format!("{what} {}", outcome.as_str()))
         }
-        Action::Delete(key) => {
+        Action::Delete(key) | Action::Recreate(key) => {
             let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
             match cluster.delete(&rt, ns, &key.name, &DeleteParams::default()).await {
                 Ok(_) | Err(weir_cluster::Error::NotFound { .. }) => Ok("pruned".into()),
@@ -228,6 +274,7 @@ mod tests {
         let comparison = Comparison {
             resources: vec![],
             hooks: vec![],
+            hook_lives: vec![],
             health: weir_gitops::health::HealthStatus::Healthy,
             health_message: String::new(),
         };

@@ -11,7 +11,9 @@ use weir_model::argocd::{Application, ApplicationSource};
 
 use crate::creds::{Credentials, SECRET_TYPE_LABEL, find_credentials};
 use crate::git::Repos;
-use crate::render::{INSTANCE_LABEL, RenderInput, render};
+use crate::git::normalize_url;
+use crate::plugin::ConfigManagementPlugin;
+use crate::render::{INSTANCE_LABEL, RenderInput, render, render_directory, track};
 use crate::sync::resource_type;
 
 /// The rendered targets of one app at one revision.
@@ -32,6 +34,18 @@ pub async fn load_targets<C: Cluster>(
     app: &Application,
     revision: Option<&str>,
 ) -> Result<Targets, String> {
+    load_targets_with(cluster, repos, registry, app, revision, &[]).await
+}
+
+/// [`load_targets`] with config management plugins.
+pub async fn load_targets_with<C: Cluster>(
+    cluster: &C,
+    repos: &Repos,
+    registry: &Registry,
+    app: &Application,
+    revision: Option<&str>,
+    plugins: &[ConfigManagementPlugin],
+) -> Result<Targets, String> {
     let source = source_of(app)?;
     let creds = repo_credentials(cluster, &source.repo_url).await;
     let wanted = revision.unwrap_or_else(|| source.target_revision_or_default());
@@ -45,15 +59,46 @@ pub async fn load_targets<C: Cluster>(
         dest_namespace: app.spec.destination.namespace.as_deref().unwrap_or(""),
         path: source.path_or_root(),
         directory: source.directory.as_ref(),
+        source: Some(source),
+        revision: &sha,
+        plugins,
     };
+    let render_error =
+        |m: String| fail(format!("failed to generate manifest for source 1 of 1: {m}"));
+    // Without plugins, a directory renders the same for every app: shared through the cache.
+    if plugins.is_empty() && source.plugin.is_none() {
+        let key = serde_json::to_string(&(
+            normalize_url(&source.repo_url),
+            &sha,
+            input.path,
+            input.directory,
+        ))
+        .unwrap_or_default();
+        let rendered = match repos.rendered(&key) {
+            Some(hit) => hit,
+            None => {
+                let rendered = repos
+                    .with_checkout(&source.repo_url, &sha, creds.as_ref(), |root: &Path| {
+                        render_directory(root, input.path, input.directory)
+                    })
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let rendered = std::sync::Arc::new(rendered);
+                repos.remember_rendered(key, rendered.clone());
+                rendered
+            }
+        };
+        let mut objects = rendered.as_ref().clone().map_err(render_error)?;
+        track(&mut objects, input, registry);
+        return Ok(Targets { revision: sha, objects });
+    }
     let rendered = repos
         .with_checkout(&source.repo_url, &sha, creds.as_ref(), |root: &Path| {
             render(root, input, registry)
         })
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let objects = rendered
-        .map_err(|m| fail(format!("failed to generate manifest for source 1 of 1: {m}")))?;
+    let objects = rendered.map_err(render_error)?;
     Ok(Targets { revision: sha, objects })
 }
 

@@ -143,7 +143,8 @@ fn check_file(
 }
 
 /// Walks `app_dir` and returns its manifest files (`getPotentiallyValidManifests`). Refuses
-/// escaping symlinks, symlink loops and a combined size over the limit.
+/// escaping symlinks, symlink loops, names that are not UTF-8 and a combined size over the
+/// limit.
 pub fn find_manifest_files(
     app_dir: &Path,
     repo_root: &Path,
@@ -168,6 +169,10 @@ pub fn find_manifest_files(
         entries.sort();
         let mut subdirs = Vec::new();
         for path in entries {
+            if path.file_name().is_some_and(|n| n.to_str().is_none()) {
+                let rel = path.strip_prefix(app_dir).unwrap_or(&path);
+                return Err(SourceError::NonUtf8Name(rel.to_string_lossy().to_string()));
+            }
             let meta = std::fs::symlink_metadata(&path).map_err(|e| io_error(&path, &e))?;
             if meta.is_dir() {
                 if opts.recurse {

@@ -2,7 +2,8 @@
 //! Argo CD's error texts: the app path stays inside the repository ([`check_app_path`]), no
 //! symlink leaves it ([`check_out_of_bounds_symlinks`]), and the manifest files of a directory
 //! source are chosen by extension, include/exclude globs and a combined size limit
-//! ([`find_manifest_files`]).
+//! ([`find_manifest_files`]); a manifest's YAML aliases may not expand beyond what its size
+//! explains ([`check_alias_expansion`]).
 //!
 //! This is the only module that reads the file system, and only below the paths it is given.
 
@@ -10,6 +11,7 @@ mod app_path;
 mod glob;
 mod manifests;
 mod symlinks;
+mod yaml_aliases;
 
 pub use app_path::check_app_path;
 pub use glob::{Glob, GlobError, glob_match};
@@ -17,6 +19,7 @@ pub use manifests::{
     DirectoryOptions, FileVerdict, ManifestFiles, check_manifest_file, find_manifest_files,
 };
 pub use symlinks::{OutOfBoundsSymlink, check_out_of_bounds_symlinks};
+pub use yaml_aliases::{AliasBomb, check_alias_expansion};
 
 use std::path::{Component, Path, PathBuf};
 
@@ -57,6 +60,10 @@ pub enum SourceError {
         /// Why.
         error: GlobError,
     },
+    /// A file or directory name that is not UTF-8 (lossily shown, relative to the app path):
+    /// manifests name their files in the ComparisonError, so such names are refused.
+    #[error("{0}: file name is not valid UTF-8")]
+    NonUtf8Name(String),
     /// Any other I/O failure, with the path.
     #[error("{path}: {message}")]
     Io {

@@ -12,6 +12,6 @@ pub mod messages;
 mod order;
 
 pub use order::{
-    KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank, plan, sort_tasks,
-    sync_phases,
+    KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank, out_of_sync_only, plan,
+    sort_tasks, sync_phases,
 };

@@ -168,6 +168,21 @@ pub struct PlanOptions {
     pub skip_hooks: bool,
 }
 
+/// `ApplyOutOfSyncOnly=true`: leaves out the pairs whose target and live object both exist
+/// and that `modified` says are unchanged; `None` (no diff result) keeps the pair.
+pub fn out_of_sync_only(
+    resources: Vec<(Option<Value>, Option<Value>)>,
+    modified: impl Fn(&Value) -> Option<bool>,
+) -> Vec<(Option<Value>, Option<Value>)> {
+    resources
+        .into_iter()
+        .filter(|(target, live)| match (target, live) {
+            (Some(t), Some(_)) => modified(t) != Some(false),
+            _ => true,
+        })
+        .collect()
+}
+
 /// Builds and orders the tasks for `resources` (target/live pairs) and `hooks`.
 pub fn plan(
     resources: &[(Option<Value>, Option<Value>)],

@@ -1,0 +1,156 @@
+//! Hostile repositories (spec §7, §9): each is refused with a clear ComparisonError and nothing
+//! of it is applied, even with auto-sync and prune on; unreachable repositories and unknown
+//! revisions are retried with backoff until they appear. Real git repositories (`file://` and
+//! `git daemon`) and a real `weir_store::Store`.
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+
+use common::*;
+use serde_json::json;
+use weir_cluster::Cluster;
+
+/// Every hostile directory also holds a valid manifest: it must not be applied either.
+fn with_bait(dir: &str) -> (String, String) {
+    (format!("{dir}/bait.yaml"), config_map(&format!("bait-{dir}"), "1"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_repositories_are_refused_with_a_clear_message_and_nothing_applied() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // Given one repository per kind of hostile content (Argo CD refuses a whole repository
+    // with an escaping symlink anywhere in it, so they cannot share one).
+    let repo_of = |name: &str, files: &[(String, String)]| {
+        let repo = new_repo(root.path(), name);
+        for (path, text) in files.iter().chain([&with_bait("app")]) {
+            let full = repo.join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+        repo
+    };
+    let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n");
+    bomb.push_str("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for pair in levels.windows(2) {
+        let refs = vec![format!("*{}", pair[0]); 8].join(",");
+        bomb.push_str(&format!("{}: &{} [{refs}]\n", pair[1], pair[1]));
+    }
+    // Over the 10 MiB cap, in a valid YAML file (one long comment line).
+    let mut huge = config_map("huge", "1");
+    huge.push('#');
+    huge.push_str(&"x".repeat(10 * 1024 * 1024 + 1));
+    huge.push('\n');
+    let plain = repo_of("plain", &[]);
+    let passwd = repo_of("passwd", &[]);
+    std::os::unix::fs::symlink("/etc/passwd", passwd.join("app/passwd.yaml")).expect("symlink");
+    let looping = repo_of("loop", &[]);
+    std::os::unix::fs::symlink("loop-b.yaml", looping.join("app/loop-a.yaml")).expect("symlink");
+    std::os::unix::fs::symlink("loop-a.yaml", looping.join("app/loop-b.yaml")).expect("symlink");
+    let huge = repo_of("huge", &[("app/huge.yaml".into(), huge)]);
+    let bomb = repo_of("bomb", &[("app/bomb.yaml".into(), bomb)]);
+    let names = repo_of("names", &[]);
+    let bad_name = std::ffi::OsStr::from_bytes(b"bad-\xff\xfe.yaml");
+    std::fs::write(names.join("app").join(bad_name), config_map("bad-name", "1")).expect("write");
+    let cases = [
+        ("dotdot", &plain, "../..", "../..: app path outside root"),
+        ("absolute", &plain, "/etc", "/etc: app path is absolute"),
+        (
+            "passwd",
+            &passwd,
+            "app",
+            "repository contains out-of-bounds symlinks. file: app/passwd.yaml",
+        ),
+        ("loop", &looping, "app", "too many links"),
+        ("huge", &huge, "app", "exceeded max combined manifest file size"),
+        ("bomb", &bomb, "app", "bomb.yaml: YAML aliases expand to more than"),
+        ("names", &names, "app", "file name is not valid UTF-8"),
+    ];
+    for (_, repo, _, _) in &cases {
+        commit(repo, &[], "hostile");
+    }
+    let h = start(root.path(), false).await;
+    // When apps with auto-sync and prune point at each.
+    let policy = json!({"automated": {"prune": true, "selfHeal": true}});
+    for (name, repo, path, _) in &cases {
+        let mut app = application(name, &file_url(repo), path, policy.clone());
+        app.data["spec"]["destination"]["namespace"] = json!(format!("ns-{name}"));
+        h.create(&app).await;
+    }
+    // Then each gets a ComparisonError naming the problem, its sync status is Unknown and
+    // nothing of the repository is applied.
+    for (name, _, _, message) in &cases {
+        let app = h
+            .wait_app(name, &format!("the ComparisonError of {name}"), |a| {
+                !comparison_error(a).is_empty()
+            })
+            .await;
+        let error = comparison_error(&app);
+        assert!(error.contains(message), "{name}: {error}");
+        assert!(!error.contains("root:x:0"), "{name}: no file content leaks: {error}");
+        assert_eq!(sync_status(&app).0, "Unknown", "{name}");
+        assert!(app["status"].get("operationState").is_none(), "{name}: no operation");
+    }
+    for (name, _, _, _) in &cases {
+        let ns = format!("ns-{name}");
+        let listed = h
+            .store
+            .list(&rt("configmaps"), Some(&ns), &weir_cluster::ListParams::default())
+            .await
+            .expect("list");
+        assert!(listed.items.is_empty(), "{name}: applied {:?}", listed.items);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_repositories_and_revisions_are_retried_with_backoff_until_they_appear() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let served = root.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let (_daemon, base) = git_daemon(&served);
+    // Wait for the daemon with a repository that exists.
+    let probe = new_repo(root.path(), "probe");
+    commit(&probe, &[("x.yaml", Some(&config_map("x", "1")))], "probe");
+    git(root.path(), &["clone", "--quiet", "--bare", "probe", "served/probe.git"]);
+    wait_git(&format!("{base}/probe.git"));
+    let h = start(root.path(), false).await;
+    // Given an app whose repository does not exist yet, and one whose branch does not.
+    let url = format!("{base}/later.git");
+    h.create(&application("later", &url, "app", json!({"automated": {}}))).await;
+    let mut branch = application("branch", &url, "app", json!({"automated": {}}));
+    branch.data["spec"]["source"]["targetRevision"] = json!("release");
+    branch.data["spec"]["destination"]["namespace"] = json!("release");
+    h.create(&branch).await;
+    // Then both show a ComparisonError.
+    let app = h.wait_app("later", "repo not found", |a| !comparison_error(a).is_empty()).await;
+    assert!(
+        comparison_error(&app).starts_with("Failed to load target state"),
+        "{}",
+        comparison_error(&app)
+    );
+    h.wait_app("branch", "repo not found", |a| !comparison_error(a).is_empty()).await;
+    // When the repository is pushed (without the branch), the first app recovers on its own
+    // (the resync period is an hour: only the error retry can explain it) …
+    let repo = new_repo(root.path(), "later");
+    let head = commit(&repo, &[("app/cm.yaml", Some(&config_map("later", "1")))], "first");
+    git(root.path(), &["clone", "--quiet", "--bare", "later", "served/later.git"]);
+    let app =
+        h.wait_app("later", "recovery", |a| sync_status(a) == ("Synced", &head, "Healthy")).await;
+    assert!(comparison_error(&app).is_empty());
+    // … while the missing branch is still an error, until it is pushed.
+    let app = h.app("branch").await;
+    let error = comparison_error(&app);
+    assert!(error.contains("unable to resolve 'release' to a commit SHA"), "{error}");
+    git(
+        &repo,
+        &["push", "--quiet", &format!("{}", served.join("later.git").display()), "main:release"],
+    );
+    h.wait_app("branch", "recovery of the branch", |a| {
+        sync_status(a) == ("Synced", &head, "Healthy")
+    })
+    .await;
+    assert!(h.get("configmaps", Some("release"), "later").await.is_some());
+    h.stop().await;
+}

@@ -1,0 +1,444 @@
+//! Acceptance scenarios of Argo CD's sync (spec §2.7, §1.3, §9) as Given/When/Then tests
+//! against a real `weir_store::Store`, real git repositories made by the test and, for hooks,
+//! the node agent running hook Pods as local processes: phases, hooks and their delete
+//! policies, waves waiting for completion, SyncFail hooks, retries with backoff, and the sync
+//! options CreateNamespace, allowEmpty, Prune=false, PruneLast, ApplyOutOfSyncOnly and
+//! selective sync; and config management plugins rendering an app.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+const HOOK: &str = "argocd.argoproj.io/hook";
+const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+const WAVE: &str = "argocd.argoproj.io/sync-wave";
+const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phases_and_waves_run_in_order_and_hooks_follow_their_delete_policies() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let echo = |word: &str| format!("echo {word} >> {}", log.display());
+    // Given hooks in every phase and waves whose first hook is slow to complete.
+    let repo = new_repo(root.path(), "repo");
+    let pre = hook_pod("pre", &[(HOOK, "PreSync"), (DELETE_POLICY, "HookSucceeded")], &echo("pre"));
+    let wave1 =
+        hook_pod("wave1", &[(HOOK, "Sync"), (WAVE, "1")], &format!("sleep 1; {}", echo("wave1")));
+    let wave2 = hook_pod("wave2", &[(HOOK, "Sync"), (WAVE, "2")], &echo("wave2"));
+    let post =
+        hook_pod("post", &[(HOOK, "PostSync"), (DELETE_POLICY, "HookSucceeded")], &echo("post"));
+    let on_fail = hook_pod("on-fail", &[(HOOK, "SyncFail")], &echo("syncfail"));
+    let first = commit(
+        &repo,
+        &[
+            ("app/pre.yaml", Some(&pre)),
+            ("app/cm.yaml", Some(&config_map("plain", "1"))),
+            ("app/wave1.yaml", Some(&wave1)),
+            ("app/wave2.yaml", Some(&wave2)),
+            ("app/post.yaml", Some(&post)),
+            ("app/on-fail.yaml", Some(&on_fail)),
+        ],
+        "hooks",
+    );
+    let h = start(root.path(), true).await;
+    // When the automated app syncs.
+    h.create(&application("hooks", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    let app = h
+        .wait_app("hooks", "the sync to finish", |a| {
+            op_phase(a) == "Succeeded" && sync_status(a).1 == first
+        })
+        .await;
+    // Then each phase and wave ran after the previous one completed …
+    assert_eq!(log_lines(&log), ["pre", "wave1", "wave2", "post"], "{:#}", app["status"]);
+    let names: Vec<String> = results(&app).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["pre", "plain", "wave1", "wave2", "post"]);
+    assert_eq!(op_message(&app), "successfully synced (no more tasks)");
+    // … the SyncFail hook did not run, HookSucceeded hooks are deleted, the others kept.
+    assert!(h.get("pods", Some("apps"), "on-fail").await.is_none());
+    for gone in ["pre", "post"] {
+        h.wait_object("pods", Some("apps"), gone, "HookSucceeded deletion", |p| p.is_none()).await;
+    }
+    assert!(h.get("pods", Some("apps"), "wave1").await.is_some(), "BeforeHookCreation keeps it");
+    // Hooks are not resources of the app.
+    let app = h.app("hooks").await;
+    let listed: Vec<&str> = app["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(listed, ["plain"]);
+
+    // When a new commit is synced, the kept hooks are deleted and created again (their old
+    // Pods had completed), and every phase runs again in order.
+    let second = commit(&repo, &[("app/cm.yaml", Some(&config_map("plain", "2")))], "second");
+    h.refresh.refresh_app("argocd", "hooks");
+    h.wait_app("hooks", "the second sync", |a| {
+        op_phase(a) == "Succeeded" && sync_status(a).1 == second
+    })
+    .await;
+    assert_eq!(log_lines(&log), ["pre", "wave1", "wave2", "post", "pre", "wave1", "wave2", "post"]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_hook_fails_the_operation_runs_sync_fail_hooks_and_stops_the_waves() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let echo = |word: &str| format!("echo {word} >> {}", log.display());
+    // Given a PreSync hook that fails, a resource after it and a SyncFail hook.
+    let repo = new_repo(root.path(), "repo");
+    let migrate = hook_pod(
+        "migrate",
+        &[(HOOK, "PreSync"), (DELETE_POLICY, "HookFailed")],
+        &format!("{}; exit 3", echo("migrate")),
+    );
+    let on_fail = hook_pod("on-fail", &[(HOOK, "SyncFail")], &echo("syncfail"));
+    let post = hook_pod("post", &[(HOOK, "PostSync")], &echo("post"));
+    commit(
+        &repo,
+        &[
+            ("app/migrate.yaml", Some(&migrate)),
+            ("app/cm.yaml", Some(&config_map("never", "1"))),
+            ("app/on-fail.yaml", Some(&on_fail)),
+            ("app/post.yaml", Some(&post)),
+        ],
+        "failing hook",
+    );
+    let h = start(root.path(), true).await;
+    h.create(&application("failing", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("failing", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    // When it is synced.
+    h.sync("failing", json!({"revision": "HEAD"})).await;
+    let app = h.wait_app("failing", "the failure", |a| op_phase(a) == "Failed").await;
+    // Then the operation failed with Argo's message, the SyncFail hook ran, nothing after the
+    // failed hook was applied, and the HookFailed hook was deleted.
+    assert!(
+        op_message(&app).starts_with("one or more synchronization tasks completed unsuccessfully"),
+        "{}",
+        op_message(&app)
+    );
+    assert_eq!(log_lines(&log), ["migrate", "syncfail"]);
+    assert!(h.get("configmaps", Some("apps"), "never").await.is_none());
+    let result = results(&app);
+    assert!(result.contains(&("on-fail".to_string(), "Synced".to_string())), "{result:?}");
+    assert!(!result.iter().any(|(n, _)| n == "never" || n == "post"), "{result:?}");
+    let migrate = app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "migrate")
+        .cloned()
+        .expect("the hook's result");
+    assert_eq!(migrate["hookPhase"], "Failed");
+    assert_eq!(migrate["hookType"], "PreSync");
+    assert_eq!(migrate["message"], "container \"main\" failed with exit code 3");
+    h.wait_object("pods", Some("apps"), "migrate", "HookFailed deletion", |p| p.is_none()).await;
+    assert!(app.get("operation").is_none(), "a finished operation is cleared");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_sync_is_retried_with_backoff_up_to_the_limit() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let repo = new_repo(root.path(), "repo");
+    let attempt = hook_pod(
+        "attempt",
+        &[(HOOK, "PreSync")],
+        &format!("echo attempt >> {}; exit 1", log.display()),
+    );
+    commit(&repo, &[("app/attempt.yaml", Some(&attempt))], "always failing");
+    let h = start(root.path(), true).await;
+    // Given an app whose sync always fails and a retry limit of 2 with a short backoff.
+    h.create(&application("retried", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("retried", "the comparison", |a| !sync_status(a).1.is_empty()).await;
+    // When it is synced.
+    h.patch_app(
+        "retried",
+        json!({"operation": {
+            "sync": {"revision": "HEAD"},
+            "initiatedBy": {"username": "test"},
+            "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "2s"}},
+        }}),
+    )
+    .await;
+    // Then it is attempted three times, and fails for good saying so.
+    let app = h
+        .wait_app("retried", "the last attempt", |a| {
+            op_phase(a) == "Failed" && a.get("operation").is_none()
+        })
+        .await;
+    assert_eq!(app["status"]["operationState"]["retryCount"], 2, "{:#}", app["status"]);
+    assert!(op_message(&app).ends_with("(retried 2 times)."), "{}", op_message(&app));
+    assert_eq!(log_lines(&log), ["attempt", "attempt", "attempt"]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_namespace_creates_the_destination_with_managed_metadata() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    commit(&repo, &[("app/cm.yaml", Some(&config_map("a", "1")))], "first");
+    let h = start(root.path(), false).await;
+    // Given an app with CreateNamespace=true towards a namespace that does not exist, and one
+    // without it.
+    let mut with = application(
+        "with-ns",
+        &file_url(&repo),
+        "app",
+        json!({"automated": {}, "syncOptions": ["CreateNamespace=true"],
+               "managedNamespaceMetadata": {"labels": {"team": "payments"}}}),
+    );
+    with.data["spec"]["destination"]["namespace"] = json!("fresh");
+    let mut without = application("without-ns", &file_url(&repo), "app", json!({"automated": {}}));
+    without.data["spec"]["destination"]["namespace"] = json!("unmanaged");
+    // When both sync.
+    h.create(&with).await;
+    h.create(&without).await;
+    for name in ["with-ns", "without-ns"] {
+        h.wait_app(name, "the sync", |a| op_phase(a) == "Succeeded").await;
+    }
+    // Then only the first namespace was created, with its managed labels.
+    let ns = h.get("namespaces", None, "fresh").await.expect("namespace created");
+    assert_eq!(ns["metadata"]["labels"]["team"], "payments");
+    assert!(h.get("configmaps", Some("fresh"), "a").await.is_some());
+    assert!(h.get("namespaces", None, "unmanaged").await.is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_render_does_not_wipe_the_app_unless_allow_empty() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let first = commit(
+        &repo,
+        &[("app/cm.yaml", Some(&config_map("keep", "1"))), ("app/README.md", Some("docs"))],
+        "first",
+    );
+    let h = start(root.path(), false).await;
+    // Given an automated app with prune, synced.
+    h.create(&application("empty", &file_url(&repo), "app", json!({"automated": {"prune": true}})))
+        .await;
+    h.wait_app("empty", "first sync", |a| sync_status(a) == ("Synced", &first, "Healthy")).await;
+    // When every manifest is removed.
+    let second = commit(&repo, &[("app/cm.yaml", None)], "remove everything");
+    h.refresh.refresh_app("argocd", "empty");
+    let app = h.wait_app("empty", "the empty revision", |a| sync_status(a).1 == second).await;
+    // Then auto-sync refuses to wipe out the app …
+    assert_eq!(sync_status(&app).0, "OutOfSync");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.get("configmaps", Some("apps"), "keep").await.is_some());
+    let app = h.app("empty").await;
+    assert_eq!(app["status"]["operationState"]["syncResult"]["revision"], first.as_str());
+    // … until allowEmpty is set.
+    h.patch_app("empty", json!({"spec": {"syncPolicy": {"automated": {"allowEmpty": true}}}}))
+        .await;
+    h.wait_object("configmaps", Some("apps"), "keep", "the prune", |c| c.is_none()).await;
+    h.wait_app("empty", "synced empty", |a| sync_status(a) == ("Synced", &second, "Healthy")).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_false_is_never_pruned_and_prune_last_prunes_after_the_last_wave() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let kept = annotated_config_map("kept", &[(SYNC_OPTIONS, "Prune=false")]);
+    let first = commit(
+        &repo,
+        &[
+            ("app/kept.yaml", Some(&kept)),
+            ("app/old.yaml", Some(&config_map("old", "1"))),
+            ("app/stay.yaml", Some(&config_map("stay", "1"))),
+        ],
+        "first",
+    );
+    let h = start(root.path(), false).await;
+    // Given an automated, pruning app with PruneLast=true.
+    h.create(&application(
+        "pruning",
+        &file_url(&repo),
+        "app",
+        json!({"automated": {"prune": true}, "syncOptions": ["PruneLast=true"]}),
+    ))
+    .await;
+    h.wait_app("pruning", "first sync", |a| sync_status(a) == ("Synced", &first, "Healthy")).await;
+    // When `kept` and `old` are removed and `new` is added in a later wave.
+    let new = annotated_config_map("new", &[(WAVE, "5")]);
+    let second = commit(
+        &repo,
+        &[("app/kept.yaml", None), ("app/old.yaml", None), ("app/new.yaml", Some(&new))],
+        "second",
+    );
+    h.refresh.refresh_app("argocd", "pruning");
+    let app = h
+        .wait_app("pruning", "second sync", |a| {
+            op_phase(a) == "Succeeded"
+                && a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
+        })
+        .await;
+    // Then `old` is pruned after the last wave, `kept` is left alone (and still needs pruning).
+    let result = results(&app);
+    let at = |name: &str| result.iter().position(|(n, _)| n == name).expect(name);
+    assert!(at("new") < at("old"), "PruneLast: {result:?}");
+    assert_eq!(result[at("old")].1, "Pruned");
+    assert_eq!(result[at("kept")].1, "PruneSkipped");
+    assert!(h.get("configmaps", Some("apps"), "old").await.is_none());
+    assert!(h.get("configmaps", Some("apps"), "kept").await.is_some());
+    assert_eq!(sync_status(&app).0, "OutOfSync", "kept still requires pruning");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_out_of_sync_only_and_selective_sync_touch_only_what_they_should() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let files = [
+        ("app/a.yaml", Some(config_map("a", "1"))),
+        ("app/b.yaml", Some(config_map("b", "1"))),
+        ("app/c.yaml", Some(config_map("c", "1"))),
+    ];
+    let files: Vec<(&str, Option<&str>)> = files.iter().map(|(p, c)| (*p, c.as_deref())).collect();
+    let first = commit(&repo, &files, "first");
+    let h = start(root.path(), false).await;
+    // Given an automated app with ApplyOutOfSyncOnly=true, synced.
+    h.create(&application(
+        "oos",
+        &file_url(&repo),
+        "app",
+        json!({"automated": {}, "syncOptions": ["ApplyOutOfSyncOnly=true"]}),
+    ))
+    .await;
+    let app =
+        h.wait_app("oos", "first sync", |a| sync_status(a) == ("Synced", &first, "Healthy")).await;
+    assert_eq!(results(&app).len(), 3);
+    // When only b changes, then only b is applied.
+    let second = commit(&repo, &[("app/b.yaml", Some(&config_map("b", "2")))], "b");
+    h.refresh.refresh_app("argocd", "oos");
+    let app = h
+        .wait_app("oos", "second sync", |a| sync_status(a) == ("Synced", &second, "Healthy"))
+        .await;
+    assert_eq!(results(&app), [("b".to_string(), "Synced".to_string())]);
+
+    // Given a manual app; when only ConfigMap a is synced, then b and c are not created.
+    let mut manual = application("selective", &file_url(&repo), "app", json!({}));
+    manual.data["spec"]["destination"]["namespace"] = json!("selective");
+    h.create(&manual).await;
+    h.wait_app("selective", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    h.sync(
+        "selective",
+        json!({"revision": "HEAD", "resources": [{"group": "", "kind": "ConfigMap", "name": "a"}]}),
+    )
+    .await;
+    let app = h.wait_app("selective", "the selective sync", |a| op_phase(a) == "Succeeded").await;
+    assert_eq!(results(&app), [("a".to_string(), "Synced".to_string())]);
+    assert!(h.get("configmaps", Some("selective"), "a").await.is_some());
+    for other in ["b", "c"] {
+        assert!(h.get("configmaps", Some("selective"), other).await.is_none(), "{other}");
+    }
+    assert_eq!(sync_status(&app).0, "OutOfSync");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_management_plugin_renders_apps_that_select_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    // Given a plugin that renders `*.tmpl` files with the app's name (as `kustomize build` or
+    // `helm template` would render theirs), discovered by a `kustomization.yaml`.
+    let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered\ndata:\n  app: APP\n  mode: MODE\n";
+    let head = commit(
+        &repo,
+        &[
+            ("app/kustomization.yaml", Some("resources: []\n")),
+            ("app/cm.yaml.tmpl", Some(template)),
+            ("named/cm.yaml.tmpl", Some(template)),
+        ],
+        "templates",
+    );
+    let plugin = weir_app_controller::plugin::ConfigManagementPlugin {
+        name: "templates".into(),
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "sed -e \"s/APP/$ARGOCD_APP_NAME/\" -e \"s/MODE/${ARGOCD_ENV_MODE:-none}/\" *.tmpl"
+                .into(),
+        ],
+        discover: Some("kustomization.yaml".into()),
+        timeout: Duration::from_secs(30),
+    };
+    let h = start_configured(root.path(), false, |c| c.plugins = vec![plugin]).await;
+    // When one app is discovered by the file and one names the plugin with an env value.
+    h.create(&application("discovered", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    let mut named = application("named", &file_url(&repo), "named", json!({"automated": {}}));
+    named.data["spec"]["source"]["plugin"] =
+        json!({"name": "templates", "env": [{"name": "MODE", "value": "$(reboot)"}]});
+    named.data["spec"]["destination"]["namespace"] = json!("named");
+    h.create(&named).await;
+    let mut missing = application("missing", &file_url(&repo), "named", json!({"automated": {}}));
+    missing.data["spec"]["source"]["plugin"] = json!({"name": "helm"});
+    h.create(&missing).await;
+    // Then the plugin's output is what is synced, with the app's environment.
+    for name in ["discovered", "named"] {
+        h.wait_app(name, "the sync", |a| sync_status(a) == ("Synced", &head, "Healthy")).await;
+    }
+    let cm = h.get("configmaps", Some("apps"), "rendered").await.expect("rendered");
+    assert_eq!(
+        (cm["data"]["app"].as_str(), cm["data"]["mode"].as_str()),
+        (Some("discovered"), Some("none"))
+    );
+    let cm = h.get("configmaps", Some("named"), "rendered").await.expect("rendered");
+    assert_eq!(
+        (cm["data"]["app"].as_str(), cm["data"]["mode"].as_str()),
+        (Some("named"), Some("$(reboot)"))
+    );
+    // And an app naming a plugin weir does not have gets a ComparisonError.
+    let app = h.wait_app("missing", "the error", |a| !comparison_error(a).is_empty()).await;
+    assert!(
+        comparison_error(&app).contains("config management plugin \"helm\" is not configured"),
+        "{}",
+        comparison_error(&app)
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_sync_hooks_wait_for_healthy_resources_and_skip_hooks_are_never_applied() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let repo = new_repo(root.path(), "repo");
+    // Given a plain Pod that fails, a PostSync hook and a `hook: Skip` object.
+    let failing = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: worker\nspec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: worker\n    command: [\"sh\", \"-c\", \"exit 1\"]\n";
+    let post = hook_pod("post", &[(HOOK, "PostSync")], &format!("echo post >> {}", log.display()));
+    let skipped = annotated_config_map("skipped", &[(HOOK, "Skip")]);
+    commit(
+        &repo,
+        &[
+            ("app/worker.yaml", Some(failing)),
+            ("app/post.yaml", Some(&post)),
+            ("app/skipped.yaml", Some(&skipped)),
+        ],
+        "failing pod",
+    );
+    let h = start(root.path(), true).await;
+    h.create(&application("gated", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("gated", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    // When it is synced.
+    h.sync("gated", json!({"revision": "HEAD"})).await;
+    // Then the operation fails on the Pod's health and the PostSync hook is never created.
+    let app = h.wait_app("gated", "the failure", |a| op_phase(a) == "Failed").await;
+    assert_eq!(
+        op_message(&app),
+        "one or more synchronization tasks completed unsuccessfully",
+        "{:#}",
+        app["status"]["operationState"]
+    );
+    assert_eq!(results(&app), [("worker".to_string(), "Synced".to_string())]);
+    assert!(h.get("pods", Some("apps"), "post").await.is_none());
+    assert!(log_lines(&log).is_empty());
+    assert!(h.get("configmaps", Some("apps"), "skipped").await.is_none(), "Skip is never applied");
+    h.stop().await;
+}
