@@ -46,6 +46,8 @@ pub struct UpConfig {
     pub app_resync: Duration,
     /// The most random delay added to each comparison (Argo CD's default: 60 s).
     pub app_resync_jitter: Duration,
+    /// Config management plugins for Applications (Argo CD's CMP).
+    pub plugins: Vec<weir_app_controller::plugin::ConfigManagementPlugin>,
     /// Image → command line, for containers that name only an image.
     pub image_map: BTreeMap<String, Vec<String>>,
     /// Objects applied on start (the demo), with their namespaces already set.
@@ -164,6 +166,7 @@ pub async fn up(
             weir_app_controller::AppControllerConfig {
                 resync: config.app_resync,
                 jitter: config.app_resync_jitter,
+                plugins: config.plugins.clone(),
                 ..weir_app_controller::AppControllerConfig::new(data_dir.root())
             },
             shutdown.clone(),

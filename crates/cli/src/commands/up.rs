@@ -19,7 +19,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
         (Vec::new(), None)
     };
     let mut image_map = if args.demo { bookinfo::image_map()? } else { Default::default() };
-    image_map.extend(file.images);
+    image_map.extend(file.images.clone());
     let (resync, jitter) = if args.demo { (5, 1) } else { (120, 60) };
     let config = UpConfig {
         data_dir,
@@ -30,6 +30,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
         app_resync: Duration::from_secs(args.app_resync.unwrap_or(resync)),
         app_resync_jitter: Duration::from_secs(args.app_resync_jitter.unwrap_or(jitter)),
         image_map,
+        plugins: file.plugins()?,
         seed,
     };
     weir_server::up(
