@@ -21,6 +21,7 @@ mod controller;
 pub mod creds;
 pub mod git;
 mod operation;
+pub mod ops;
 pub mod refresh;
 pub mod render;
 mod sha256;

@@ -172,10 +172,12 @@ pub async fn up(
         source,
     })?;
 
+    let dashboard =
+        weir_dashboard::router(store.clone(), token.clone(), Some(data_dir.root().to_path_buf()));
     let state = Arc::new(
         api::ApiState::new(store, resources, token).with_data_dir(data_dir.root().to_path_buf()),
     );
-    let app = api::router(state);
+    let app = api::router(state).merge(dashboard);
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 
