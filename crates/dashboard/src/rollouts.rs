@@ -307,7 +307,7 @@ fn traffic(ro: &Rollout, tree: &RolloutTree) -> String {
     let width = 600.0;
     let stable_w = width * stable as f64 / total as f64;
     format!(
-        r#"<h2>Traffic</h2><svg class="split" viewBox="0 0 {width} 28" width="100%" height="28" role="img" aria-label="stable {stable}%, canary {canary}%"><rect class="stable" x="0" y="0" width="{stable_w:.1}" height="28"/><rect class="canary" x="{stable_w:.1}" y="0" width="{canary_w:.1}" height="28"/></svg><p class="legend"><span class="swatch stable"></span> stable <b data-field="stable-weight">{stable}%</b> <span class="swatch canary"></span> canary <b data-field="canary-weight">{canary}%</b></p>"#,
+        r#"<h2>Traffic</h2><svg class="split" viewBox="0 0 {width} 28" width="100%" height="28" preserveAspectRatio="none" role="img" aria-label="stable {stable}%, canary {canary}%"><rect class="stable" x="0" y="0" width="{stable_w:.1}" height="28"/><rect class="canary" x="{stable_w:.1}" y="0" width="{canary_w:.1}" height="28"/></svg><p class="legend"><span class="swatch stable"></span> stable <b data-field="stable-weight">{stable}%</b> <span class="swatch canary"></span> canary <b data-field="canary-weight">{canary}%</b></p>"#,
         canary_w = width - stable_w,
     )
 }
