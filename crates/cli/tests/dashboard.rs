@@ -363,3 +363,134 @@ fn the_dashboard_scenario_in_headless_chromium() {
         assert!(screenshots.join(format!("{shot}.png")).exists(), "no screenshot {shot}");
     }
 }
+
+/// Logs in over HTTP; returns the `Cookie` header value and the session's CSRF token.
+fn login(weir: &Weir) -> (String, String) {
+    let api = weir.api();
+    let body = format!("token={}", form_value(&weir.token()));
+    let login = http(&api, "POST", "/ui/login", &[FORM], &body);
+    let set_cookie = login
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie in {login}"));
+    let session =
+        set_cookie.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_owned();
+    let page = http(&api, "GET", "/ui/applications", &[("Cookie", &session)], "");
+    let csrf = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the page")
+        .to_owned();
+    (session, csrf)
+}
+
+/// `weir app sync/diff/history/rollback` and the dashboard's diff page and Sync/Rollback
+/// buttons go through the same `weir_app_controller::ops`.
+#[test]
+fn app_sync_diff_and_rollback_from_the_cli_and_the_dashboard() {
+    let weir = Weir::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("config")).unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    let config_map = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{colour: {value}}}\n"
+        )
+    };
+    let commit = |value: &str| {
+        std::fs::write(repo.join("config/settings.yaml"), config_map(value)).unwrap();
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "--quiet", "-m", value]);
+    };
+    commit("blue");
+    let manifest = dir.path().join("namespace.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n")
+        .unwrap();
+    weir.ok(&["apply", "-f", manifest.to_str().unwrap()]);
+    let url = format!("file://{}", repo.display());
+    weir.ok(&[
+        "app",
+        "create",
+        "settings",
+        "--repo",
+        &url,
+        "--path",
+        "config",
+        "--dest-namespace",
+        "default",
+    ]);
+
+    let synced = weir.ok(&["app", "sync", "settings", "--timeout", "120"]);
+    assert!(synced.contains("Phase:              Succeeded"), "{synced}");
+    assert!(weir.ok(&["get", "cm", "settings", "-o", "yaml"]).contains("colour: blue"));
+
+    // A new commit: the diff shows it, in the CLI and on the dashboard.
+    commit("green");
+    let (session, csrf) = login(&weir);
+    let api = weir.api();
+    let cookie = ("Cookie", session.as_str());
+    let refreshed = http(
+        &api,
+        "POST",
+        "/ui/applications/argocd/settings/refresh",
+        &[FORM, cookie],
+        &format!("csrf={csrf}"),
+    );
+    assert!(refreshed.contains("flash=refresh%20requested"), "{refreshed}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let output = Command::new(WEIR)
+            .arg("--data-dir")
+            .arg(weir.data_dir.path())
+            .args(["app", "diff", "settings"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        if output.status.code() == Some(1) && text.contains("green") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "weir app diff never showed the change: {text}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let page = http(&api, "GET", "/ui/applications/argocd/settings/diff", &[cookie], "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.lines().any(|l| l.starts_with(r#"<span class="add">+"#) && l.contains("green")),
+        "{page}"
+    );
+
+    // Sync from the dashboard, then roll back from the CLI to the first deployment.
+    let sync = http(
+        &api,
+        "POST",
+        "/ui/applications/argocd/settings/sync",
+        &[FORM, cookie],
+        &format!("csrf={csrf}"),
+    );
+    assert!(sync.contains("flash=sync%20started"), "{sync}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !weir.ok(&["get", "cm", "settings", "-o", "yaml"]).contains("colour: green") {
+        assert!(Instant::now() < deadline, "the dashboard's sync did not apply green");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while weir.ok(&["app", "history", "settings"]).lines().count() < 4 {
+        assert!(Instant::now() < deadline, "history never had two deployments");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let rolled = weir.ok(&["app", "rollback", "settings", "--timeout", "120"]);
+    assert!(rolled.contains("Succeeded"), "{rolled}");
+    assert!(weir.ok(&["get", "cm", "settings", "-o", "yaml"]).contains("colour: blue"));
+
+    // The dashboard's Rollback button takes a history id; a bad one is reported, not run.
+    let bad = http(
+        &api,
+        "POST",
+        "/ui/applications/argocd/settings/rollback",
+        &[FORM, cookie],
+        &format!("csrf={csrf}&id=99"),
+    );
+    assert!(bad.contains("flash=error"), "{bad}");
+}

@@ -32,7 +32,7 @@ pub(crate) async fn stream<C: Cluster + Clone>(
     axum::extract::State(state): Shared<C>,
     headers: HeaderMap,
 ) -> Response {
-    if state.sessions.from_headers(&headers).is_none() {
+    if state.sessions.of_request(&headers).is_none() {
         return Refusal::Unauthorized.into_response();
     }
     let registry = Registry::builtin();

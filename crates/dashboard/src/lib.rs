@@ -161,7 +161,7 @@ impl IntoResponse for Refusal {
 impl<C> Dashboard<C> {
     /// The session of a page request.
     fn page_session(&self, headers: &HeaderMap) -> Result<Session, Refusal> {
-        self.sessions.from_headers(headers).ok_or(if wants_fragment(headers) {
+        self.sessions.of_request(headers).ok_or(if wants_fragment(headers) {
             Refusal::Unauthorized
         } else {
             Refusal::Login
@@ -175,7 +175,7 @@ impl<C> Dashboard<C> {
         headers: &HeaderMap,
         fields: &HashMap<String, String>,
     ) -> Result<Session, Refusal> {
-        let session = self.sessions.from_headers(headers).ok_or(Refusal::Unauthorized)?;
+        let session = self.sessions.of_request(headers).ok_or(Refusal::Unauthorized)?;
         let presented = fields
             .get("csrf")
             .map(String::as_str)

@@ -87,7 +87,7 @@ impl Sessions {
 
     /// The session of the request's cookie, if it is open (every stored id is compared in
     /// constant time).
-    pub(crate) fn from_headers(&self, headers: &HeaderMap) -> Option<Session> {
+    pub(crate) fn of_request(&self, headers: &HeaderMap) -> Option<Session> {
         let presented = cookie(headers, COOKIE_NAME)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -150,12 +150,12 @@ mod tests {
         let id = sessions.login("s3cret").expect("session");
         assert!(!id.contains("s3cret"));
         let headers = with_cookie(&format!("other=1; {COOKIE_NAME}={id}"));
-        let session = sessions.from_headers(&headers).expect("known");
+        let session = sessions.of_request(&headers).expect("known");
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("nope"));
-        assert!(sessions.from_headers(&with_cookie(&format!("{COOKIE_NAME}=forged"))).is_none());
+        assert!(sessions.of_request(&with_cookie(&format!("{COOKIE_NAME}=forged"))).is_none());
         sessions.logout(&headers);
-        assert!(sessions.from_headers(&headers).is_none());
+        assert!(sessions.of_request(&headers).is_none());
     }
 
     #[test]
