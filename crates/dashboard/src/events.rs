@@ -2,7 +2,8 @@
 //! dashboard shows becomes one `change` event naming the kind, namespace and name; the page's
 //! script re-renders `<main>` when the kind is one it shows. The stream starts after a list
 //! of each kind (no replay); when a watch ends (an expired version, a restart) the stream ends
-//! and the browser's `EventSource` reconnects, after which the page re-renders once.
+//! and the browser's `EventSource` reconnects, after which the page re-renders once. Streams
+//! end when weir shuts down, so an open tab does not hold up a graceful shutdown.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -52,7 +53,10 @@ pub(crate) async fn stream<C: Cluster + Clone>(
             Err(e) => tracing::warn!(kind = %rt.kind, error = %e, "dashboard events: cannot watch"),
         }
     }
+    let shutdown = state.shutdown.clone();
+    let stopped = async move { shutdown.wait().await };
     let events = futures::stream::select_all(streams)
+        .take_until(stopped)
         .take_while(|event| futures::future::ready(event.is_ok()))
         .filter_map(|event| futures::future::ready(event.ok().and_then(change)));
     sse(events)

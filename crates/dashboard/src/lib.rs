@@ -36,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use weir_app_controller::git::Repos;
 use weir_cluster::Cluster;
+use weir_controller::Shutdown;
 
 use session::{Session, Sessions};
 
@@ -45,6 +46,8 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 /// What every dashboard handler shares.
 pub(crate) struct Dashboard<C> {
     pub(crate) cluster: C,
+    /// Ends the event streams, so an open browser tab never holds up a graceful shutdown.
+    pub(crate) shutdown: Shutdown,
     sessions: Sessions,
     /// Clones for the diff view (under the data directory), if there is one.
     pub(crate) repos: Option<Repos>,
@@ -56,11 +59,23 @@ impl<C> std::fmt::Debug for Dashboard<C> {
     }
 }
 
-/// The dashboard's routes (all under `/ui`), over `cluster`, accepting `token` at the login.
-/// `data_dir` holds the git clones of the diff view (`<data_dir>/dashboard-repos`).
-pub fn router<C: Cluster + Clone>(cluster: C, token: String, data_dir: Option<PathBuf>) -> Router {
-    let repos = data_dir.map(|d| Repos::new(d.join("dashboard-repos")));
-    let state = Arc::new(Dashboard { cluster, sessions: Sessions::new(token), repos });
+/// How the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    /// The API token the login page accepts.
+    pub token: String,
+    /// Where the diff view keeps its git clones (`<data_dir>/dashboard-repos`); without it
+    /// the diff page points to `weir app diff`.
+    pub data_dir: Option<PathBuf>,
+    /// When triggered, the event streams end (trigger it before waiting for connections).
+    pub shutdown: Shutdown,
+}
+
+/// The dashboard's routes (all under `/ui`), over `cluster`.
+pub fn router<C: Cluster + Clone>(cluster: C, config: DashboardConfig) -> Router {
+    let repos = config.data_dir.map(|d| Repos::new(d.join("dashboard-repos")));
+    let sessions = Sessions::new(config.token);
+    let state = Arc::new(Dashboard { cluster, shutdown: config.shutdown, sessions, repos });
     Router::new()
         .route("/ui", get(|| async { redirect("/ui/applications") }))
         .route("/ui/", get(|| async { redirect("/ui/applications") }))

@@ -172,8 +172,14 @@ pub async fn up(
         source,
     })?;
 
-    let dashboard =
-        weir_dashboard::router(store.clone(), token.clone(), Some(data_dir.root().to_path_buf()));
+    let dashboard = weir_dashboard::router(
+        store.clone(),
+        weir_dashboard::DashboardConfig {
+            token: token.clone(),
+            data_dir: Some(data_dir.root().to_path_buf()),
+            shutdown: shutdown.clone(),
+        },
+    );
     let state = Arc::new(
         api::ApiState::new(store, resources, token).with_data_dir(data_dir.root().to_path_buf()),
     );
