@@ -73,6 +73,26 @@ pub(crate) async fn list<C: Cluster + Clone>(
         Ok(list) => list.items,
         Err(e) => return error_page(&headers, &page, &e),
     };
+    // The actual weight of a canary without traffic routing comes from its ReplicaSets.
+    let mut owned: HashMap<String, Vec<Object>> = HashMap::new();
+    if let Some(rt) = Registry::builtin().for_name("replicasets") {
+        match state.cluster.list(rt, None, &ListParams::default()).await {
+            Ok(list) => {
+                for rs in list.items {
+                    let owner = rs
+                        .metadata
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .find(|o| o.controller == Some(true));
+                    if let Some(owner) = owner.filter(|o| o.kind == "Rollout") {
+                        owned.entry(owner.uid.clone()).or_default().push(rs);
+                    }
+                }
+            }
+            Err(e) => return error_page(&headers, &page, &e),
+        }
+    }
     let mut body = format!("<h1>Rollouts <span class=\"muted\">{}</span></h1>", items.len());
     if items.is_empty() {
         body.push_str(r#"<p class="muted">No rollouts.</p>"#);
@@ -98,7 +118,13 @@ pub(crate) async fn list<C: Cluster + Clone>(
                 continue;
             }
         };
-        let (status, strategy, step, set, actual) = progress(&ro, None);
+        let tree = RolloutTree {
+            rollout: object.clone(),
+            replica_sets: owned.remove(object.uid()).unwrap_or_default(),
+            pods: Vec::new(),
+            analysis_runs: Vec::new(),
+        };
+        let (status, strategy, step, set, actual) = progress(&ro, Some(&tree));
         let st = ro.status.clone().unwrap_or_default();
         let _ = write!(
             body,
