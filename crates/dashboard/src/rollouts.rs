@@ -322,6 +322,16 @@ fn steps(tree: &RolloutTree, ro: &Rollout) -> String {
 
 fn traffic(ro: &Rollout, tree: &RolloutTree) -> String {
     let status = tree.rollout.field("status");
+    if ro.spec.blue_green().is_some() {
+        let (active, preview) =
+            (text(status, "/blueGreen/activeSelector"), text(status, "/blueGreen/previewSelector"));
+        let shown = |hash: &str| if hash.is_empty() { "—".to_owned() } else { esc(hash) };
+        return format!(
+            r#"<h2>Traffic</h2><p class="legend"><span class="swatch stable"></span> active <b data-field="active">{}</b> <span class="swatch canary"></span> preview <b data-field="preview">{}</b></p>"#,
+            shown(active),
+            shown(preview)
+        );
+    }
     let (canary, stable) = match status.and_then(|s| s.pointer("/canary/weights")) {
         Some(w) => (int(Some(w), "/canary/weight"), int(Some(w), "/stable/weight")),
         None => match view::canary_progress(ro, Some(tree)) {
