@@ -92,4 +92,5 @@ for _ in $(seq 1 300); do
 done
 log "$healthy of $COUNT Rollouts Healthy"
 
+log "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 WEIR_URL="$API" WEIR_TOKEN="$TOKEN" RUNS="$RUNS" EXPECT_ROWS="$COUNT" node "$BROWSER_DIR/bench.mjs"

@@ -256,13 +256,5 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The URL a form action returns to, with the outcome to show.
 fn back_to(path: &str, outcome: &str) -> Response {
-    let mut encoded = String::new();
-    for b in outcome.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            encoded.push(char::from(b));
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    redirect(&format!("{path}?flash={encoded}"))
+    redirect(&format!("{path}?flash={}", html::seg(outcome)))
 }

@@ -73,9 +73,11 @@ pub(crate) async fn list<C: Cluster + Clone>(
         Ok(list) => list.items,
         Err(e) => return error_page(&headers, &page, &e),
     };
-    // The actual weight of a canary without traffic routing comes from its ReplicaSets.
+    // The actual weight of a canary without traffic routing comes from its ReplicaSets;
+    // they are read only when such a canary is mid-update.
     let mut owned: HashMap<String, Vec<Object>> = HashMap::new();
-    if let Some(rt) = Registry::builtin().for_name("replicasets") {
+    let rs_needed = items.iter().any(needs_replica_sets);
+    if let Some(rt) = Registry::builtin().for_name("replicasets").filter(|_| rs_needed) {
         match state.cluster.list(rt, None, &ListParams::default()).await {
             Ok(list) => {
                 for rs in list.items {
@@ -140,6 +142,19 @@ pub(crate) async fn list<C: Cluster + Clone>(
     }
     body.push_str("</tbody></table>");
     render_page(&headers, &page, &body)
+}
+
+/// Whether a Rollout is a canary between its first and last step without
+/// `status.canary.weights` (so its actual weight is read from its ReplicaSets).
+fn needs_replica_sets(object: &Object) -> bool {
+    let spec = object.field("spec");
+    let steps = spec
+        .and_then(|s| s.pointer("/strategy/canary/steps"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let status = object.field("status");
+    let index = usize::try_from(int(status, "/currentStepIndex")).unwrap_or(0);
+    steps > 0 && index < steps && status.and_then(|s| s.pointer("/canary/weights")).is_none()
 }
 
 pub(crate) async fn show<C: Cluster + Clone>(
