@@ -22,6 +22,7 @@ mod controller;
 pub mod creds;
 pub mod git;
 mod operation;
+pub mod ops;
 pub mod plugin;
 pub mod refresh;
 pub mod render;

@@ -178,12 +178,20 @@ pub async fn up(
         source,
     })?;
 
+    let dashboard = weir_dashboard::router(
+        store.clone(),
+        weir_dashboard::DashboardConfig {
+            token: token.clone(),
+            data_dir: Some(data_dir.root().to_path_buf()),
+            shutdown: shutdown.clone(),
+        },
+    );
     let state = Arc::new(
         api::ApiState::new(store.clone(), resources, token)
             .with_data_dir(data_dir.root().to_path_buf())
             .with_discovery(store),
     );
-    let app = api::router(state);
+    let app = api::router(state).merge(dashboard);
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 

@@ -1,5 +1,6 @@
 //! `weir app …`: Argo CD Applications with `argocd app`'s words: create, list, get, sync, diff,
-//! history, delete. The Application controller does the work; these commands write the
+//! history, rollback, delete. The Application controller does the work; the operations are
+//! `weir_app_controller::ops` (shared with the dashboard); these commands write the
 //! Application (or its `operation`) and read its status.
 
 use std::io::Write;
@@ -10,13 +11,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args, Subcommand};
 use serde_json::json;
+use weir_app_controller::RESOURCES_FINALIZER;
 use weir_app_controller::git::Repos;
-use weir_app_controller::targets::{load_live, load_targets, previous_types};
-use weir_app_controller::{RESOURCES_FINALIZER, compare};
+use weir_app_controller::ops::{self, SyncRequest, applications};
 use weir_client::Client;
-use weir_cluster::{
-    Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource, apply,
-};
+use weir_cluster::{Cluster, DeleteParams, Object, Patch, Subresource, apply};
 use weir_model::argocd::Application;
 
 /// `weir app`.
@@ -117,12 +116,6 @@ struct CreateArgs {
     directory_recurse: bool,
 }
 
-/// What `start_operation` waits for.
-struct Waiting {
-    name: String,
-    timeout: u64,
-}
-
 #[derive(Debug, Args)]
 struct SyncArgs {
     /// The application.
@@ -139,13 +132,6 @@ struct SyncArgs {
     /// Seconds to wait for the operation (0 = do not wait).
     #[arg(long, default_value_t = 300)]
     timeout: u64,
-}
-
-fn applications() -> ResourceType {
-    Registry::builtin()
-        .for_name("applications")
-        .cloned()
-        .unwrap_or_else(|| ResourceType::guess(weir_model::argocd::API_VERSION, "Application"))
 }
 
 pub(crate) async fn run(client: &Client, data_dir: &Path, args: AppArgs) -> Result<ExitCode> {
@@ -384,54 +370,27 @@ async fn get(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {
 }
 
 async fn sync(client: &Client, ns: &str, a: SyncArgs) -> Result<ExitCode> {
-    let app = fetch(client, ns, &a.name).await?;
-    if app.operation.is_some() {
-        bail!("another operation is already in progress");
-    }
-    let mut sync = json!({"prune": a.prune});
-    if let Some(revision) = &a.revision {
-        sync["revision"] = json!(revision);
-    }
-    if a.dry_run {
-        sync["dryRun"] = json!(true);
-    }
-    start_operation(client, ns, &a.name, sync, a.timeout).await
+    let request = SyncRequest { prune: a.prune, revision: a.revision, dry_run: a.dry_run };
+    let request_id = ops::start_sync(client, ns, &a.name, &request).await?;
+    wait_for_operation(client, ns, &a.name, &request_id, a.timeout).await
 }
 
-/// Sets `operation.sync` and, unless `timeout` is 0, waits for it and prints its results.
-async fn start_operation(
+/// Unless `timeout` is 0, waits for the operation tagged `request_id` and prints its results.
+async fn wait_for_operation(
     client: &Client,
     ns: &str,
     name: &str,
-    sync: serde_json::Value,
+    request_id: &str,
     timeout: u64,
 ) -> Result<ExitCode> {
-    // A request id in `operation.info` tells this operation's state from earlier ones.
-    let request = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        .to_string();
-    let info = json!([{"name": "Request", "value": request}]);
-    let operation =
-        json!({"operation": {"sync": sync, "initiatedBy": {"username": "weir"}, "info": info}});
-    client
-        .patch(&applications(), Some(ns), name, &Patch::Merge(operation), Subresource::Main)
-        .await?;
-    let a = Waiting { name: name.to_string(), timeout };
-    if a.timeout == 0 {
+    if timeout == 0 {
         return Ok(ExitCode::SUCCESS);
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(a.timeout);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let app = fetch(client, ns, &a.name).await?;
-        let state = app.status.as_ref().and_then(|s| s.operation_state.clone());
-        let ours = |o: &weir_model::argocd::OperationState| {
-            o.operation.info.iter().flatten().any(|i| i.name == "Request" && i.value == request)
-        };
-        let finished = state.filter(|o| app.operation.is_none() && o.phase != "Running" && ours(o));
-        if let Some(state) = finished {
+        let app = fetch(client, ns, name).await?;
+        if let Some(state) = ops::finished_operation(&app, request_id) {
             let mut rows = vec![
                 ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "HOOK", "MESSAGE"]
                     .map(String::from)
@@ -463,7 +422,7 @@ async fn start_operation(
             return Ok(ExitCode::SUCCESS);
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("timed out waiting for the sync of {:?}", a.name);
+            bail!("timed out waiting for the sync of {name:?}");
         }
     }
 }
@@ -476,39 +435,16 @@ async fn rollback(
     prune: bool,
     timeout: u64,
 ) -> Result<ExitCode> {
-    let app = fetch(client, ns, name).await?;
-    if app.spec.is_automated() {
-        bail!("rollback cannot be initiated when auto-sync is enabled");
-    }
-    let history: Vec<_> = app.status.iter().flat_map(|s| s.history.iter().flatten()).collect();
-    let entry = match id {
-        Some(id) => history.iter().find(|h| h.id == id),
-        None if history.len() >= 2 => history.get(history.len() - 2),
-        None => None,
-    };
-    let Some(entry) = entry else {
-        bail!("application {name:?} does not have deployment id {id:?} in its history");
-    };
-    let Some(revision) = entry.revision.clone() else {
-        bail!("history entry {} has no revision", entry.id);
-    };
-    start_operation(client, ns, name, json!({"prune": prune, "revision": revision}), timeout).await
+    let request_id = ops::start_rollback(client, ns, name, id, prune).await?;
+    wait_for_operation(client, ns, name, &request_id, timeout).await
 }
 
 async fn diff(client: &Client, data_dir: &Path, ns: &str, name: &str) -> Result<ExitCode> {
     let app = fetch(client, ns, name).await?;
-    let registry = Registry::builtin();
     let repos = Repos::new(data_dir.join("cli-repos"));
-    let targets =
-        load_targets(client, &repos, &registry, &app, None).await.map_err(anyhow::Error::msg)?;
-    let lives =
-        load_live(client, &registry, app.name(), &targets.objects, &previous_types(&app)).await?;
-    let ignore = compare::ignore_rules(app.spec.ignore_differences.as_deref());
-    let comparison = compare::compare(app.name(), &targets.objects, &lives, &ignore);
-    let mut differs = false;
+    let out_of_sync = ops::out_of_sync(client, &repos, &app).await?;
     let mut text = String::new();
-    for r in comparison.resources.iter().filter(|r| r.out_of_sync) {
-        differs = true;
+    for r in &out_of_sync {
         let k = &r.key;
         text.push_str(&format!(
             "\n===== {}/{} {}/{} ======\n",
@@ -517,7 +453,7 @@ async fn diff(client: &Client, data_dir: &Path, ns: &str, name: &str) -> Result<
         text.push_str(&r.diff_text());
     }
     out(&text)?;
-    Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if out_of_sync.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 async fn history(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {

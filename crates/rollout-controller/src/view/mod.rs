@@ -15,7 +15,7 @@ use weir_rollout::phase::get_rollout_phase;
 use crate::execute::rt;
 use crate::observe::controlled_by;
 
-pub use summary::{render_list, status_line};
+pub use summary::{canary_progress, render_list, status_line, tags};
 pub use tree::render_get;
 
 /// A Rollout with everything `get rollout` shows under it.

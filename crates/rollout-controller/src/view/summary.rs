@@ -9,10 +9,7 @@ use weir_rollout::steps::current_set_weight;
 use super::{RolloutTree, columns, icon, phase, typed_or_empty};
 
 /// Step (`3/8`), set weight and actual weight of a canary; `None` for blue-green.
-pub(crate) fn canary_progress(
-    ro: &Rollout,
-    tree: Option<&RolloutTree>,
-) -> Option<(String, i32, i32)> {
+pub fn canary_progress(ro: &Rollout, tree: Option<&RolloutTree>) -> Option<(String, i32, i32)> {
     let canary = ro.spec.canary()?;
     let len = i32::try_from(canary.steps().len()).unwrap_or(i32::MAX);
     let status = ro.status.clone().unwrap_or_default();
@@ -42,7 +39,7 @@ fn int(value: Option<&Value>) -> i32 {
 }
 
 /// The tags `get rollout` puts on a ReplicaSet (`stable`, `canary`, `active`, `preview`).
-pub(crate) fn tags(ro: &Rollout, hash: &str) -> Vec<&'static str> {
+pub fn tags(ro: &Rollout, hash: &str) -> Vec<&'static str> {
     let status = ro.status.clone().unwrap_or_default();
     let stable = status.stable_rs.as_deref() == Some(hash);
     let current = status.current_pod_hash.as_deref() == Some(hash);
