@@ -1,7 +1,6 @@
-//! `provider.job` in embedded mode: there is no Job controller, so a measurement is a Pod
-//! built from the Job's pod template (restartPolicy `Never` unless set), owned by the
-//! AnalysisRun, named `<run uid>.<metric>.<n>` (DNS-safe, at most 63 characters) and run by
-//! the node agent. Pod `Succeeded` → Successful, `Failed` → Failed; a container stuck on a
+//! `provider.job` in embedded mode: a measurement is a Pod built from the Job's pod template
+//! (one try; restartPolicy `Never` unless set), owned by the AnalysisRun, named
+//! `<run uid>.<metric>.<n>` (DNS-safe, at most 63 characters) and run by the node agent. Pod `Succeeded` → Successful, `Failed` → Failed; a container stuck on a
 //! terminal waiting reason (bad image, bad config) → Inconclusive. The measurement stays in
 //! flight (no `finishedAt`) with a `resumeAt` back-off of `sqrt(2·elapsed)` seconds (1–30 s);
 //! the Pod's changes also trigger the run. A Pod that already exists (the controller

@@ -442,3 +442,51 @@ async fn post_sync_hooks_wait_for_healthy_resources_and_skip_hooks_are_never_app
     assert!(h.get("configmaps", Some("apps"), "skipped").await.is_none(), "Skip is never applied");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_hooks_run_to_completion_and_a_failed_one_fails_the_sync() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    // Given a PreSync migration Job and a resource of the Sync phase.
+    let repo = new_repo(root.path(), "repo");
+    let migrate = hook_job(
+        "migrate",
+        &[(HOOK, "PreSync")],
+        &format!("sleep 1; echo migrated >> {}", log.display()),
+    );
+    let first = commit(
+        &repo,
+        &[("app/migrate.yaml", Some(&migrate)), ("app/cm.yaml", Some(&config_map("plain", "1")))],
+        "job hook",
+    );
+    let h = start(root.path(), true).await;
+    h.create(&application("jobs", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    // Then the sync waits for the Job to complete before it applies the rest.
+    let app = h
+        .wait_app("jobs", "the sync to finish", |a| {
+            op_phase(a) == "Succeeded" && sync_status(a).1 == first
+        })
+        .await;
+    assert_eq!(log_lines(&log), ["migrated"], "{:#}", app["status"]);
+    let names: Vec<String> = results(&app).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["migrate", "plain"]);
+    let job = h.get("jobs", Some("apps"), "migrate").await.expect("the hook Job is kept");
+    assert_eq!(job["status"]["succeeded"], 1, "{job}");
+
+    // When the migration fails, the operation fails and the Sync phase is not applied.
+    let failing = hook_job("migrate", &[(HOOK, "PreSync")], "exit 1");
+    let second = commit(
+        &repo,
+        &[("app/migrate.yaml", Some(&failing)), ("app/cm.yaml", Some(&config_map("plain", "2")))],
+        "failing job hook",
+    );
+    h.refresh.refresh_app("argocd", "jobs");
+    h.wait_app("jobs", "the sync to fail", |a| {
+        op_phase(a) == "Failed"
+            && a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
+    })
+    .await;
+    let cm = h.get("configmaps", Some("apps"), "plain").await.expect("config map");
+    assert_eq!(cm["data"]["value"], "1", "the Sync phase must not run after a failed PreSync");
+    h.stop().await;
+}

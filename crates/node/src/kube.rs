@@ -28,6 +28,10 @@ pub(crate) fn deployments() -> ResourceType {
     rt("deployments")
 }
 
+pub(crate) fn jobs() -> ResourceType {
+    rt("jobs")
+}
+
 /// The wall clock. Only loops call this; pure code takes `now`.
 pub(crate) use weir_cluster::wall_clock as now;
 

@@ -691,3 +691,57 @@ async fn paused_deployment_waits_and_a_never_ready_rollout_times_out() {
     .await;
     env.stop().await;
 }
+
+fn job(name: &str, script: &str, backoff_limit: i64) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"backoffLimit": backoff_limit, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "command": ["/bin/sh", "-c", script]}],
+        }}},
+    })
+}
+
+fn job_condition(job: &Value) -> Option<(String, String)> {
+    let last = job["status"]["conditions"].as_array()?.last()?.clone();
+    Some((last["type"].as_str()?.to_owned(), last["reason"].as_str().unwrap_or("").to_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_their_pods_to_completion_and_retry_up_to_the_backoff_limit() {
+    let mut env = Env::start();
+    // A Job whose process succeeds completes, and its pod is kept with its log.
+    env.create("jobs", job("migrate", "echo migrated", 6)).await;
+    let done = eventually("the Job to complete", async || {
+        let job = env.get("jobs", "migrate").await;
+        (job_condition(&job)?.0 == "Complete").then_some(job)
+    })
+    .await;
+    assert_eq!(done["status"]["succeeded"], 1);
+    assert!(done["status"]["completionTime"].is_string(), "{done}");
+    let pods = env.pods().await;
+    let pod =
+        pods.iter().find(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with("migrate-")));
+    let pod = pod.expect("the Job's pod is kept");
+    assert_eq!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded"));
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("job-name").map(String::as_str), Some("migrate"));
+
+    // A Job whose process fails is retried once (backoffLimit 1), then Failed.
+    env.create("jobs", job("broken", "exit 3", 1)).await;
+    let failed = eventually("the Job to fail", async || {
+        let job = env.get("jobs", "broken").await;
+        (job_condition(&job)?.0 == "Failed").then_some(job)
+    })
+    .await;
+    assert_eq!(job_condition(&failed).map(|c| c.1).as_deref(), Some("BackoffLimitExceeded"));
+    assert_eq!(failed["status"]["failed"], 2, "{failed}");
+    let broken = env.pods().await;
+    let tries = broken
+        .iter()
+        .filter(|p| p.metadata.name.as_deref().is_some_and(|n| n.starts_with("broken-")))
+        .count();
+    assert_eq!(tries, 2, "one pod per try, no more after the limit");
+    env.stop().await;
+}

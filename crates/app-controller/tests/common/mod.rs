@@ -92,6 +92,20 @@ pub(crate) fn hook_pod(name: &str, annotations: &[(&str, &str)], script: &str) -
     text
 }
 
+/// A hook written as Argo CD users usually write it: a Job whose pod runs `script`.
+pub(crate) fn hook_job(name: &str, annotations: &[(&str, &str)], script: &str) -> String {
+    let mut text =
+        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n");
+    for (k, v) in annotations {
+        text.push_str(&format!("    {k}: \"{v}\"\n"));
+    }
+    let script = script.replace('\'', "''");
+    text.push_str(&format!(
+        "spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: hook\n        command: [\"sh\", \"-c\", '{script}']\n"
+    ));
+    text
+}
+
 pub(crate) fn rt(name: &str) -> ResourceType {
     Registry::builtin().for_name(name).expect("builtin type").clone()
 }
@@ -150,6 +164,7 @@ pub(crate) async fn start_configured(
         node.image_map = BTreeMap::new();
         node.drain_delay = Duration::ZERO;
         tasks.push(tokio::spawn(weir_node::run_node_agent(store.clone(), node, shutdown.clone())));
+        tasks.push(tokio::spawn(weir_node::run_job_controller(store.clone(), shutdown.clone())));
     }
     Harness { store, refresh, dir, shutdown, tasks }
 }
