@@ -82,6 +82,10 @@ pub(crate) async fn advance<C: Cluster>(
         dry_run: sync.dry_run.unwrap_or(false),
         apply_out_of_sync_only: options.iter().any(|o| o == "ApplyOutOfSyncOnly=true"),
         resources: sync.resources.clone(),
+        respect_ignored: options
+            .iter()
+            .any(|o| o == "RespectIgnoreDifferences=true")
+            .then(|| crate::compare::ignore_rules(app.spec.ignore_differences.as_deref())),
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);

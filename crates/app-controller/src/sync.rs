@@ -7,6 +7,7 @@
 use serde_json::Value;
 use weir_cluster::{Cluster, DeleteParams, Object, Registry, ResourceType, apply};
 use weir_gitops::ResourceKey;
+use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
@@ -24,6 +25,8 @@ pub(crate) struct SyncRequest {
     pub(crate) dry_run: bool,
     pub(crate) apply_out_of_sync_only: bool,
     pub(crate) resources: Option<Vec<SyncOperationResource>>,
+    /// `RespectIgnoreDifferences=true`: the app's ignored fields keep their live values.
+    pub(crate) respect_ignored: Option<IgnoreDifferences>,
 }
 
 /// Runs one pass of the operation; `op` is updated in place.
@@ -75,6 +78,13 @@ pub(crate) async fn run_pass<C: Cluster>(
             let outcome = if request.dry_run {
                 Ok("(dry run)".to_string())
             } else {
+                let action = match (action, &request.respect_ignored, &tasks[i].live) {
+                    (Action::Apply(mut target), Some(ignored), Some(live)) => {
+                        ignored.respect(&mut target, live);
+                        Action::Apply(target)
+                    }
+                    (action, ..) => action,
+                };
                 execute(cluster, registry, &tasks[i], action).await
             };
             // A dry run deletes nothing: the hook counts as (dry-run) applied.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
+use weir_cluster::Cluster;
 
 const HOOK: &str = "argocd.argoproj.io/hook";
 const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
@@ -488,5 +489,44 @@ async fn job_hooks_run_to_completion_and_a_failed_one_fails_the_sync() {
     .await;
     let cm = h.get("configmaps", Some("apps"), "plain").await.expect("config map");
     assert_eq!(cm["data"]["value"], "1", "the Sync phase must not run after a failed PreSync");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn respect_ignore_differences_keeps_what_another_controller_owns() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let two_keys = |owned: &str, plain: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: weights\ndata:\n  owned: \"{owned}\"\n  plain: \"{plain}\"\n"
+        )
+    };
+    let first = commit(&repo, &[("app/cm.yaml", Some(&two_keys("100", "1")))], "first");
+    let h = start(root.path(), false).await;
+    // Given an app that ignores `data.owned` (another controller sets it) and respects that
+    // when syncing.
+    let mut app = application(
+        "respect",
+        &file_url(&repo),
+        "app",
+        json!({"automated": {}, "syncOptions": ["RespectIgnoreDifferences=true"]}),
+    );
+    app.data["spec"]["ignoreDifferences"] =
+        json!([{"kind": "ConfigMap", "jqPathExpressions": [".data.owned"]}]);
+    h.create(&app).await;
+    h.wait_app("respect", "first sync", |a| sync_status(a) == ("Synced", &first, "Healthy")).await;
+    // When the other controller moves `owned`, the app stays Synced …
+    let cms = rt("configmaps");
+    let mut live = h.store.get(&cms, Some("apps"), "weights").await.expect("live");
+    live.data["data"]["owned"] = json!("90");
+    h.store.update(&cms, live).await.expect("update");
+    // … and a new commit that changes `plain` is synced without undoing `owned`.
+    let second = commit(&repo, &[("app/cm.yaml", Some(&two_keys("100", "2")))], "second");
+    h.refresh.refresh_app("argocd", "respect");
+    h.wait_app("respect", "second sync", |a| sync_status(a) == ("Synced", &second, "Healthy"))
+        .await;
+    let cm = h.get("configmaps", Some("apps"), "weights").await.expect("config map");
+    assert_eq!(cm["data"]["plain"], "2");
+    assert_eq!(cm["data"]["owned"], "90", "RespectIgnoreDifferences keeps the live value");
     h.stop().await;
 }

@@ -118,8 +118,9 @@ fn git(dir: &Path, args: &[&str]) -> Result<()> {
 ///
 /// The Istio application ignores what the rollout controller owns in the `reviews`
 /// VirtualService and DestinationRule (route weights, the subsets' pod-template-hash labels),
-/// as Argo Rollouts' documentation tells Argo CD users to; without it self-heal and the
-/// canary would fight over the weights.
+/// as Argo Rollouts' documentation tells Argo CD users to, and keeps them when it syncs
+/// (`RespectIgnoreDifferences=true`); without it self-heal and the canary would fight over
+/// the weights.
 pub(crate) fn applications(repo: &Path) -> Result<Vec<Object>> {
     let repo = repo.display().to_string();
     let app = |name: &str, path: &str, extra: serde_json::Value| -> Result<Object> {
@@ -142,16 +143,22 @@ pub(crate) fn applications(repo: &Path) -> Result<Vec<Object>> {
             "spec": spec,
         }))?)
     };
-    let ignore_rollout_owned = json!({"ignoreDifferences": [
-        {
-            "group": "networking.istio.io", "kind": "VirtualService", "name": "reviews",
-            "jqPathExpressions": [".spec.http[].route[].weight"],
+    let ignore_rollout_owned = json!({
+        "ignoreDifferences": [
+            {
+                "group": "networking.istio.io", "kind": "VirtualService", "name": "reviews",
+                "jqPathExpressions": [".spec.http[].route[].weight"],
+            },
+            {
+                "group": "networking.istio.io", "kind": "DestinationRule", "name": "reviews",
+                "jqPathExpressions": [".spec.subsets[].labels"],
+            },
+        ],
+        "syncPolicy": {
+            "automated": {"prune": true, "selfHeal": true},
+            "syncOptions": ["CreateNamespace=true", "RespectIgnoreDifferences=true"],
         },
-        {
-            "group": "networking.istio.io", "kind": "DestinationRule", "name": "reviews",
-            "jqPathExpressions": [".spec.subsets[].labels"],
-        },
-    ]});
+    });
     let namespace = Object::from_value(json!({
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": APP_NAMESPACE},
     }))?;

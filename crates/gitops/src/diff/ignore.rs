@@ -61,6 +61,83 @@ impl IgnoreDifferences {
     }
 }
 
+impl IgnoreDifferences {
+    /// Argo CD's `RespectIgnoreDifferences=true`: the fields these rules ignore keep their
+    /// live values when `target` is applied (a field ignored in the target and absent from the
+    /// live object is left out), so a sync does not undo what another controller owns, such as
+    /// the route weights a Rollout sets in its VirtualService.
+    pub fn respect(&self, target: &mut Value, live: &Value) {
+        let matching: Vec<&IgnoreRule> = self.rules.iter().filter(|r| r.matches(target)).collect();
+        for rule in matching {
+            let mut in_target = Vec::new();
+            let mut in_live = Vec::new();
+            for pointer in &rule.json_pointers {
+                if let Some(path) = pointer_path(pointer) {
+                    in_target.push(path.clone());
+                    in_live.push(path);
+                }
+            }
+            for jq in &rule.jq_paths {
+                collect(target, &jq.steps, &mut Vec::new(), &mut in_target);
+                collect(live, &jq.steps, &mut Vec::new(), &mut in_live);
+            }
+            // Removals first, later array indexes first, so earlier ones do not shift them.
+            in_target.sort();
+            for path in in_target.iter().rev() {
+                if lookup(live, Some(path)).is_none() {
+                    remove_path(target, path);
+                }
+            }
+            for path in &in_live {
+                if let Some(value) = lookup(live, Some(path)) {
+                    set_path(target, path, value.clone());
+                }
+            }
+        }
+    }
+}
+
+/// An RFC 6901 pointer as a path (array indexes are digits), `None` for the root.
+fn pointer_path(pointer: &str) -> Option<Vec<Loc>> {
+    let rest = pointer.strip_prefix('/')?;
+    Some(
+        rest.split('/')
+            .map(|token| {
+                let token = token.replace("~1", "/").replace("~0", "~");
+                match token.parse::<usize>() {
+                    Ok(i) => Loc::Index(i),
+                    Err(_) => Loc::Key(token),
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Sets the value at `path` when its parent exists (an object gets the key; an array only
+/// an existing index), so a live field never creates structure the target does not have.
+fn set_path(obj: &mut Value, path: &[Loc], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = obj;
+    for loc in parents {
+        let next = match loc {
+            Loc::Key(k) => cur.get_mut(k),
+            Loc::Index(i) => cur.get_mut(*i),
+        };
+        let Some(next) = next else { return };
+        cur = next;
+    }
+    match (cur, last) {
+        (Value::Object(map), Loc::Key(k)) => {
+            map.insert(k.clone(), value);
+        }
+        (Value::Object(map), Loc::Index(i)) => {
+            map.insert(i.to_string(), value);
+        }
+        (Value::Array(items), Loc::Index(i)) if *i < items.len() => items[*i] = value,
+        _ => {}
+    }
+}
+
 fn remove_pointer(obj: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else { return };
     let last = last.replace("~1", "/").replace("~0", "~");
@@ -330,6 +407,39 @@ mod tests {
         let mut v = json!({"spec": {"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}});
         jq.remove_from(&mut v);
         assert_eq!(v, json!({"spec": {"items": [{"name": "a"}, {"name": "c"}]}}));
+    }
+
+    #[test]
+    fn respected_fields_keep_their_live_values() {
+        // A Rollout moved the weights of the git manifest's 100/0 route to 90/10.
+        let rules = IgnoreDifferences {
+            rules: vec![IgnoreRule {
+                group: "networking.istio.io".into(),
+                kind: "VirtualService".into(),
+                jq_paths: vec![JqPath::parse(".spec.http[].route[].weight").expect("parse")],
+                json_pointers: vec!["/metadata/annotations/owner".into()],
+                ..IgnoreRule::default()
+            }],
+        };
+        let vs = |stable: u64, canary: u64, timeout: &str| {
+            json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                   "metadata": {"name": "reviews", "annotations": {"owner": "git"}},
+                   "spec": {"http": [{"timeout": timeout, "route": [
+                       {"destination": {"subset": "stable"}, "weight": stable},
+                       {"destination": {"subset": "canary"}, "weight": canary}]}]}})
+        };
+        let mut target = vs(100, 0, "5s");
+        let mut live = vs(90, 10, "7s");
+        live["metadata"]["annotations"] = json!({});
+        rules.respect(&mut target, &live);
+        assert_eq!(target["spec"]["http"][0]["route"][0]["weight"], 90);
+        assert_eq!(target["spec"]["http"][0]["route"][1]["weight"], 10);
+        assert_eq!(target["spec"]["http"][0]["timeout"], "5s", "not ignored: git's value");
+        assert_eq!(target["metadata"]["annotations"], json!({}), "absent live: left out");
+        // Another kind is untouched.
+        let mut other = json!({"kind": "Service", "spec": {"http": [{"route": [{"weight": 1}]}]}});
+        rules.respect(&mut other, &live);
+        assert_eq!(other["spec"]["http"][0]["route"][0]["weight"], 1);
     }
 
     #[test]
