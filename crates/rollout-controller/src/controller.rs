@@ -13,7 +13,7 @@ use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
 use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
-use crate::{analysis, execute, replicaset, restart, traffic, workload};
+use crate::{analysis, execute, overlap, references, replicaset, restart, traffic, workload};
 
 /// How soon a pass whose status write lost a race runs again.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -39,7 +39,22 @@ pub async fn run_rollout_controller<C: Cluster>(cluster: Arc<C>, shutdown: Shutd
             .map(|ro| ro.object_ref())
             .collect()
     });
-    let controller = controller.watches(rt("deployments"), referencing);
+    let mut controller = controller.watches(rt("deployments"), referencing);
+    // The objects a Rollout names wake it: a missing one reported as InvalidSpec is picked up
+    // as soon as it appears (the 20 s requeue is only the fallback).
+    for plural in ["services", "analysistemplates", "virtualservices", "destinationrules"] {
+        let rollouts = controller.primary_cache();
+        let naming: Mapper = Arc::new(move |o: &Object| {
+            rollouts
+                .list()
+                .iter()
+                .filter(|ro| ro.namespace() == o.namespace())
+                .filter(|ro| references::names(ro, &o.kind, o.name()))
+                .map(|ro| ro.object_ref())
+                .collect()
+        });
+        controller = controller.watches(rt(plural), naming);
+    }
     controller.run(Arc::new(RolloutReconciler { cluster }), 2, shutdown).await;
 }
 
@@ -52,25 +67,36 @@ impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     type Error = String;
 
     async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, String> {
-        let cluster = self.cluster.as_ref();
-        let ns = key.namespace.as_deref();
-        let object = match cluster.get(&rt("rollouts"), ns, &key.name).await {
-            Ok(object) => object,
-            Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.to_string()),
-        };
-        if object.metadata.deletion_timestamp.is_some() {
+        reconcile_rollout(self.cluster.as_ref(), key.namespace.as_deref(), &key.name, now()).await
+    }
+}
+
+/// One reconcile pass of the Rollout `namespace/name` at `now`: what every worker of
+/// [`run_rollout_controller`] does for a key, exposed so tests and benchmarks can drive the
+/// controller step by step with their own clock. A missing or unparsable Rollout waits for a
+/// change; an `Err` is retried with backoff by the runtime.
+pub async fn reconcile_rollout<C: Cluster>(
+    cluster: &C,
+    namespace: Option<&str>,
+    name: &str,
+    now: Timestamp,
+) -> Result<Action, String> {
+    let object = match cluster.get(&rt("rollouts"), namespace, name).await {
+        Ok(object) => object,
+        Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if object.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let ro: Rollout = match object.to_typed() {
+        Ok(ro) => ro,
+        Err(e) => {
+            tracing::warn!(rollout = %object.object_ref(), error = %e, "Rollout does not parse; waiting for a change");
             return Ok(Action::await_change());
         }
-        let ro: Rollout = match object.to_typed() {
-            Ok(ro) => ro,
-            Err(e) => {
-                tracing::warn!(rollout = %key, error = %e, "Rollout does not parse; waiting for a change");
-                return Ok(Action::await_change());
-            }
-        };
-        pass(cluster, &object, &ro, now()).await
-    }
+    };
+    pass(cluster, &object, &ro, now).await
 }
 
 /// The wall clock (the engine takes `now` as an argument; loops read it here).
@@ -105,6 +131,9 @@ async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, St
     }
     if res.invalid.is_none() {
         res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
+    }
+    if res.invalid.is_none() {
+        res.invalid = references::check(cluster, &res.rollout).await?;
     }
     Ok(res)
 }
@@ -152,7 +181,12 @@ async fn pass<C: Cluster>(
         let collision = resolved.status.as_ref().and_then(|s| s.collision_count);
         let template = resolved.spec.template.clone().unwrap_or_default();
         let new_hash = weir_rollout::hash::pod_template_hash(&template, collision);
-        execute::replica_sets(cluster, &resolved, &new_hash, &out.commands).await?;
+        let executed =
+            execute::replica_sets(cluster, &resolved, object.uid(), &new_hash, &out.commands)
+                .await?;
+        if executed == execute::Executed::Collision {
+            return record_collision(cluster, object, ro).await;
+        }
         let mut after = resolved.clone();
         after.status = Some(out.status.clone());
         analysis::create_runs(cluster, &after, &out.commands).await?;
@@ -165,6 +199,18 @@ async fn pass<C: Cluster>(
         && let Some(generation) = res.workload_generation
     {
         status.workload_observed_generation = Some(generation.to_string());
+    }
+    let mut events = out.events.clone();
+    if res.invalid.is_none() {
+        let found = overlap::find(cluster, &resolved).await?;
+        if let Some(message) = overlap::apply(&mut status, found, now) {
+            tracing::warn!(rollout = %object.object_ref(), "{message}");
+            events.push(weir_rollout::Event {
+                reason: overlap::REASON.to_owned(),
+                message,
+                warning: true,
+            });
+        }
     }
     let mut restart_requeue = None;
     if res.invalid.is_none() {
@@ -182,7 +228,7 @@ async fn pass<C: Cluster>(
         let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
         updated.data.insert("status".into(), value);
         match cluster.update_status(&rt("rollouts"), updated).await {
-            Ok(_) => {}
+            Ok(_) => record_events(cluster, object, &events, now).await,
             Err(Error::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
             Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
             Err(e) => return Err(format!("writing status: {e}")),
@@ -290,4 +336,57 @@ async fn restart_pods<C: Cluster>(
         }
     }
     Ok(plan)
+}
+
+/// A hash collision: `status.collisionCount` grows (nothing else of this pass is kept) and
+/// the next pass computes another hash.
+async fn record_collision<C: Cluster>(
+    cluster: &C,
+    object: &Object,
+    ro: &Rollout,
+) -> Result<Action, String> {
+    let mut status = ro.status.clone().unwrap_or_default();
+    status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+    let mut updated = object.clone();
+    let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
+    updated.data.insert("status".into(), value);
+    match cluster.update_status(&rt("rollouts"), updated).await {
+        Ok(_) | Err(Error::Conflict { .. }) => Ok(Action::requeue(CONFLICT_RETRY)),
+        Err(Error::NotFound { .. }) => Ok(Action::await_change()),
+        Err(e) => Err(format!("writing status: {e}")),
+    }
+}
+
+/// Records `events` as core Events on the Rollout (best effort: a failure is logged). Called
+/// only after the status write they describe succeeded, so a pass that lost its write does
+/// not report what did not happen.
+async fn record_events<C: Cluster>(
+    cluster: &C,
+    rollout: &Object,
+    events: &[weir_rollout::Event],
+    now: Timestamp,
+) {
+    for event in events {
+        let mut object = Object::new("v1", "Event", rollout.namespace(), "");
+        object.metadata.generate_name = Some(format!("{}-", rollout.name()));
+        let fields = serde_json::json!({
+            "involvedObject": {
+                "apiVersion": rollout.api_version, "kind": rollout.kind, "name": rollout.name(),
+                "namespace": rollout.namespace(), "uid": rollout.uid(),
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": if event.warning { "Warning" } else { "Normal" },
+            "count": 1,
+            "firstTimestamp": now.to_string(),
+            "lastTimestamp": now.to_string(),
+            "source": {"component": "weir-rollout-controller"},
+        });
+        if let serde_json::Value::Object(map) = fields {
+            object.data.extend(map);
+        }
+        if let Err(e) = cluster.create(&rt("events"), object).await {
+            tracing::warn!(rollout = %rollout.name(), "cannot record event {}: {e}", event.reason);
+        }
+    }
 }

@@ -1,0 +1,7 @@
+//! The Rollout controller's integration tests, as one test binary (link time on a 2-core CI):
+//! the seed's bookinfo rollout with real processes, the §11 acceptance scenarios against the
+//! embedded store with a manual clock, bad input, and crash/restart convergence.
+
+mod bookinfo;
+mod harness;
+mod scenarios;
