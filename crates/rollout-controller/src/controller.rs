@@ -112,6 +112,11 @@ struct Resolution {
 async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, String> {
     let ns = ro.metadata.namespace.as_deref();
     let mut res = Resolution { rollout: ro.clone(), workload_generation: None, invalid: None };
+    // Argo validates the spec as written first (e.g. a template next to a workloadRef).
+    res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
+    if res.invalid.is_some() {
+        return Ok(res);
+    }
     match workload::workload_type(ro) {
         Err(message) => res.invalid = Some(message),
         Ok(None) => {}
@@ -128,9 +133,6 @@ async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, St
             }
             Err(e) => return Err(e.to_string()),
         },
-    }
-    if res.invalid.is_none() {
-        res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
     }
     if res.invalid.is_none() {
         res.invalid = references::check(cluster, &res.rollout).await?;

@@ -300,13 +300,14 @@ pub fn reconcile(ro: &Rollout, observed: &Observed<'_>) -> Reconciled {
 
 fn run(pass: &mut Pass<'_>) {
     let ro = pass.ro;
+    if let Some(message) = pass.observed.invalid_spec.clone() {
+        return invalid(pass, message);
+    }
     if ro.spec.canary().is_none() && ro.spec.blue_green().is_none() {
         let message = "spec.strategy: a canary or blueGreen strategy is required".to_owned();
         return invalid(pass, message);
     }
-    if let Some(message) =
-        pass.observed.invalid_spec.clone().or_else(|| unsupported_step_message(ro))
-    {
+    if let Some(message) = unsupported_step_message(ro) {
         return invalid(pass, message);
     }
     conditions::remove_condition(&mut pass.status, INVALID_SPEC);

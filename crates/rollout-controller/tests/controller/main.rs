@@ -2,6 +2,7 @@
 //! the seed's bookinfo rollout with real processes, the §11 acceptance scenarios against the
 //! embedded store with a manual clock, bad input, and crash/restart convergence.
 
+mod bad_input;
 mod bookinfo;
 mod harness;
 mod scenarios;
