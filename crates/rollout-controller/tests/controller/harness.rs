@@ -24,7 +24,7 @@ pub(crate) fn rt(name: &str) -> ResourceType {
 
 /// The scenario world.
 pub(crate) struct World {
-    pub(crate) dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     pub(crate) store: Arc<Store>,
     clock: Arc<Mutex<Timestamp>>,
     /// At most this many available pods per pod-template hash (default: all).
@@ -44,16 +44,9 @@ impl World {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(Mutex::new("2026-01-01T00:00:00Z".parse().expect("time")));
         let store = Arc::new(open_store(dir.path(), clock.clone()));
-        let w = World { dir, store, clock, ready_limit: BTreeMap::new() };
+        let w = World { _dir: dir, store, clock, ready_limit: BTreeMap::new() };
         w.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
         w
-    }
-
-    /// The store closed and opened again on the same directory (a controller restart sees
-    /// only what was written).
-    pub(crate) fn reopen(&mut self) {
-        let store = open_store(self.dir.path(), self.clock.clone());
-        self.store = Arc::new(store);
     }
 
     pub(crate) fn now(&self) -> Timestamp {

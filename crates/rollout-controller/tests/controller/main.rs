@@ -4,5 +4,6 @@
 
 mod bad_input;
 mod bookinfo;
+mod crash;
 mod harness;
 mod scenarios;
