@@ -253,7 +253,11 @@ async fn weight_to_proxy(trials: usize) {
     let proxy = Arc::new(Proxy::start(config, &RouteTable::default()).await.expect("proxy"));
     let mesh = proxy.addr(Role::Mesh).expect("mesh listener");
     let shutdown = Shutdown::new();
-    tokio::spawn(weir_mesh::run_mesh_controller(store.clone(), proxy.clone(), shutdown.clone()));
+    tokio::spawn(weir_mesh::run_mesh_controller(
+        store.as_ref().clone(),
+        proxy.clone(),
+        shutdown.clone(),
+    ));
 
     create(&store, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
         .await;

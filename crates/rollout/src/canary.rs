@@ -345,6 +345,12 @@ fn run(pass: &mut Pass<'_>) {
         reset_status(pass);
         return;
     }
+    if pass.status.promote_full == Some(true) && !pass.fully_promoted() {
+        // `promote --full` clears the pauses and the abort (Argo's rolloutCanary).
+        pass.status.pause_conditions = None;
+        pass.status.controller_pause = None;
+        pass.status.abort = None;
+    }
     if pass.aborted() && pass.status.aborted_at.is_none() {
         pass.status.aborted_at =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(pass.now()));

@@ -233,7 +233,7 @@ fn new_world(ro: Rollout) -> World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Weights sum to 100 on every pass; a failed analysis never promotes; passes are
     /// deterministic and settled worlds are fixed points.

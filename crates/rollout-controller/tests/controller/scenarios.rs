@@ -980,3 +980,272 @@ async fn scenario_54_cli_promote_patches() {
     );
     assert_eq!(ops::promote(&ro, true).status, Some(json!({"status": {"promoteFull": true}})));
 }
+
+#[tokio::test]
+async fn scenario_12_promote_full_during_a_step_analysis() {
+    let w = World::new().await;
+    w.create(template_for("sleep-job")).await;
+    let analysis = json!({"analysis": {"templates": [{"templateName": "sleep-job"}]}});
+    let steps = json!({"steps": [{"pause": {"duration": "24h"}}, analysis.clone(), {"pause": {}}, analysis]});
+    healthy(&w, canary_rollout("app", 2, steps)).await;
+    let v2 = update(&w, "app", "v2").await;
+    w.settle("app").await;
+    w.op("app", ops::promote(&w.rollout("app").await, false)).await; // clears the 24 h pause
+    w.settle("app").await;
+    assert_eq!(w.status("app").await.current_step_index, Some(1));
+    assert_eq!(w.list("analysisruns").await.len(), 1, "the step analysis runs");
+    w.op("app", ops::promote(&w.rollout("app").await, false)).await; // skips the analysis (Q10)
+    w.settle("app").await;
+    assert_eq!(w.status("app").await.current_step_index, Some(2));
+    assert_eq!(w.phase("app").await.0, "Paused");
+    w.op("app", ops::abort()).await;
+    w.settle("app").await;
+    assert_eq!(w.phase("app").await.0, "Degraded");
+    w.op("app", ops::promote(&w.rollout("app").await, true)).await;
+    w.settle("app").await;
+    assert_eq!(w.phase("app").await.0, "Healthy");
+    assert_eq!(w.status("app").await.stable_rs.as_deref(), Some(v2.as_str()));
+    assert_eq!(w.list("analysisruns").await.len(), 1, "only one AnalysisRun ever created");
+}
+
+fn http_routes(vs: &Value) -> Vec<Value> {
+    vs["spec"]["http"].as_array().cloned().unwrap_or_default()
+}
+
+fn route_weights(route: &Value) -> Vec<(String, i64)> {
+    route["route"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let host = d["destination"]["host"].as_str().unwrap_or("").to_owned();
+            (host, d["weight"].as_i64().unwrap_or(0))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn scenario_32_set_header_route() {
+    let w = istio_world("app", false).await;
+    let header = |regex: &str| {
+        json!({"setHeaderRoute": {"name": "set-header-1",
+        "match": [{"headerName": "agent", "headerValue": {"regex": regex}}]}})
+    };
+    let mut canary = host_level_routing("app");
+    canary["trafficRouting"]["managedRoutes"] = json!([{"name": "set-header-1"}]);
+    canary["steps"] = json!([{"setWeight": 20}, header("firefox(.*)"), {"pause": {}},
+        header("chrome(.*)"), {"pause": {}}, {"setWeight": 40},
+        {"setHeaderRoute": {"name": "set-header-1"}}, {"pause": {}}]);
+    healthy(&w, canary_rollout("app", 5, canary)).await;
+    update(&w, "app", "v2").await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    assert_eq!(routes.len(), 2, "{routes:?}");
+    assert_eq!(routes[0]["name"], "set-header-1");
+    assert_eq!(routes[0]["match"], json!([{"headers": {"agent": {"regex": "firefox(.*)"}}}]));
+    assert_eq!(route_weights(&routes[0]), [("app-canary".to_owned(), 100)]);
+    assert_eq!(routes[1]["name"], "primary");
+    assert_eq!(
+        route_weights(&routes[1]),
+        [("app-stable".to_owned(), 80), ("app-canary".to_owned(), 20)]
+    );
+
+    w.op("app", ops::promote(&w.rollout("app").await, false)).await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    assert_eq!(routes[0]["match"], json!([{"headers": {"agent": {"regex": "chrome(.*)"}}}]));
+
+    w.op("app", ops::promote(&w.rollout("app").await, false)).await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    assert_eq!(routes.len(), 1, "the header route is removed: {routes:?}");
+    assert_eq!(
+        route_weights(&routes[0]),
+        [("app-stable".to_owned(), 60), ("app-canary".to_owned(), 40)]
+    );
+
+    w.op("app", ops::promote(&w.rollout("app").await, true)).await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        route_weights(&routes[0]),
+        [("app-stable".to_owned(), 100), ("app-canary".to_owned(), 0)]
+    );
+}
+
+#[tokio::test]
+async fn scenario_33_set_mirror_route() {
+    let w = istio_world("app", false).await;
+    let mut canary = host_level_routing("app");
+    canary["trafficRouting"]["managedRoutes"] =
+        json!([{"name": "mirror-route-1"}, {"name": "mirror-route-2"}]);
+    canary["steps"] = json!([{"setWeight": 20},
+        {"setMirrorRoute": {"name": "mirror-route-1", "match": [{"path": {"prefix": "/"}}]}},
+        {"setMirrorRoute": {"name": "mirror-route-2", "percentage": 80, "match": [{"method": {"exact": "GET"}}]}},
+        {"pause": {}},
+        {"setMirrorRoute": {"name": "mirror-route-1"}}, {"setWeight": 40}, {"pause": {}}]);
+    healthy(&w, canary_rollout("app", 5, canary)).await;
+    update(&w, "app", "v2").await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    let names: Vec<&str> = routes.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["mirror-route-1", "mirror-route-2", "primary"]);
+    assert_eq!(routes[0]["mirrorPercentage"]["value"], 100.0);
+    assert_eq!(routes[1]["mirrorPercentage"]["value"], 80.0);
+    assert_eq!(routes[1]["match"][0]["method"], json!({"exact": "GET"}));
+    for r in &routes {
+        assert_eq!(
+            route_weights(r),
+            [("app-stable".to_owned(), 80), ("app-canary".to_owned(), 20)],
+            "{r}"
+        );
+    }
+    w.op("app", ops::promote(&w.rollout("app").await, false)).await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    let names: Vec<&str> = routes.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["mirror-route-2", "primary"]);
+    for r in &routes {
+        assert_eq!(
+            route_weights(r),
+            [("app-stable".to_owned(), 60), ("app-canary".to_owned(), 40)],
+            "{r}"
+        );
+    }
+    w.op("app", ops::promote(&w.rollout("app").await, true)).await;
+    w.settle("app").await;
+    let routes = http_routes(&w.get("virtualservices", "app").await);
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        route_weights(&routes[0]),
+        [("app-stable".to_owned(), 100), ("app-canary".to_owned(), 0)]
+    );
+}
+
+#[tokio::test]
+async fn scenario_34_route_validation() {
+    let prefix = "spec.strategy.canary.trafficRouting.istio.virtualService.name: Invalid value: \"app\": Istio VirtualService has invalid HTTP routes. Error: ";
+    let cases = [
+        (
+            json!(["missing"]),
+            None,
+            "HTTP Route 'missing' is not found in the defined Virtual Service.",
+        ),
+        (
+            Value::Null,
+            Some(json!([{"route": [{"destination": {"host": "app-stable"}, "weight": 100},
+                                          {"destination": {"host": "app-canary"}, "weight": 0}]},
+                                {"route": [{"destination": {"host": "app-stable"}, "weight": 100}]}])),
+            "spec.http[] should be set in VirtualService and it must have exactly one route when omitting spec.strategy.canary.trafficRouting.istio.virtualService.routes",
+        ),
+        (
+            json!(["primary"]),
+            Some(
+                json!([{"name": "primary", "route": [{"destination": {"host": "app-stable"}, "weight": 100}]}]),
+            ),
+            "Canary Service 'app-canary' not found in route",
+        ),
+    ];
+    for (routes, http, error) in cases {
+        let w = istio_world("app", false).await;
+        if let Some(http) = http {
+            w.patch("virtualservices", "app", json!({"spec": {"http": http}})).await;
+        }
+        let mut canary = with(host_level_routing("app"), json!({"steps": [{"setWeight": 10}]}));
+        canary["trafficRouting"]["istio"]["virtualService"]["routes"] = routes;
+        w.create(canary_rollout("app", 1, canary)).await;
+        w.reconcile("app").await;
+        let (phase, message) = w.phase("app").await;
+        assert_eq!(phase, "Degraded", "{error}");
+        assert_eq!(
+            message,
+            format!("InvalidSpec: The Rollout \"app\" is invalid: {prefix}{error}")
+        );
+    }
+}
+
+async fn blue_green_world() -> World {
+    let w = World::new().await;
+    for s in ["app-active", "app-preview"] {
+        w.create(service(s, "app")).await;
+    }
+    w.create(template_for("check")).await;
+    w
+}
+
+#[tokio::test]
+async fn scenario_41_blue_green_pre_promotion_analysis_failure() {
+    let w = blue_green_world().await;
+    let extra = json!({"prePromotionAnalysis": {"templates": [{"templateName": "check"}]},
+        "abortScaleDownDelaySeconds": 0, "previewReplicaCount": 1, "autoPromotionEnabled": false});
+    let v1 = healthy(&w, blue_green_rollout("app", 2, extra)).await;
+    let v2 = update(&w, "app", "v2").await;
+    w.settle("app").await;
+    let run = format!("app-{v2}-2-pre");
+    assert!(
+        w.list("analysisruns").await.iter().any(|r| r["metadata"]["name"] == run.as_str()),
+        "{run}"
+    );
+    w.patch_status("analysisruns", &run, json!({"status": {"phase": "Failed", "message": "boom"}}))
+        .await;
+    w.settle("app").await;
+    assert_eq!(w.phase("app").await.0, "Degraded");
+    let st = w.status("app").await;
+    assert_eq!(st.stable_rs.as_deref(), Some(v1.as_str()));
+    assert_eq!(selector_hash(&w.get("services", "app-active").await), v1);
+    assert_eq!(selector_hash(&w.get("services", "app-preview").await), v2);
+    w.advance(3600);
+    w.settle("app").await;
+    assert_eq!(w.replicas_of(&v2).await, 1, "not scaled down (abortScaleDownDelaySeconds 0)");
+}
+
+#[tokio::test]
+async fn scenario_42_blue_green_post_promotion_analysis_failure() {
+    let w = blue_green_world().await;
+    let extra = json!({"postPromotionAnalysis": {"templates": [{"templateName": "check"}]}});
+    let v1 = healthy(&w, blue_green_rollout("app", 2, extra)).await;
+    let v2 = update(&w, "app", "v2").await;
+    w.settle("app").await;
+    assert_eq!(selector_hash(&w.get("services", "app-active").await), v2, "active switched");
+    assert_eq!(w.status("app").await.stable_rs.as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        w.phase("app").await,
+        ("Progressing".into(), "waiting for analysis to complete".into())
+    );
+    let run = format!("app-{v2}-2-post");
+    w.patch_status("analysisruns", &run, json!({"status": {"phase": "Failed", "message": "boom"}}))
+        .await;
+    w.settle("app").await;
+    assert_eq!(selector_hash(&w.get("services", "app-active").await), v1, "active back on stable");
+    assert_eq!(w.phase("app").await.0, "Degraded");
+}
+
+#[tokio::test]
+async fn scenario_43_blue_green_scale_down_delay_and_revision_limit() {
+    let w = blue_green_world().await;
+    let extra = json!({"scaleDownDelaySeconds": 86400, "scaleDownDelayRevisionLimit": 2});
+    let v1 = healthy(&w, blue_green_rollout("app", 1, extra)).await;
+    let mut hashes = vec![v1];
+    for version in ["v2", "v3", "v4"] {
+        hashes.push(update(&w, "app", version).await);
+        w.settle("app").await;
+    }
+    let counts = [
+        w.replicas_of(&hashes[0]).await,
+        w.replicas_of(&hashes[1]).await,
+        w.replicas_of(&hashes[2]).await,
+        w.replicas_of(&hashes[3]).await,
+    ];
+    assert_eq!(counts, [0, 1, 1, 1], "revisions 4, 3 and 2 keep a pod");
+    assert_eq!(w.status("app").await.replicas, Some(3));
+    w.patch(
+        "rollouts",
+        "app",
+        json!({"spec": {"strategy": {"blueGreen": {"scaleDownDelayRevisionLimit": 1}}}}),
+    )
+    .await;
+    w.settle("app").await;
+    assert_eq!(w.replicas_of(&hashes[1]).await, 0, "revision 2 goes to 0 at once");
+    assert_eq!(w.replicas_of(&hashes[2]).await, 1);
+}
