@@ -315,10 +315,13 @@ async fn weight_to_proxy(trials: usize) {
     let mut samples = Vec::with_capacity(trials);
     for trial in 0..trials {
         let (canary, want) = if trial % 2 == 0 { (100, "canary") } else { (0, "stable") };
-        let mut object = store.get(&rt("virtualservices"), Some(NS), "web").await.expect("vs");
-        object.data.insert("spec".into(), with_hosts(vs(canary)));
+        // A merge patch (the mesh controller writes the VirtualService's status meanwhile).
+        let patch = Patch::Merge(json!({"spec": with_hosts(vs(canary))}));
         let start = Instant::now();
-        store.update(&rt("virtualservices"), object).await.expect("write weights");
+        store
+            .patch(&rt("virtualservices"), Some(NS), "web", &patch, Subresource::Main)
+            .await
+            .expect("write weights");
         let seen = tokio::task::spawn_blocking(move || {
             loop {
                 if ask(mesh) == want {
