@@ -103,7 +103,7 @@ impl Drop for Weir {
 }
 
 /// One request through the mesh listener (as a pod sends it): `(status line, version)`.
-fn request(mesh: &str, host: &str) -> (String, Option<String>) {
+fn request(mesh: &str, host: &str) -> Seen {
     let addr = mesh.trim_start_matches("http://");
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return ("connect failed".into(), None);
@@ -144,10 +144,13 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// What one request saw: its status line and the version that answered.
+type Seen = (String, Option<String>);
+
 /// Load from two clients until stopped: every status line and version seen.
 struct Load {
     stop: Arc<AtomicBool>,
-    clients: Vec<std::thread::JoinHandle<Vec<(String, Option<String>)>>>,
+    clients: Vec<std::thread::JoinHandle<Vec<Seen>>>,
 }
 
 impl Load {
@@ -169,13 +172,13 @@ impl Load {
         Load { stop, clients }
     }
 
-    fn finish(self) -> Vec<(String, Option<String>)> {
+    fn finish(self) -> Vec<Seen> {
         self.stop.store(true, Ordering::Relaxed);
         self.clients.into_iter().flat_map(|c| c.join().expect("client")).collect()
     }
 }
 
-fn assert_none_failed(seen: &[(String, Option<String>)]) {
+fn assert_none_failed(seen: &[Seen]) {
     let failed: Vec<&String> =
         seen.iter().map(|(s, _)| s).filter(|s| !s.starts_with("HTTP/1.1 200")).collect();
     assert!(seen.len() > 50, "too few requests under load: {}", seen.len());

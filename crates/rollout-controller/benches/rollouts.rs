@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench -p weir-rollout-controller --bench rollouts` (`ROLLOUTS=200` for fewer).
 
+// A benchmark's output is its figures.
+#![allow(clippy::print_stdout)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
