@@ -66,8 +66,15 @@ struct RolloutReconciler<C> {
 impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     type Error = String;
 
-    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, String> {
-        reconcile_rollout(self.cluster.as_ref(), key.namespace.as_deref(), &key.name, now()).await
+    async fn reconcile(&self, key: &ObjectRef, ctx: &Context) -> Result<Action, String> {
+        let cluster = self.cluster.as_ref();
+        let Some(object) = read_rollout(cluster, key.namespace.as_deref(), &key.name).await? else {
+            return Ok(Action::await_change());
+        };
+        let Some(ro) = typed(&object) else {
+            return Ok(Action::await_change());
+        };
+        pass(cluster, Some(ctx), &object, &ro, now()).await
     }
 }
 
@@ -81,22 +88,37 @@ pub async fn reconcile_rollout<C: Cluster>(
     name: &str,
     now: Timestamp,
 ) -> Result<Action, String> {
-    let object = match cluster.get(&rt("rollouts"), namespace, name).await {
-        Ok(object) => object,
-        Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
-        Err(e) => return Err(e.to_string()),
-    };
-    if object.metadata.deletion_timestamp.is_some() {
+    let Some(object) = read_rollout(cluster, namespace, name).await? else {
         return Ok(Action::await_change());
+    };
+    let Some(ro) = typed(&object) else {
+        return Ok(Action::await_change());
+    };
+    pass(cluster, None, &object, &ro, now).await
+}
+
+/// The Rollout from the backend (never a cache: its status is what the pass builds on);
+/// `None` when it is gone or being deleted.
+async fn read_rollout<C: Cluster>(
+    cluster: &C,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<Object>, String> {
+    match cluster.get(&rt("rollouts"), namespace, name).await {
+        Ok(object) if object.metadata.deletion_timestamp.is_none() => Ok(Some(object)),
+        Ok(_) | Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
-    let ro: Rollout = match object.to_typed() {
-        Ok(ro) => ro,
+}
+
+fn typed(object: &Object) -> Option<Rollout> {
+    match object.to_typed() {
+        Ok(ro) => Some(ro),
         Err(e) => {
             tracing::warn!(rollout = %object.object_ref(), error = %e, "Rollout does not parse; waiting for a change");
-            return Ok(Action::await_change());
+            None
         }
-    };
-    pass(cluster, &object, &ro, now).await
+    }
 }
 
 /// The wall clock (the engine takes `now` as an argument; loops read it here).
@@ -140,6 +162,28 @@ async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, St
     Ok(res)
 }
 
+/// The objects of `plural` in `ns` whose controller is `uid`: from the runtime's cache when
+/// there is one for the type (as Argo reads its informers; a view a few events old only makes
+/// a pass repeat idempotent work, and the next event runs it again), else from the backend.
+async fn owned_cached<C: Cluster>(
+    cluster: &C,
+    caches: Option<&Context>,
+    plural: &str,
+    ns: Option<&str>,
+    uid: &str,
+) -> Result<Vec<Object>, String> {
+    let Some(cache) = caches.and_then(|c| c.cache(&rt(plural))) else {
+        return owned(cluster, plural, ns, uid).await;
+    };
+    Ok(cache
+        .list()
+        .iter()
+        .filter(|o| o.namespace() == ns && controlled_by(o, uid))
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .map(|o| (**o).clone())
+        .collect())
+}
+
 async fn owned<C: Cluster>(
     cluster: &C,
     plural: &str,
@@ -157,6 +201,7 @@ async fn owned<C: Cluster>(
 /// One reconcile pass of `ro` (as read, in `object`) at `now`.
 async fn pass<C: Cluster>(
     cluster: &C,
+    caches: Option<&Context>,
     object: &Object,
     ro: &Rollout,
     now: Timestamp,
@@ -164,8 +209,8 @@ async fn pass<C: Cluster>(
     let ns = ro.metadata.namespace.as_deref();
     let res = resolve(cluster, ro).await?;
     let resolved = res.rollout;
-    let replica_sets = owned(cluster, "replicasets", ns, object.uid()).await?;
-    let runs = owned(cluster, "analysisruns", ns, object.uid()).await?;
+    let replica_sets = owned_cached(cluster, caches, "replicasets", ns, object.uid()).await?;
+    let runs = owned_cached(cluster, caches, "analysisruns", ns, object.uid()).await?;
     let rs_views: Vec<_> = replica_sets.iter().map(replica_set_view).collect();
     let run_views: Vec<_> = runs.iter().filter_map(analysis_run_view).collect();
     let observed = Observed {
