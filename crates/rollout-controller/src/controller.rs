@@ -13,7 +13,7 @@ use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
 use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
-use crate::{analysis, execute, replicaset, restart, traffic, workload};
+use crate::{analysis, execute, overlap, references, replicaset, restart, traffic, workload};
 
 /// How soon a pass whose status write lost a race runs again.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -39,7 +39,22 @@ pub async fn run_rollout_controller<C: Cluster>(cluster: Arc<C>, shutdown: Shutd
             .map(|ro| ro.object_ref())
             .collect()
     });
-    let controller = controller.watches(rt("deployments"), referencing);
+    let mut controller = controller.watches(rt("deployments"), referencing);
+    // The objects a Rollout names wake it: a missing one reported as InvalidSpec is picked up
+    // as soon as it appears (the 20 s requeue is only the fallback).
+    for plural in ["services", "analysistemplates", "virtualservices", "destinationrules"] {
+        let rollouts = controller.primary_cache();
+        let naming: Mapper = Arc::new(move |o: &Object| {
+            rollouts
+                .list()
+                .iter()
+                .filter(|ro| ro.namespace() == o.namespace())
+                .filter(|ro| references::names(ro, &o.kind, o.name()))
+                .map(|ro| ro.object_ref())
+                .collect()
+        });
+        controller = controller.watches(rt(plural), naming);
+    }
     controller.run(Arc::new(RolloutReconciler { cluster }), 2, shutdown).await;
 }
 
@@ -51,25 +66,58 @@ struct RolloutReconciler<C> {
 impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     type Error = String;
 
-    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, String> {
+    async fn reconcile(&self, key: &ObjectRef, ctx: &Context) -> Result<Action, String> {
         let cluster = self.cluster.as_ref();
-        let ns = key.namespace.as_deref();
-        let object = match cluster.get(&rt("rollouts"), ns, &key.name).await {
-            Ok(object) => object,
-            Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
-            Err(e) => return Err(e.to_string()),
-        };
-        if object.metadata.deletion_timestamp.is_some() {
+        let Some(object) = read_rollout(cluster, key.namespace.as_deref(), &key.name).await? else {
             return Ok(Action::await_change());
-        }
-        let ro: Rollout = match object.to_typed() {
-            Ok(ro) => ro,
-            Err(e) => {
-                tracing::warn!(rollout = %key, error = %e, "Rollout does not parse; waiting for a change");
-                return Ok(Action::await_change());
-            }
         };
-        pass(cluster, &object, &ro, now()).await
+        let Some(ro) = typed(&object) else {
+            return Ok(Action::await_change());
+        };
+        pass(cluster, Some(ctx), &object, &ro, now()).await
+    }
+}
+
+/// One reconcile pass of the Rollout `namespace/name` at `now`: what every worker of
+/// [`run_rollout_controller`] does for a key, exposed so tests and benchmarks can drive the
+/// controller step by step with their own clock. A missing or unparsable Rollout waits for a
+/// change; an `Err` is retried with backoff by the runtime.
+pub async fn reconcile_rollout<C: Cluster>(
+    cluster: &C,
+    namespace: Option<&str>,
+    name: &str,
+    now: Timestamp,
+) -> Result<Action, String> {
+    let Some(object) = read_rollout(cluster, namespace, name).await? else {
+        return Ok(Action::await_change());
+    };
+    let Some(ro) = typed(&object) else {
+        return Ok(Action::await_change());
+    };
+    pass(cluster, None, &object, &ro, now).await
+}
+
+/// The Rollout from the backend (never a cache: its status is what the pass builds on);
+/// `None` when it is gone or being deleted.
+async fn read_rollout<C: Cluster>(
+    cluster: &C,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<Object>, String> {
+    match cluster.get(&rt("rollouts"), namespace, name).await {
+        Ok(object) if object.metadata.deletion_timestamp.is_none() => Ok(Some(object)),
+        Ok(_) | Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn typed(object: &Object) -> Option<Rollout> {
+    match object.to_typed() {
+        Ok(ro) => Some(ro),
+        Err(e) => {
+            tracing::warn!(rollout = %object.object_ref(), error = %e, "Rollout does not parse; waiting for a change");
+            None
+        }
     }
 }
 
@@ -86,6 +134,11 @@ struct Resolution {
 async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, String> {
     let ns = ro.metadata.namespace.as_deref();
     let mut res = Resolution { rollout: ro.clone(), workload_generation: None, invalid: None };
+    // Argo validates the spec as written first (e.g. a template next to a workloadRef).
+    res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
+    if res.invalid.is_some() {
+        return Ok(res);
+    }
     match workload::workload_type(ro) {
         Err(message) => res.invalid = Some(message),
         Ok(None) => {}
@@ -104,9 +157,31 @@ async fn resolve<C: Cluster>(cluster: &C, ro: &Rollout) -> Result<Resolution, St
         },
     }
     if res.invalid.is_none() {
-        res.invalid = weir_model::validate::validate_rollout(ro).first().map(|d| format!("{d}"));
+        res.invalid = references::check(cluster, &res.rollout).await?;
     }
     Ok(res)
+}
+
+/// The objects of `plural` in `ns` whose controller is `uid`: from the runtime's cache when
+/// there is one for the type (as Argo reads its informers; a view a few events old only makes
+/// a pass repeat idempotent work, and the next event runs it again), else from the backend.
+async fn owned_cached<C: Cluster>(
+    cluster: &C,
+    caches: Option<&Context>,
+    plural: &str,
+    ns: Option<&str>,
+    uid: &str,
+) -> Result<Vec<Object>, String> {
+    let Some(cache) = caches.and_then(|c| c.cache(&rt(plural))) else {
+        return owned(cluster, plural, ns, uid).await;
+    };
+    Ok(cache
+        .list()
+        .iter()
+        .filter(|o| o.namespace() == ns && controlled_by(o, uid))
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .map(|o| (**o).clone())
+        .collect())
 }
 
 async fn owned<C: Cluster>(
@@ -126,6 +201,7 @@ async fn owned<C: Cluster>(
 /// One reconcile pass of `ro` (as read, in `object`) at `now`.
 async fn pass<C: Cluster>(
     cluster: &C,
+    caches: Option<&Context>,
     object: &Object,
     ro: &Rollout,
     now: Timestamp,
@@ -133,8 +209,8 @@ async fn pass<C: Cluster>(
     let ns = ro.metadata.namespace.as_deref();
     let res = resolve(cluster, ro).await?;
     let resolved = res.rollout;
-    let replica_sets = owned(cluster, "replicasets", ns, object.uid()).await?;
-    let runs = owned(cluster, "analysisruns", ns, object.uid()).await?;
+    let replica_sets = owned_cached(cluster, caches, "replicasets", ns, object.uid()).await?;
+    let runs = owned_cached(cluster, caches, "analysisruns", ns, object.uid()).await?;
     let rs_views: Vec<_> = replica_sets.iter().map(replica_set_view).collect();
     let run_views: Vec<_> = runs.iter().filter_map(analysis_run_view).collect();
     let observed = Observed {
@@ -152,7 +228,12 @@ async fn pass<C: Cluster>(
         let collision = resolved.status.as_ref().and_then(|s| s.collision_count);
         let template = resolved.spec.template.clone().unwrap_or_default();
         let new_hash = weir_rollout::hash::pod_template_hash(&template, collision);
-        execute::replica_sets(cluster, &resolved, &new_hash, &out.commands).await?;
+        let executed =
+            execute::replica_sets(cluster, &resolved, object.uid(), &new_hash, &out.commands)
+                .await?;
+        if executed == execute::Executed::Collision {
+            return record_collision(cluster, object, ro).await;
+        }
         let mut after = resolved.clone();
         after.status = Some(out.status.clone());
         analysis::create_runs(cluster, &after, &out.commands).await?;
@@ -165,6 +246,18 @@ async fn pass<C: Cluster>(
         && let Some(generation) = res.workload_generation
     {
         status.workload_observed_generation = Some(generation.to_string());
+    }
+    let mut events = out.events.clone();
+    if res.invalid.is_none() {
+        let found = overlap::find(cluster, &resolved).await?;
+        if let Some(message) = overlap::apply(&mut status, found, now) {
+            tracing::warn!(rollout = %object.object_ref(), "{message}");
+            events.push(weir_rollout::Event {
+                reason: overlap::REASON.to_owned(),
+                message,
+                warning: true,
+            });
+        }
     }
     let mut restart_requeue = None;
     if res.invalid.is_none() {
@@ -182,7 +275,7 @@ async fn pass<C: Cluster>(
         let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
         updated.data.insert("status".into(), value);
         match cluster.update_status(&rt("rollouts"), updated).await {
-            Ok(_) => {}
+            Ok(_) => record_events(cluster, object, &events, now).await,
             Err(Error::Conflict { .. }) => return Ok(Action::requeue(CONFLICT_RETRY)),
             Err(Error::NotFound { .. }) => return Ok(Action::await_change()),
             Err(e) => return Err(format!("writing status: {e}")),
@@ -316,4 +409,57 @@ async fn restart_pods<C: Cluster>(
         }
     }
     Ok(plan)
+}
+
+/// A hash collision: `status.collisionCount` grows (nothing else of this pass is kept) and
+/// the next pass computes another hash.
+async fn record_collision<C: Cluster>(
+    cluster: &C,
+    object: &Object,
+    ro: &Rollout,
+) -> Result<Action, String> {
+    let mut status = ro.status.clone().unwrap_or_default();
+    status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+    let mut updated = object.clone();
+    let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;
+    updated.data.insert("status".into(), value);
+    match cluster.update_status(&rt("rollouts"), updated).await {
+        Ok(_) | Err(Error::Conflict { .. }) => Ok(Action::requeue(CONFLICT_RETRY)),
+        Err(Error::NotFound { .. }) => Ok(Action::await_change()),
+        Err(e) => Err(format!("writing status: {e}")),
+    }
+}
+
+/// Records `events` as core Events on the Rollout (best effort: a failure is logged). Called
+/// only after the status write they describe succeeded, so a pass that lost its write does
+/// not report what did not happen.
+async fn record_events<C: Cluster>(
+    cluster: &C,
+    rollout: &Object,
+    events: &[weir_rollout::Event],
+    now: Timestamp,
+) {
+    for event in events {
+        let mut object = Object::new("v1", "Event", rollout.namespace(), "");
+        object.metadata.generate_name = Some(format!("{}-", rollout.name()));
+        let fields = serde_json::json!({
+            "involvedObject": {
+                "apiVersion": rollout.api_version, "kind": rollout.kind, "name": rollout.name(),
+                "namespace": rollout.namespace(), "uid": rollout.uid(),
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": if event.warning { "Warning" } else { "Normal" },
+            "count": 1,
+            "firstTimestamp": now.to_string(),
+            "lastTimestamp": now.to_string(),
+            "source": {"component": "weir-rollout-controller"},
+        });
+        if let serde_json::Value::Object(map) = fields {
+            object.data.extend(map);
+        }
+        if let Err(e) = cluster.create(&rt("events"), object).await {
+            tracing::warn!(rollout = %rollout.name(), "cannot record event {}: {e}", event.reason);
+        }
+    }
 }

@@ -25,14 +25,26 @@ fn ignore_not_found<T>(result: Result<T, Error>) -> Result<(), Error> {
     }
 }
 
+/// What executing the ReplicaSet commands found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Executed {
+    /// Everything is done (or was already).
+    Done,
+    /// The new ReplicaSet's name is taken by a ReplicaSet this Rollout does not control (a
+    /// hash collision, §3.3): `status.collisionCount` must grow and the pass start again.
+    Collision,
+}
+
 /// Executes the ReplicaSet and AnalysisRun-cancel commands (traffic and AnalysisRun creation
-/// have their own modules). `ro` is the resolved Rollout with the status before this pass.
+/// have their own modules). `ro` is the resolved Rollout with the status before this pass;
+/// `uid` is the Rollout's.
 pub(crate) async fn replica_sets<C: Cluster>(
     cluster: &C,
     ro: &Rollout,
+    uid: &str,
     new_hash: &str,
     commands: &[Command],
-) -> Result<(), String> {
+) -> Result<Executed, String> {
     let ns = ro.metadata.namespace.as_deref();
     let rs_rt = rt("replicasets");
     let desired = ro.spec.replicas().to_string();
@@ -42,7 +54,18 @@ pub(crate) async fn replica_sets<C: Cluster>(
                 let ephemeral = desired_ephemeral(ro, hash, new_hash);
                 let rs = new_replica_set(ro, name, hash, *revision, *replicas, ephemeral.as_ref())?;
                 match cluster.create(&rs_rt, rs).await {
-                    Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
+                    Ok(_) => Ok(()),
+                    Err(Error::AlreadyExists { .. }) => {
+                        let existing = cluster.get(&rs_rt, ns, name).await;
+                        match existing {
+                            Ok(existing) if !crate::observe::controlled_by(&existing, uid) => {
+                                tracing::warn!(replica_set = %name, "hash collision: the name is taken by a ReplicaSet this Rollout does not control");
+                                return Ok(Executed::Collision);
+                            }
+                            Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+                            Err(e) => Err(e),
+                        }
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -77,5 +100,5 @@ pub(crate) async fn replica_sets<C: Cluster>(
         };
         result.map_err(|e| format!("{command:?}: {e}"))?;
     }
-    Ok(())
+    Ok(Executed::Done)
 }

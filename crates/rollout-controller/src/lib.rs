@@ -22,10 +22,12 @@ mod controller;
 mod execute;
 mod observe;
 pub mod ops;
+mod overlap;
+mod references;
 mod replicaset;
 mod restart;
 mod traffic;
 pub mod view;
 mod workload;
 
-pub use controller::{now, run_rollout_controller};
+pub use controller::{now, reconcile_rollout, run_rollout_controller};

@@ -79,7 +79,8 @@ pub fn promote(ro: &Rollout, full: bool) -> RolloutPatch {
     } else if paused_by {
         Some(json!({"status": {"pauseConditions": null}}))
     } else if ro.spec.canary().is_some() {
-        current_step_index(ro).map(|i| json!({"status": {"currentStepIndex": next(i)}}))
+        current_step_index(ro)
+            .map(|i| json!({"status": {"pauseConditions": null, "currentStepIndex": next(i)}}))
     } else {
         None
     };
@@ -290,7 +291,7 @@ mod tests {
         let running = rollout(json!({"currentStepIndex": 2}), false);
         assert_eq!(
             promote(&running, false).status,
-            Some(json!({"status": {"currentStepIndex": 3}}))
+            Some(json!({"status": {"pauseConditions": null, "currentStepIndex": 3}}))
         );
         let done = rollout(json!({"currentStepIndex": 4}), false);
         assert!(promote(&done, false).is_empty());

@@ -32,6 +32,13 @@ pub(crate) fn run(pass: &mut Pass<'_>) {
     };
     if template_changed(pass) {
         reset(pass);
+        // Argo reconciles the preview service before it resets the status, so a new
+        // template is previewed in the same pass (not on the initial deploy).
+        let previewing = !selector(pass, true).is_empty() && !pass.ro.spec.is_paused();
+        if let Some(preview) = bg.preview_service.as_deref().filter(|p| !p.is_empty() && previewing)
+        {
+            switch(pass, preview, false);
+        }
         return;
     }
     let Some(new) = pass.new_rs.clone() else {

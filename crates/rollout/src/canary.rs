@@ -322,13 +322,14 @@ pub fn reconcile(ro: &Rollout, observed: &Observed<'_>) -> Reconciled {
 
 fn run(pass: &mut Pass<'_>) {
     let ro = pass.ro;
+    if let Some(message) = pass.observed.invalid_spec.clone() {
+        return invalid(pass, message);
+    }
     if ro.spec.canary().is_none() && ro.spec.blue_green().is_none() {
         let message = "spec.strategy: a canary or blueGreen strategy is required".to_owned();
         return invalid(pass, message);
     }
-    if let Some(message) =
-        pass.observed.invalid_spec.clone().or_else(|| unsupported_step_message(ro))
-    {
+    if let Some(message) = unsupported_step_message(ro) {
         return invalid(pass, message);
     }
     conditions::remove_condition(&mut pass.status, INVALID_SPEC);
@@ -366,6 +367,12 @@ fn run(pass: &mut Pass<'_>) {
         reset_status(pass);
         return;
     }
+    if pass.status.promote_full == Some(true) && !pass.fully_promoted() {
+        // `promote --full` clears the pauses and the abort (Argo's rolloutCanary).
+        pass.status.pause_conditions = None;
+        pass.status.controller_pause = None;
+        pass.status.abort = None;
+    }
     if pass.aborted() && pass.status.aborted_at.is_none() {
         pass.status.aborted_at =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(pass.now()));
@@ -387,7 +394,10 @@ fn run(pass: &mut Pass<'_>) {
     }
 }
 
+/// Argo's `InvalidSpec` condition: `The Rollout "<name>" is invalid: <first problem>`.
 pub(crate) fn invalid(pass: &mut Pass<'_>, message: String) {
+    let name = pass.ro.metadata.name.as_deref().unwrap_or("");
+    let message = format!("The Rollout \"{name}\" is invalid: {message}");
     let cond =
         conditions::new_condition(INVALID_SPEC, "True", reason::INVALID_SPEC, message, pass.now());
     let unchanged = conditions::get_condition(&pass.status, INVALID_SPEC)
@@ -441,18 +451,38 @@ fn reset_status(pass: &mut Pass<'_>) {
         canary.current_step_analysis_run_status = None;
         canary.current_background_analysis_run_status = None;
     }
+    let to_stable = st.stable_rs.as_deref() == Some(pass.new_hash.as_str());
+    let within_window = !to_stable && rollback_within_window(pass);
+    let st = &mut pass.status;
     st.current_step_index = if len == 0 {
         None
-    } else if st.stable_rs.as_deref() == Some(pass.new_hash.as_str()) {
+    } else if to_stable || within_window {
         Some(len)
     } else {
         Some(0)
     };
-    if len > 0
-        && st.current_step_index == Some(len)
-        && !st.stable_rs.as_deref().unwrap_or("").is_empty()
-    {
+    if len > 0 && to_stable && !st.stable_rs.as_deref().unwrap_or("").is_empty() {
         pass.event("SkipSteps", "Rollback to stable ReplicaSets", false);
+    } else if len > 0 && within_window {
+        pass.event("SkipSteps", "Rollback within window", false);
+    }
+}
+
+/// `rollbackWindow.revisions`: the new template is an older ReplicaSet that still has
+/// replicas, at most that many revisions behind stable (§3.3 b): its steps are skipped.
+fn rollback_within_window(pass: &Pass<'_>) -> bool {
+    let Some(window) = pass.ro.spec.rollback_window.as_ref().and_then(|w| w.revisions) else {
+        return false;
+    };
+    let (Some(new), Some(stable)) = (pass.new_rs.as_ref(), pass.stable_rs()) else {
+        return false;
+    };
+    if pass.created_rs || new.replicas() == 0 {
+        return false;
+    }
+    match (new.revision(), stable.revision()) {
+        (Some(n), Some(s)) => n < s && s - n <= i64::from(window),
+        _ => false,
     }
 }
 

@@ -260,7 +260,8 @@ fn reconcile_weights(pass: &mut Pass<'_>) {
     let desired = if pass.fully_promoted() {
         0
     } else if pass.aborted() {
-        let w = desired_canary_weight_on_abort(&view, stable.as_ref());
+        let current = previous.as_ref().map(|w| w.canary.weight);
+        let w = desired_canary_weight_on_abort(&view, stable.as_ref(), current);
         if w == 0 || !canary_cfg.dynamic_stable_scale() {
             canary_hash = stable_hash.clone();
         }

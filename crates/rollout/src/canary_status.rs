@@ -86,9 +86,16 @@ fn progressing(pass: &mut Pass<'_>, new_name: &str) {
     let current = conditions::get_condition(&pass.status, PROGRESSING).cloned();
     if pass.status.abort == Some(true) {
         let detail = pass.abort_detail.clone().or_else(|| {
-            current.as_ref().filter(|c| c.reason == reason::ABORTED).map(|c| {
-                let prefix = conditions::aborted_message(pass.revision, "");
-                c.message.strip_prefix(&prefix).unwrap_or("").trim_start_matches(": ").to_owned()
+            current.as_ref().and_then(|c| {
+                if c.reason == reason::TIMED_OUT {
+                    // progressDeadlineAbort: the abort says why (the deadline's message).
+                    return Some(c.message.clone());
+                }
+                (c.reason == reason::ABORTED).then(|| {
+                    let prefix = conditions::aborted_message(pass.revision, "");
+                    let detail = c.message.strip_prefix(&prefix).unwrap_or("");
+                    detail.trim_start_matches(": ").to_owned()
+                })
             })
         });
         let message = conditions::aborted_message(pass.revision, detail.as_deref().unwrap_or(""));

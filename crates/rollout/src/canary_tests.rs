@@ -231,7 +231,9 @@ fn experiment_steps_are_reported_not_ignored() {
     let (phase, message) = w.phase();
     assert_eq!(phase, "Degraded");
     assert!(
-        message.starts_with("InvalidSpec: spec.strategy.canary.steps[0].experiment"),
+        message.starts_with(
+            "InvalidSpec: The Rollout \"basic\" is invalid: spec.strategy.canary.steps[0].experiment"
+        ),
         "{message}"
     );
     assert!(w.rss.is_empty());

@@ -31,6 +31,8 @@ pub mod conditions;
 mod gojson;
 pub mod hash;
 pub mod phase;
+#[cfg(test)]
+mod properties_tests;
 pub mod replicas;
 pub mod steps;
 #[cfg(test)]

@@ -344,7 +344,16 @@ fn next_lower_set_weight(ro: &Rollout, weight: i32) -> i32 {
 /// can take the traffic; with an explicit positive `abortScaleDownDelaySeconds` the weight
 /// drops to 0 once stable is within one unavailable pod of `spec.replicas` (Argo's fix for
 /// the drain deadlock). Without `dynamicStableScale` the weight is 0 at once.
-pub fn desired_canary_weight_on_abort(ro: &Rollout, stable: Option<&ReplicaSetView>) -> i32 {
+///
+/// `current_weight` is the canary weight traffic is at (`status.canary.weights`), when known:
+/// the ladder then starts there and goes down through the lower `setWeight`s. (The step
+/// index cannot tell: an abort resets it to 0, and a ladder read from step 0 may skip the
+/// rungs stable is being scaled for, which stalled the drain with stable short of its size.)
+pub fn desired_canary_weight_on_abort(
+    ro: &Rollout,
+    stable: Option<&ReplicaSetView>,
+    current_weight: Option<i32>,
+) -> i32 {
     let Some(canary) = ro.spec.canary() else {
         return 0;
     };
@@ -360,10 +369,20 @@ pub fn desired_canary_weight_on_abort(ro: &Rollout, stable: Option<&ReplicaSetVi
         return 0;
     }
     // The ladder: setWeight values up to the current step, newest first, then 0.
-    let index = current_step(ro).1.unwrap_or(0);
-    let upto = usize::try_from(index).unwrap_or(0).min(steps(ro).len().saturating_sub(1));
-    let mut ladder: Vec<i32> =
-        steps(ro).iter().take(upto + 1).rev().filter_map(|s| s.set_weight).collect();
+    let mut ladder: Vec<i32> = match current_weight {
+        Some(current) => {
+            let mut lower: Vec<i32> =
+                steps(ro).iter().filter_map(|s| s.set_weight).filter(|w| *w < current).collect();
+            lower.sort_unstable_by(|a, b| b.cmp(a));
+            lower.dedup();
+            std::iter::once(current).chain(lower).collect()
+        }
+        None => {
+            let index = current_step(ro).1.unwrap_or(0);
+            let upto = usize::try_from(index).unwrap_or(0).min(steps(ro).len().saturating_sub(1));
+            steps(ro).iter().take(upto + 1).rev().filter_map(|s| s.set_weight).collect()
+        }
+    };
     ladder.push(0);
     let mut weight = ladder[0];
     for next in ladder.into_iter().skip(1) {

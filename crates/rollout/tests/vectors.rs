@@ -196,7 +196,7 @@ fn replica_counts() {
     }
     for (i, c) in cases(&doc, "desiredCanaryWeightOnAbort").iter().enumerate() {
         let ro = replica_rollout(&c["rollout"], &c["status"]);
-        let got = replicas::desired_canary_weight_on_abort(&ro, rs(&c["stableRS"]).as_ref());
+        let got = replicas::desired_canary_weight_on_abort(&ro, rs(&c["stableRS"]).as_ref(), None);
         report.check(&name(c, i), got, c["expected"]["weight"].as_i64().unwrap_or(-1) as i32);
     }
     for (i, c) in cases(&doc, "currentSetWeight").iter().enumerate() {

@@ -370,3 +370,106 @@ fn invalid_routes_are_reported_not_panicked_on() {
         }
     }
 }
+
+mod properties {
+    //! Property tests: from any starting VirtualService weights (with a foreign destination,
+    //! managed header/mirror routes in front, the route listed twice by a mirror), any weight
+    //! sequence keeps every weighted route summing to 100 and a repeated call writes nothing.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The host-level VirtualService with arbitrary initial weights and optional extras.
+    fn start_vs(stable: i64, canary: i64, foreign: Option<i64>) -> Value {
+        let mut vs = host_level_vs();
+        let route = vs["spec"]["http"][0]["route"].as_array_mut().expect("route");
+        route[0]["weight"] = json!(stable);
+        route[1]["weight"] = json!(canary);
+        if let Some(w) = foreign {
+            route.push(json!({"destination": {"host": "other-svc"}, "weight": w}));
+        }
+        vs
+    }
+
+    fn router_with_managed_routes() -> IstioRouter {
+        host_level_router(json!({
+            "trafficRouting": {
+                "managedRoutes": [{"name": "mirror"}, {"name": "header"}],
+                "istio": {"virtualService": {"name": "app", "routes": ["primary"]}}
+            },
+        }))
+    }
+
+    fn check_sums(vs: &Value, experiments: i32, w: i32) -> Result<(), TestCaseError> {
+        for (i, route) in vs["spec"]["http"].as_array().expect("http").iter().enumerate() {
+            if route.get("match").is_some() && route["name"] == "header" {
+                continue; // the header route sends 100 % to the canary by design
+            }
+            let ws = weights(vs, i);
+            if w + experiments <= 100 {
+                prop_assert_eq!(ws.iter().sum::<i64>(), 100, "route {}: {:?}", i, ws);
+            }
+            prop_assert!(ws.iter().all(|x| (0..=100).contains(x)), "route {}: {:?}", i, ws);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_weight_sequence_sums_to_100_and_is_idempotent(
+            initial in (0..=100i64, 0..=100i64, prop::option::of(0..=20i64)),
+            sequence in prop::collection::vec(0..=100i32, 1..8),
+            experiment in prop::option::of(1..=20i32),
+            with_routes in any::<bool>(),
+        ) {
+            let router = router_with_managed_routes();
+            let mut objects = ObjectSnapshot::new();
+            objects.insert(start_vs(initial.0, initial.1, initial.2));
+            if with_routes {
+                let header: SetHeaderRoute = serde_json::from_value(json!({"name": "header",
+                    "match": [{"headerName": "agent", "headerValue": {"exact": "x"}}]}))
+                    .expect("header route");
+                let mirror: SetMirrorRoute = serde_json::from_value(json!({"name": "mirror",
+                    "percentage": 50, "match": [{"method": {"exact": "GET"}}]}))
+                    .expect("mirror route");
+                run(&router, &mut objects, Operation::SetHeaderRoute,
+                    |r, o| r.set_header_route(o, &header)).expect("header");
+                run(&router, &mut objects, Operation::SetMirrorRoute,
+                    |r, o| r.set_mirror_route(o, &mirror)).expect("mirror");
+            }
+            let experiments: Vec<WeightDestination> = experiment
+                .map(|weight| WeightDestination {
+                    service_name: Some("exp".into()),
+                    pod_template_hash: Some("exp-hash".into()),
+                    weight,
+                })
+                .into_iter()
+                .collect();
+            let total: i32 = experiments.iter().map(|e| e.weight).sum();
+            for w in sequence {
+                run(&router, &mut objects, Operation::SetWeight, |r, o| {
+                    r.set_weight(o, w, &experiments)
+                })
+                .expect("set weight");
+                let vs = object(&objects, "VirtualService", "default", "app");
+                check_sums(&vs, total, w)?;
+                let again = router.set_weight(&objects, w, &experiments).expect("again");
+                prop_assert!(again.is_empty(), "a repeated SetWeight {} writes nothing", w);
+                let primary = vs["spec"]["http"].as_array().expect("http").iter()
+                    .position(|r| r["name"] == "primary").expect("primary");
+                let hosts: Vec<&str> = vs["spec"]["http"][primary]["route"].as_array()
+                    .expect("route").iter()
+                    .filter_map(|d| d["destination"]["host"].as_str()).collect();
+                prop_assert!(!hosts.contains(&"other-svc") || initial.2 == Some(0),
+                    "the foreign destination is removed: {:?}", hosts);
+            }
+            run(&router, &mut objects, Operation::RemoveManagedRoutes,
+                |r, o| r.remove_managed_routes(o)).expect("remove");
+            let vs = object(&objects, "VirtualService", "default", "app");
+            prop_assert_eq!(vs["spec"]["http"].as_array().map(Vec::len), Some(1));
+        }
+    }
+}
