@@ -88,6 +88,9 @@ impl AppControllerConfig {
 /// Kinds whose changes trigger a reconcile of their app right away (others at the next
 /// refresh).
 const WATCHED: &[&str] = &[
+    "pods",
+    "jobs",
+    "secrets",
     "deployments",
     "services",
     "configmaps",

@@ -530,3 +530,44 @@ async fn respect_ignore_differences_keeps_what_another_controller_owns() {
     assert_eq!(cm["data"]["owned"], "90", "RespectIgnoreDifferences keeps the live value");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_health_follows_its_resources_and_an_invalid_manifest_is_a_comparison_error() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let pod = |name: &str, script: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: main\n    image: worker\n    command: [\"sh\", \"-c\", \"{script}\"]\n"
+        )
+    };
+    // Given an app whose one Pod keeps running: Healthy once it runs.
+    let first = commit(&repo, &[("app/a.yaml", Some(&pod("steady", "exec sleep 60")))], "a");
+    let h = start(root.path(), true).await;
+    h.create(&application("health", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    h.wait_object("pods", Some("apps"), "steady", "the pod to run", |p| {
+        p.is_some_and(|p| p["status"]["phase"] == "Running")
+    })
+    .await;
+    h.wait_app("health", "Healthy", |a| sync_status(a) == ("Synced", &first, "Healthy")).await;
+    // When a Pod that keeps failing is added, the app is Degraded (the worst resource health).
+    let second = commit(&repo, &[("app/b.yaml", Some(&pod("crashing", "exit 1")))], "b");
+    h.refresh.refresh_app("argocd", "health");
+    h.wait_app("health", "Degraded", |a| sync_status(a) == ("Synced", &second, "Degraded")).await;
+    // When a manifest that does not parse is committed, the app reports it by file and
+    // nothing is applied or pruned.
+    commit(
+        &repo,
+        &[
+            ("app/b.yaml", None),
+            ("app/c.yaml", Some("apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n")),
+        ],
+        "broken",
+    );
+    h.refresh.refresh_app("argocd", "health");
+    let app = h
+        .wait_app("health", "the ComparisonError", |a| comparison_error(a).contains("c.yaml"))
+        .await;
+    assert!(h.get("pods", Some("apps"), "crashing").await.is_some(), "{:#}", app["status"]);
+    assert!(h.get("pods", Some("apps"), "steady").await.is_some());
+    h.stop().await;
+}

@@ -16,7 +16,8 @@ fn text(v: &Value, key: &str) -> String {
 }
 
 pub(crate) fn pod(obj: &Value) -> Health {
-    let mut restart_policy = str_at(obj, &["spec", "restartPolicy"]).unwrap_or("");
+    // The API server defaults an unset restartPolicy to Always; the embedded store does not.
+    let mut restart_policy = str_at(obj, &["spec", "restartPolicy"]).unwrap_or("Always");
     if annotation(obj, IGNORE_RESTART_POLICY_ANNOTATION) == Some("true") && !super::is_hook(obj) {
         restart_policy = "Always";
     }
