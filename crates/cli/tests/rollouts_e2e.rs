@@ -8,6 +8,8 @@
 //! - a blue-green switch under load fails no request;
 //! - `weir up` killed with SIGKILL mid-rollout and started again finishes the rollout.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -97,8 +99,7 @@ impl Weir {
 
 impl Drop for Weir {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::stop_gracefully(&mut self.child);
     }
 }
 

@@ -108,9 +108,23 @@ impl Weir {
 
 impl Drop for Weir {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_gracefully(&mut self.child);
     }
+}
+
+/// Stops a `weir up` as Ctrl-C would (SIGTERM: its pods' processes end with it), and kills it
+/// only if it has not stopped within 30 s, so a test that ends, or fails, leaves no process.
+pub(crate) fn stop_gracefully(child: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 pub(crate) fn raw_http(api: &str, request_head: &str) -> String {
