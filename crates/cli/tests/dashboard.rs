@@ -5,83 +5,19 @@
 //! The browser test needs `node`, Debian's `chromium` and `npm ci` in the browser directory;
 //! without them it fails when `CI` is set and is skipped with a loud message otherwise.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+use support::{WEIR, Weir};
 
-/// A `weir up` in its own temporary data directory, killed on drop.
-struct Weir {
-    child: Child,
-    data_dir: tempfile::TempDir,
-}
-
-impl Weir {
-    fn start() -> Weir {
-        let data_dir = tempfile::tempdir().unwrap();
-        let child = Command::new(WEIR)
-            .args(["up", "--port", "0", "--gateway-port", "0", "--mesh-port", "0"])
-            .args(["--metrics-port", "0", "--data-dir"])
-            .arg(data_dir.path())
-            .env("WEIR_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let weir = Weir { child, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !weir.data_dir.path().join("endpoints.json").exists() {
-            assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        weir
-    }
-
-    fn api(&self) -> String {
-        let text = std::fs::read_to_string(self.data_dir.path().join("endpoints.json")).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        value["api"].as_str().unwrap().to_owned()
-    }
-
-    fn token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join("token")).unwrap().trim().to_owned()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = Command::new(WEIR)
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(args)
-            .env_remove("WEIR_SERVER")
-            .env_remove("WEIR_TOKEN")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "weir {args:?} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-}
-
-impl Drop for Weir {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The API token of a running weir.
+fn token(weir: &Weir) -> String {
+    std::fs::read_to_string(weir.data_dir().join("token")).unwrap().trim().to_owned()
 }
 
 /// One HTTP/1.1 request; returns the whole response (head and body).
@@ -113,7 +49,7 @@ fn form_value(text: &str) -> String {
 fn actions_without_a_session_or_with_a_bad_csrf_token_are_refused() {
     let weir = Weir::start();
     let api = weir.api();
-    let token = weir.token();
+    let token = token(&weir);
 
     // No session: pages go to the login, actions and events are refused.
     let page = http(&api, "GET", "/ui/rollouts", &[], "");
@@ -346,9 +282,9 @@ fn the_dashboard_scenario_in_headless_chromium() {
     let output = Command::new("node")
         .arg(browser_dir().join("test.mjs"))
         .env("WEIR_URL", weir.api())
-        .env("WEIR_TOKEN", weir.token())
+        .env("WEIR_TOKEN", token(&weir))
         .env("WEIR_BIN", WEIR)
-        .env("WEIR_DATA_DIR", weir.data_dir.path())
+        .env("WEIR_DATA_DIR", weir.data_dir())
         .env("ROLLOUT_V2", &v2)
         .env("ROLLOUT_V3", &v3)
         .env("SCREENSHOTS", &screenshots)
@@ -367,7 +303,7 @@ fn the_dashboard_scenario_in_headless_chromium() {
 /// Logs in over HTTP; returns the `Cookie` header value and the session's CSRF token.
 fn login(weir: &Weir) -> (String, String) {
     let api = weir.api();
-    let body = format!("token={}", form_value(&weir.token()));
+    let body = format!("token={}", form_value(&token(weir)));
     let login = http(&api, "POST", "/ui/login", &[FORM], &body);
     let set_cookie = login
         .lines()
@@ -443,7 +379,7 @@ fn app_sync_diff_and_rollback_from_the_cli_and_the_dashboard() {
     loop {
         let output = Command::new(WEIR)
             .arg("--data-dir")
-            .arg(weir.data_dir.path())
+            .arg(weir.data_dir())
             .args(["app", "diff", "settings"])
             .output()
             .unwrap();

@@ -30,7 +30,7 @@ const ROLLOUT: &str = "reviews-rollout";
 #[test]
 fn the_demo_walk_through() {
     let weir = Weir::start_with(&["--demo"]);
-    let repo = weir.data_dir.path().join("examples/bookinfo");
+    let repo = weir.data_dir().join("examples/bookinfo");
     assert!(repo.join(".git").is_dir(), "weir up --demo did not create the demo repository");
 
     // 1. The Applications sync the repository; bookinfo answers through the gateway.
@@ -280,7 +280,7 @@ impl Traffic {
     fn start(weir: &Weir) -> Traffic {
         let mut child = Command::new(WEIR)
             .arg("--data-dir")
-            .arg(weir.data_dir.path())
+            .arg(weir.data_dir())
             .args(["demo", "traffic", "--rate", "50", "--output", "json"])
             .stdout(Stdio::piped())
             .spawn()

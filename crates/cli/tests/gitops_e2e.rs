@@ -3,13 +3,15 @@
 //! the seed demo's `application/` directory committed into a local git repository, and new
 //! commits picked up by polling (`--app-resync`) or, at once, by a push webhook.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+use support::{WEIR, Weir};
 /// The bound of every wait: generous, the machine may be loaded.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -70,120 +72,52 @@ fn image_map_config() -> String {
     text
 }
 
-/// `weir up` in its own data directory, killed on drop.
-struct Weir {
-    child: Child,
-    data_dir: tempfile::TempDir,
+/// `weir up` with the image map, polling git every `app_resync_seconds`.
+fn start(app_resync_seconds: u64) -> Weir {
+    let resync = app_resync_seconds.to_string();
+    Weir::start_configured(Some(&image_map_config()), &["--app-resync", &resync])
 }
 
-impl Weir {
-    fn start(app_resync_seconds: u64) -> Weir {
-        let data_dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(data_dir.path().join("config.yaml"), image_map_config()).expect("config");
-        let child = Command::new(WEIR)
-            .args(["up", "--port", "0", "--gateway-port", "0", "--mesh-port", "0"])
-            .args(["--metrics-port", "0", "--app-resync", &app_resync_seconds.to_string()])
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .env("WEIR_LOG", "warn")
-            .env_remove("WEIR_WEBHOOK_SECRET")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("weir up starts");
-        let weir = Weir { child, data_dir };
-        let endpoints = weir.data_dir.path().join("endpoints.json");
-        let deadline = Instant::now() + WAIT;
-        while !endpoints.exists() {
-            assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
-            std::thread::sleep(Duration::from_millis(50));
+fn application(weir: &Weir, name: &str) -> serde_json::Value {
+    let text = weir.ok(&["get", "applications", "-n", "argocd", name, "-o", "json"]);
+    serde_json::from_str(&text).expect("application json")
+}
+
+/// Polls until the app is Synced at `revision` and Healthy (bounded by [`WAIT`]).
+fn wait_synced(weir: &Weir, name: &str, revision: &str, what: &str) -> serde_json::Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let app = application(weir, name);
+        let status = &app["status"];
+        if status["sync"]["status"] == "Synced"
+            && status["sync"]["revision"] == revision
+            && status["health"]["status"] == "Healthy"
+        {
+            return app;
         }
-        weir
-    }
-
-    fn api(&self) -> String {
-        let text =
-            std::fs::read_to_string(self.data_dir.path().join("endpoints.json")).expect("read");
-        let value: serde_json::Value = serde_json::from_str(&text).expect("endpoints json");
-        value["api"].as_str().expect("api endpoint").to_owned()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(WEIR)
-            .arg("--data-dir")
-            .arg(self.data_dir.path())
-            .args(args)
-            .env_remove("WEIR_SERVER")
-            .env_remove("WEIR_TOKEN")
-            .output()
-            .expect("weir runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "weir {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8")
-    }
-
-    fn application(&self, name: &str) -> serde_json::Value {
-        let text = self.ok(&["get", "applications", "-n", "argocd", name, "-o", "json"]);
-        serde_json::from_str(&text).expect("application json")
-    }
-
-    /// Polls until the app is Synced at `revision` and Healthy (bounded by [`WAIT`]).
-    fn wait_synced(&self, name: &str, revision: &str, what: &str) -> serde_json::Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let app = self.application(name);
-            let status = &app["status"];
-            if status["sync"]["status"] == "Synced"
-                && status["sync"]["revision"] == revision
-                && status["health"]["status"] == "Healthy"
-            {
-                return app;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {status:#}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// `weir app create` with the demo's words.
-    fn create_app(&self, repo: &Path) {
-        let url = format!("file://{}", repo.display());
-        self.ok(&[
-            "app",
-            "create",
-            "bookinfo-app",
-            "--repo",
-            &url,
-            "--path",
-            "application",
-            "--dest-namespace",
-            "bookinfo",
-            "--sync-policy",
-            "automated",
-            "--self-heal",
-            "--auto-prune",
-        ]);
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {status:#}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-impl Drop for Weir {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `weir app create` with the demo's words.
+fn create_app(weir: &Weir, repo: &Path) {
+    let url = format!("file://{}", repo.display());
+    weir.ok(&[
+        "app",
+        "create",
+        "bookinfo-app",
+        "--repo",
+        &url,
+        "--path",
+        "application",
+        "--dest-namespace",
+        "bookinfo",
+        "--sync-policy",
+        "automated",
+        "--self-heal",
+        "--auto-prune",
+    ]);
 }
 
 /// POSTs a GitHub push event for `repo_url` to the API's webhook; returns the response.
@@ -210,10 +144,10 @@ fn the_seed_demo_is_synced_from_git_and_new_commits_are_picked_up_by_polling() {
     let root = tempfile::tempdir().expect("tempdir");
     let (repo, first) = demo_repo(root.path());
     // Given weir up polling git every 2 s (plus at most 1 s of jitter).
-    let weir = Weir::start(2);
+    let weir = start(2);
     // When the demo's app is created, then it is synced and healthy.
-    weir.create_app(&repo);
-    let app = weir.wait_synced("bookinfo-app", &first, "the first sync");
+    create_app(&weir, &repo);
+    let app = wait_synced(&weir, "bookinfo-app", &first, "the first sync");
     let resources = app["status"]["resources"].as_array().expect("resources");
     assert!(resources.iter().any(|r| r["kind"] == "Deployment" && r["name"] == "productpage-v1"));
     let get = weir.ok(&["app", "get", "bookinfo-app"]);
@@ -222,7 +156,7 @@ fn the_seed_demo_is_synced_from_git_and_new_commits_are_picked_up_by_polling() {
     assert!(pods.lines().skip(1).filter(|l| l.contains("Running")).count() >= 4, "{pods}");
     // When a change is committed, then the next poll syncs it with no other trigger.
     let second = commit_config_map(&repo, "release-notes");
-    weir.wait_synced("bookinfo-app", &second, "the sync of the new commit by polling");
+    wait_synced(&weir, "bookinfo-app", &second, "the sync of the new commit by polling");
     weir.ok(&["get", "configmaps", "-n", "bookinfo", "release-notes"]);
 }
 
@@ -231,15 +165,15 @@ fn a_push_webhook_syncs_a_new_commit_at_once() {
     let root = tempfile::tempdir().expect("tempdir");
     let (repo, first) = demo_repo(root.path());
     // Given weir up whose polling period (an hour) is far longer than this test.
-    let weir = Weir::start(3600);
-    weir.create_app(&repo);
-    weir.wait_synced("bookinfo-app", &first, "the first sync");
+    let weir = start(3600);
+    create_app(&weir, &repo);
+    wait_synced(&weir, "bookinfo-app", &first, "the first sync");
     // When a change is committed and GitHub's push webhook arrives.
     let second = commit_config_map(&repo, "release-notes");
     let response = github_push(&weir.api(), &format!("file://{}.git", repo.display()));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("refreshed 1 application(s)"), "{response}");
     // Then it is synced: only the webhook can explain it, as no poll is due.
-    weir.wait_synced("bookinfo-app", &second, "the sync after the webhook");
+    wait_synced(&weir, "bookinfo-app", &second, "the sync after the webhook");
     weir.ok(&["get", "configmaps", "-n", "bookinfo", "release-notes"]);
 }

@@ -12,70 +12,23 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+use support::{WEIR, Weir};
 
-/// A `weir up` in a data directory (kept across restarts), killed on drop.
-struct Weir {
-    child: Child,
-    data_dir: PathBuf,
+/// What these tests ask of a running weir, on top of the shared harness.
+trait RolloutsHarness {
+    fn apply(&self, dir: &Path, name: &str, yaml: &str);
+    fn get(&self, kind: &str, name: &str) -> Value;
+    fn rollout_status(&self, name: &str) -> Value;
 }
 
-impl Weir {
-    fn start(data_dir: &Path) -> Weir {
-        let endpoints = data_dir.join("endpoints.json");
-        let _ = std::fs::remove_file(&endpoints);
-        let child = Command::new(WEIR)
-            .args(["up", "--port", "0", "--gateway-port", "0", "--mesh-port", "0"])
-            .args(["--metrics-port", "0", "--data-dir"])
-            .arg(data_dir)
-            .env("WEIR_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("weir up");
-        let weir = Weir { child, data_dir: data_dir.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !endpoints.exists() {
-            assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        weir
-    }
-
-    fn endpoint(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.data_dir.join("endpoints.json")).expect("read");
-        let value: Value = serde_json::from_str(&text).expect("endpoints");
-        value[name].as_str().expect("endpoint").to_owned()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(WEIR)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .env_remove("WEIR_SERVER")
-            .env_remove("WEIR_TOKEN")
-            .output()
-            .expect("weir")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "weir {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8")
-    }
-
+impl RolloutsHarness for Weir {
     fn apply(&self, dir: &Path, name: &str, yaml: &str) {
         let file = dir.join(name);
         std::fs::write(&file, yaml).expect("write manifest");
@@ -89,17 +42,6 @@ impl Weir {
 
     fn rollout_status(&self, name: &str) -> Value {
         self.get("rollouts", name)["status"].clone()
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Weir {
-    fn drop(&mut self) {
-        support::stop_gracefully(&mut self.child);
     }
 }
 
@@ -294,7 +236,7 @@ fn assert_split(mesh: &str, version: &str, weight: f64) {
 #[test]
 fn canary_split_follows_the_steps_then_abort_under_load_fails_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let weir = Weir::start(&dir.path().join("data"));
+    let weir = Weir::start_in(&dir.path().join("data"), &[]);
     let mesh = weir.endpoint("mesh");
     weir.apply(dir.path(), "mesh.yaml", MESH);
     weir.apply(dir.path(), "rollout.yaml", &canary_rollout("v1"));
@@ -375,7 +317,7 @@ spec:
 #[test]
 fn a_blue_green_switch_under_load_fails_no_request() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let weir = Weir::start(&dir.path().join("data"));
+    let weir = Weir::start_in(&dir.path().join("data"), &[]);
     let mesh = weir.endpoint("mesh");
     weir.apply(dir.path(), "services.yaml", BLUE_GREEN_SERVICES);
     weir.apply(dir.path(), "rollout.yaml", &blue_green_rollout("v1"));
@@ -405,7 +347,7 @@ fn a_blue_green_switch_under_load_fails_no_request() {
 fn weir_killed_mid_rollout_finishes_it_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let weir = Weir::start(&data);
+    let weir = Weir::start_in(&data, &[]);
     weir.apply(dir.path(), "mesh.yaml", MESH);
     weir.apply(dir.path(), "rollout.yaml", &canary_rollout("v1"));
     wait_for("v1 Healthy", || healthy_on(&weir, None));
@@ -415,12 +357,12 @@ fn weir_killed_mid_rollout_finishes_it_after_a_restart() {
     weir.ok(&["rollouts", "promote", "web"]);
     // SIGKILL right after the promotion: the next steps run in the next life.
     weir.kill();
-    let weir = Weir::start(&data);
+    let weir = Weir::start_in(&data, &[]);
     wait_for("paused at 20 % after the restart", || paused_at(&weir, 3));
     weir.ok(&["rollouts", "promote", "web"]);
     wait_for("paused at 50 %", || paused_at(&weir, 5));
     weir.kill();
-    let weir = Weir::start(&data);
+    let weir = Weir::start_in(&data, &[]);
     weir.ok(&["rollouts", "promote", "web"]);
     wait_for("v2 Healthy", || healthy_on(&weir, Some(&v2)));
     let vs = weir.get("virtualservices", "web");

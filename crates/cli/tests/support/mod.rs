@@ -18,7 +18,9 @@ pub(crate) fn fixtures() -> PathBuf {
 /// A `weir up` running in its own temporary data directory, stopped with SIGTERM on drop.
 pub(crate) struct Weir {
     pub(crate) child: Child,
-    pub(crate) data_dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    /// The temporary data directory, removed on drop (none when the test owns the directory).
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl Weir {
@@ -27,7 +29,24 @@ impl Weir {
     }
 
     pub(crate) fn start_with(extra: &[&str]) -> Weir {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_configured(None, extra)
+    }
+
+    /// `weir up` with `config` as its `config.yaml` (image map, plugins) and `extra` flags.
+    pub(crate) fn start_configured(config: Option<&str>, extra: &[&str]) -> Weir {
+        let temp = tempfile::tempdir().unwrap();
+        if let Some(config) = config {
+            std::fs::write(temp.path().join("config.yaml"), config).unwrap();
+        }
+        let mut weir = Self::start_in(temp.path(), extra);
+        weir._temp = Some(temp);
+        weir
+    }
+
+    /// `weir up` on the data directory `data_dir`, which the test keeps (to start weir again
+    /// on the same store).
+    pub(crate) fn start_in(data_dir: &Path, extra: &[&str]) -> Weir {
+        let _ = std::fs::remove_file(data_dir.join("endpoints.json"));
         let child = Command::new(WEIR)
             .args([
                 "up",
@@ -41,14 +60,15 @@ impl Weir {
                 "0",
                 "--data-dir",
             ])
-            .arg(data_dir.path())
+            .arg(data_dir)
             .args(extra)
             .env("WEIR_LOG", "warn")
+            .env_remove("WEIR_WEBHOOK_SECRET")
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let weir = Weir { child, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let weir = Weir { child, data_dir: data_dir.to_owned(), _temp: None };
+        let deadline = Instant::now() + Duration::from_secs(120);
         while !weir.endpoints_path().exists() {
             assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
             std::thread::sleep(Duration::from_millis(50));
@@ -56,8 +76,12 @@ impl Weir {
         weir
     }
 
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     pub(crate) fn endpoints_path(&self) -> PathBuf {
-        self.data_dir.path().join("endpoints.json")
+        self.data_dir.join("endpoints.json")
     }
 
     pub(crate) fn api(&self) -> String {
@@ -73,7 +97,7 @@ impl Weir {
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(WEIR)
             .arg("--data-dir")
-            .arg(self.data_dir.path())
+            .arg(&self.data_dir)
             .args(args)
             .env_remove("WEIR_SERVER")
             .env_remove("WEIR_TOKEN")
@@ -99,6 +123,13 @@ impl Weir {
         String::from_utf8(output.stderr).unwrap()
     }
 
+    /// Kills weir with SIGKILL, as a crash would: its pods' processes outlive it until a new
+    /// `weir up` on the same data directory ends them.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -115,6 +146,9 @@ impl Drop for Weir {
 /// Stops a `weir up` as Ctrl-C would (SIGTERM: its pods' processes end with it), and kills it
 /// only if it has not stopped within 30 s, so a test that ends, or fails, leaves no process.
 pub(crate) fn stop_gracefully(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return; // stopped already (and its pid may belong to another process by now)
+    }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
