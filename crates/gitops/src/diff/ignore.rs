@@ -117,15 +117,7 @@ fn pointer_path(pointer: &str) -> Option<Vec<Loc>> {
 /// an existing index), so a live field never creates structure the target does not have.
 fn set_path(obj: &mut Value, path: &[Loc], value: Value) {
     let Some((last, parents)) = path.split_last() else { return };
-    let mut cur = obj;
-    for loc in parents {
-        let next = match loc {
-            Loc::Key(k) => cur.get_mut(k),
-            Loc::Index(i) => cur.get_mut(*i),
-        };
-        let Some(next) = next else { return };
-        cur = next;
-    }
+    let Some(cur) = walk_mut(obj, parents) else { return };
     match (cur, last) {
         (Value::Object(map), Loc::Key(k)) => {
             map.insert(k.clone(), value);
@@ -287,17 +279,17 @@ fn lookup<'a>(v: &'a Value, path: Option<&Vec<Loc>>) -> Option<&'a Value> {
     })
 }
 
+/// The value at `path`, if every step exists.
+fn walk_mut<'v>(obj: &'v mut Value, path: &[Loc]) -> Option<&'v mut Value> {
+    path.iter().try_fold(obj, |cur, loc| match loc {
+        Loc::Key(k) => cur.get_mut(k),
+        Loc::Index(i) => cur.get_mut(*i),
+    })
+}
+
 fn remove_path(obj: &mut Value, path: &[Loc]) {
     let Some((last, parents)) = path.split_last() else { return };
-    let mut cur = obj;
-    for loc in parents {
-        let next = match loc {
-            Loc::Key(k) => cur.get_mut(k),
-            Loc::Index(i) => cur.get_mut(*i),
-        };
-        let Some(next) = next else { return };
-        cur = next;
-    }
+    let Some(cur) = walk_mut(obj, parents) else { return };
     match (cur, last) {
         (Value::Object(map), Loc::Key(k)) => {
             map.remove(k);
