@@ -14,12 +14,13 @@ use weir_cluster::{
     Cluster, DeleteParams, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
 };
 use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
-use weir_model::argocd::Application;
+use weir_gitops::project::{DEFAULT_PROJECT, check_app, default_project};
+use weir_model::argocd::{AppProject, AppProjectSpec, Application};
 
 use crate::autosync::{self, Decision};
 use crate::compare::{Comparison, compare, ignore_rules};
 use crate::git::Repos;
-use crate::operation::{Progress, advance, current_state};
+use crate::operation::{Progress, SyncTarget, advance, current_state};
 use crate::refresh::RefreshHandle;
 use crate::render::INSTANCE_LABEL;
 use crate::status;
@@ -209,6 +210,16 @@ impl<C: Cluster> AppReconciler<C> {
         mut app: Application,
     ) -> Result<Action, ReconcileError> {
         let now = wall_clock();
+        let project = match self.project_of(key, &app).await? {
+            Ok(project) => project,
+            Err(message) => {
+                // Argo CD's InvalidSpecError: nothing is compared, synced or applied.
+                tracing::warn!(app = %key, %message, "invalid Application");
+                let new_status = status::build_invalid(&app, &message, now);
+                self.write_status(obj, &new_status).await?;
+                return Ok(Action::requeue(self.period()));
+            }
+        };
         let source_key =
             serde_json::to_string(&(&app.spec.source, &app.spec.sources, &app.spec.destination))
                 .unwrap_or_default();
@@ -306,8 +317,7 @@ impl<C: Cluster> AppReconciler<C> {
                         &self.registry,
                         &mut app,
                         &mut state,
-                        &c,
-                        &revision,
+                        SyncTarget { comparison: &c, revision: &revision, project: &project },
                         now,
                     )
                     .await
@@ -364,6 +374,53 @@ impl<C: Cluster> AppReconciler<C> {
         let new_status = status::build(&app, outcome, due, now);
         self.write_status(obj, &new_status).await?;
         Ok(action)
+    }
+
+    /// The app's AppProject (Argo CD's built-in `default` when none is stored under that
+    /// name), or the InvalidSpecError message when the app breaks its rules or names a
+    /// project that does not exist.
+    async fn project_of(
+        &self,
+        key: &ObjectRef,
+        app: &Application,
+    ) -> Result<Result<(String, AppProjectSpec), String>, ReconcileError> {
+        let name = match app.spec.project.as_str() {
+            "" => DEFAULT_PROJECT,
+            name => name,
+        };
+        let projects = self.registry.for_name("appprojects").cloned();
+        let stored = match &projects {
+            Some(rt) => match self.cluster.get(rt, key.namespace.as_deref(), name).await {
+                Ok(object) => Some(object),
+                Err(weir_cluster::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let spec = match stored {
+            Some(object) => match object.to_typed::<AppProject>() {
+                Ok(project) => project.spec,
+                Err(e) => return Ok(Err(format!("AppProject {name} is invalid: {e}"))),
+            },
+            None if name == DEFAULT_PROJECT => default_project(),
+            None => {
+                return Ok(Err(format!(
+                    "Application referencing project {name} which does not exist"
+                )));
+            }
+        };
+        let source = app.spec.source.as_ref();
+        let repo = source.map(|s| s.repo_url.as_str()).unwrap_or("");
+        let destination = &app.spec.destination;
+        let checked = check_app(
+            name,
+            &spec,
+            repo,
+            destination.server.as_deref().unwrap_or(""),
+            destination.name.as_deref().unwrap_or(""),
+            destination.namespace.as_deref().unwrap_or(""),
+        );
+        Ok(checked.map(|()| (name.to_owned(), spec)))
     }
 
     /// Renders and compares at another revision (a sync to a given revision).

@@ -37,4 +37,4 @@ pub use controller::{
     run_app_controller,
 };
 pub use refresh::RefreshHandle;
-pub use status::COMPARISON_ERROR;
+pub use status::{COMPARISON_ERROR, INVALID_SPEC_ERROR};

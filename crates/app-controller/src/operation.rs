@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use weir_cluster::{Cluster, Object, Registry, apply};
 use weir_gitops::sync::machine::OperationPhase;
 use weir_model::argocd::{
-    Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
+    AppProjectSpec, Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
 };
 
 use crate::compare::Comparison;
@@ -51,17 +51,24 @@ pub(crate) fn current_state(
     }
 }
 
-/// Runs one pass of `state` against `comparison` at `revision`; updates `state` and the
-/// app's history.
+/// What an operation syncs to: the comparison at a revision, under the app's project.
+pub(crate) struct SyncTarget<'a> {
+    pub(crate) comparison: &'a Comparison,
+    pub(crate) revision: &'a str,
+    /// The AppProject's name and spec.
+    pub(crate) project: &'a (String, AppProjectSpec),
+}
+
+/// Runs one pass of `state` against `target`; updates `state` and the app's history.
 pub(crate) async fn advance<C: Cluster>(
     cluster: &C,
     registry: &Registry,
     app: &mut Application,
     state: &mut OperationState,
-    comparison: &Comparison,
-    revision: &str,
+    target: SyncTarget<'_>,
     now: Timestamp,
 ) -> Progress {
+    let SyncTarget { comparison, revision, project } = target;
     if state.phase != "Running" {
         return Progress::Finished { clear: true, requeue: None };
     }
@@ -86,6 +93,7 @@ pub(crate) async fn advance<C: Cluster>(
             .iter()
             .any(|o| o == "RespectIgnoreDifferences=true")
             .then(|| crate::compare::ignore_rules(app.spec.ignore_differences.as_deref())),
+        project: Some(project.clone()),
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);

@@ -15,6 +15,46 @@ use crate::compare::Comparison;
 /// The condition type of a failed comparison.
 pub const COMPARISON_ERROR: &str = "ComparisonError";
 
+/// The condition type of an Application its project does not allow (or that names no
+/// project).
+pub const INVALID_SPEC_ERROR: &str = "InvalidSpecError";
+
+/// The status of an Application that is not compared at all (Argo CD's InvalidSpecError):
+/// sync and health Unknown, resources unlisted.
+pub(crate) fn build_invalid(app: &Application, message: &str, now: Timestamp) -> ApplicationStatus {
+    let mut status = app.status.clone().unwrap_or_default();
+    let previous = status.conditions.take().unwrap_or_default();
+    let since = previous
+        .iter()
+        .find(|c| c.r#type == INVALID_SPEC_ERROR && c.message == message)
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    let mut conditions: Vec<ApplicationCondition> = previous
+        .into_iter()
+        .filter(|c| c.r#type != INVALID_SPEC_ERROR && c.r#type != COMPARISON_ERROR)
+        .collect();
+    conditions.push(ApplicationCondition {
+        last_transition_time: Some(since),
+        message: message.to_string(),
+        r#type: INVALID_SPEC_ERROR.to_string(),
+    });
+    status.conditions = Some(conditions);
+    let revision = status.sync.as_ref().and_then(|s| s.revision.clone());
+    status.sync = Some(SyncStatus {
+        compared_to: None,
+        revision,
+        revisions: None,
+        status: "Unknown".to_string(),
+    });
+    status.resources = None;
+    status.health = Some(HealthStatus {
+        last_transition_time: None,
+        message: None,
+        status: Some("Unknown".to_string()),
+    });
+    status
+}
+
 /// The new status: `outcome` is the comparison at a revision, or the comparison error.
 pub(crate) fn build(
     app: &Application,
@@ -34,7 +74,7 @@ pub(crate) fn build(
         .take()
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.r#type != COMPARISON_ERROR)
+        .filter(|c| c.r#type != COMPARISON_ERROR && c.r#type != INVALID_SPEC_ERROR)
         .collect();
     match outcome {
         Ok((comparison, revision)) => {

@@ -9,11 +9,12 @@ use weir_cluster::{Cluster, DeleteParams, Object, Registry, ResourceType, apply}
 use weir_gitops::ResourceKey;
 use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
+use weir_gitops::project::resource_permitted;
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
 use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan};
-use weir_model::argocd::{ResourceResult, SyncOperationResource};
+use weir_model::argocd::{AppProjectSpec, ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
 
@@ -27,6 +28,8 @@ pub(crate) struct SyncRequest {
     pub(crate) resources: Option<Vec<SyncOperationResource>>,
     /// `RespectIgnoreDifferences=true`: the app's ignored fields keep their live values.
     pub(crate) respect_ignored: Option<IgnoreDifferences>,
+    /// The app's AppProject (name and spec): what kinds it may manage.
+    pub(crate) project: Option<(String, AppProjectSpec)>,
 }
 
 /// Runs one pass of the operation; `op` is updated in place.
@@ -70,6 +73,17 @@ pub(crate) async fn run_pass<C: Cluster>(
     let opts =
         PlanOptions { prune_last: request.prune_last, skip_hooks: request.resources.is_some() };
     let tasks = plan(&pairs, &comparison.hooks, opts);
+    if op.results.is_empty()
+        && let Some((name, project)) = &request.project
+    {
+        let refused = not_permitted(registry, name, project, &tasks);
+        if !refused.is_empty() {
+            op.phase = OperationPhase::Failed;
+            op.message =
+                format!("one or more synchronization tasks are not valid: {}", refused.join(", "));
+            return;
+        }
+    }
     let sync_opts = SyncOptions { prune: request.prune };
     let mut step = machine::next(op, &tasks, sync_opts, |t: &SyncTask| task_health(t));
     while let Step::Run { tasks: ran, actions } = step {
@@ -112,6 +126,30 @@ pub(crate) async fn run_pass<C: Cluster>(
             }
         }
     }
+}
+
+/// The project's refusals of the plan's tasks (Argo CD checks every task before the first
+/// step applies anything).
+fn not_permitted(
+    registry: &Registry,
+    name: &str,
+    project: &AppProjectSpec,
+    tasks: &[SyncTask],
+) -> Vec<String> {
+    let mut refused: Vec<String> = Vec::new();
+    for task in tasks {
+        let obj = task.obj();
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let rt = resource_type(registry, api_version, kind);
+        if !resource_permitted(project, &rt.group, kind, rt.namespaced(), task.name()) {
+            let message = weir_gitops::project::not_permitted(&rt.group, kind, name);
+            if !refused.contains(&message) {
+                refused.push(message);
+            }
+        }
+    }
+    refused
 }
 
 /// The health of a task's live object. A Pod the node agent has not picked up yet has no

@@ -571,3 +571,64 @@ async fn app_health_follows_its_resources_and_an_invalid_manifest_is_a_compariso
     assert!(h.get("pods", Some("apps"), "steady").await.is_some());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_projects_restrict_repositories_destinations_and_kinds() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let cluster_role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n";
+    commit(
+        &repo,
+        &[("app/cm.yaml", Some(&config_map("plain", "1"))), ("app/role.yaml", Some(cluster_role))],
+        "a config map and a cluster role",
+    );
+    let h = start(root.path(), false).await;
+    // Given a project that allows this repository and the `apps` namespace, and no
+    // cluster-scoped kinds.
+    let project = weir_cluster::Object::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "team", "namespace": "argocd"},
+        "spec": {
+            "sourceRepos": [file_url(&repo)],
+            "destinations": [{"server": "*", "namespace": "apps"}],
+        },
+    }))
+    .expect("project");
+    weir_cluster::apply(&*h.store, &rt("appprojects"), &project).await.expect("project");
+    let in_project = |name: &str, project: &str, namespace: &str| {
+        let mut app = application(name, &file_url(&repo), "app", json!({"automated": {}}));
+        app.data["spec"]["project"] = json!(project);
+        app.data["spec"]["destination"]["namespace"] = json!(namespace);
+        app
+    };
+    let invalid = |a: &serde_json::Value| -> String {
+        let conditions = a["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let found = conditions.iter().find(|c| c["type"] == "InvalidSpecError");
+        found.and_then(|c| c["message"].as_str()).unwrap_or("").to_owned()
+    };
+    // When an app deploys outside the project's destinations: InvalidSpecError, Unknown.
+    h.create(&in_project("elsewhere", "team", "kube-system")).await;
+    let app = h.wait_app("elsewhere", "the InvalidSpecError", |a| !invalid(a).is_empty()).await;
+    assert_eq!(
+        invalid(&app),
+        "application destination server 'https://kubernetes.default.svc' and namespace \
+         'kube-system' do not match any of the allowed destinations in project 'team'"
+    );
+    assert_eq!(sync_status(&app).0, "Unknown");
+    // When an app names a project that does not exist.
+    h.create(&in_project("orphan", "nope", "apps")).await;
+    let app = h.wait_app("orphan", "the InvalidSpecError", |a| !invalid(a).is_empty()).await;
+    assert_eq!(invalid(&app), "Application referencing project nope which does not exist");
+    // When an allowed app's manifests include a cluster-scoped kind: the sync fails before
+    // anything is applied.
+    h.create(&in_project("allowed", "team", "apps")).await;
+    let app = h.wait_app("allowed", "the refused sync", |a| op_phase(a) == "Failed").await;
+    assert_eq!(
+        op_message(&app),
+        "one or more synchronization tasks are not valid: resource \
+         rbac.authorization.k8s.io:ClusterRole is not permitted in project team"
+    );
+    assert!(h.get("configmaps", Some("apps"), "plain").await.is_none(), "nothing applied");
+    assert!(h.get("configmaps", Some("kube-system"), "plain").await.is_none());
+    h.stop().await;
+}

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod health;
 mod json;
 mod key;
+pub mod project;
 pub mod source;
 pub mod sync;
 
