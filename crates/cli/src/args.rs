@@ -58,7 +58,7 @@ pub(crate) enum Command {
     Demo(crate::commands::demo::DemoArgs),
     /// Argo CD Applications: create, list, get, sync, diff, history, delete.
     App(crate::commands::app::AppArgs),
-    /// Argo Rollouts: get, list, promote, abort, retry, undo, restart, pause, status.
+    /// Argo Rollouts: get, list, promote, abort, retry, undo, restart, pause, status, set image, lint.
     #[command(alias = "rollout")]
     Rollouts(crate::commands::rollouts::RolloutsArgs),
     /// AnalysisRuns: create one from a template, show one, terminate one.

@@ -6,7 +6,7 @@ mod apply;
 mod delete;
 pub(crate) mod demo;
 mod get;
-mod lint;
+pub(crate) mod lint;
 pub(crate) mod logs;
 pub(crate) mod rollouts;
 mod up;
@@ -34,6 +34,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             app::run(&connect::client(&cli.connection)?, &connect::data_dir(&cli.connection)?, args)
                 .await
         }
+        Command::Rollouts(args) if args.is_offline() => rollouts::run_offline(args),
         Command::Rollouts(args) => rollouts::run(&connect::client(&cli.connection)?, args).await,
         Command::Analysis(args) => analysis::run(&connect::client(&cli.connection)?, args).await,
         Command::Logs(args) => logs::run(&connect::client(&cli.connection)?, args).await,

@@ -56,6 +56,20 @@ fn apply_get_delete_the_seed_demo() {
     let all = weir.ok(&["get", "at", "-A"]);
     assert!(all.starts_with("NAMESPACE ") && all.contains("apdex"), "{all}");
 
+    // `rollouts set image` changes the template the Rollout runs: with `workloadRef`, the
+    // Deployment's; a container that does not exist is an error and nothing is written.
+    let v2 = "docker.io/istio/examples-bookinfo-reviews-v2:1.16.4";
+    let set = ["rollouts", "set", "image", "reviews-rollout", "-n", "bookinfo"];
+    let out = weir.ok(&[&set[..], &[&format!("reviews={v2}")]].concat());
+    assert!(out.contains("image updated"), "{out}");
+    let deployment = weir.ok(&["get", "deploy", "reviews", "-n", "bookinfo", "-o", "json"]);
+    let deployment: serde_json::Value = serde_json::from_str(&deployment).unwrap();
+    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["image"], v2);
+    let missing = weir.fails(&[&set[..], &["nosuch=x:1"]].concat());
+    assert!(missing.contains("nosuch"), "{missing}");
+    let lint = weir.ok(&["rollouts", "lint", "-f", rollout_dir]);
+    assert!(lint.contains("no problems"), "{lint}");
+
     let deleted = weir.ok(&["delete", "rollout", "reviews-rollout", "-n", "bookinfo"]);
     assert_eq!(deleted.trim(), "rollout/reviews-rollout deleted");
     let missing = weir.fails(&["get", "ro", "reviews-rollout", "-n", "bookinfo"]);

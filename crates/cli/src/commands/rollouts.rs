@@ -26,6 +26,21 @@ pub(crate) struct RolloutsArgs {
     namespace: Option<String>,
 }
 
+impl RolloutsArgs {
+    /// Whether the command needs no running weir (`lint`).
+    pub(crate) fn is_offline(&self) -> bool {
+        matches!(self.command, RolloutsCommand::Lint(_))
+    }
+}
+
+/// The commands that need no running weir.
+pub(crate) fn run_offline(args: RolloutsArgs) -> Result<ExitCode> {
+    match args.command {
+        RolloutsCommand::Lint(lint) => crate::commands::lint::run(lint),
+        _ => bail!("this rollouts command needs a running weir"),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum RolloutsCommand {
     /// Show a rollout: summary and revision → ReplicaSet → Pod tree (`get rollout NAME`, or
@@ -53,6 +68,14 @@ enum RolloutsCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Set a container's image in the rollout's pod template (the referenced Deployment's,
+    /// with `workloadRef`): `set image NAME CONTAINER=IMAGE`.
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
+    },
+    /// Check Rollout (and any other) manifests offline, like `kubectl argo rollouts lint`.
+    Lint(crate::args::LintArgs),
     /// Abort the update: all traffic and replicas back to stable.
     Abort {
         /// The Rollout.
@@ -94,6 +117,18 @@ enum RolloutsCommand {
         /// Keep watching (`--watch=false` prints once).
         #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
         watch: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SetWhat {
+    /// A container's image: `CONTAINER=IMAGE`, repeatable; `*=IMAGE` sets every container.
+    Image {
+        /// The Rollout.
+        name: String,
+        /// `CONTAINER=IMAGE` pairs.
+        #[arg(required = true)]
+        images: Vec<String>,
     },
 }
 
@@ -186,11 +221,66 @@ pub(crate) async fn run(client: &Client, args: RolloutsArgs) -> Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         RolloutsCommand::Undo { name, to_revision } => undo(client, &ns, &name, to_revision).await,
+        RolloutsCommand::Set { what: SetWhat::Image { name, images } } => {
+            set_image(client, &ns, &name, &images).await
+        }
+        RolloutsCommand::Lint(args) => crate::commands::lint::run(args),
         RolloutsCommand::Status { name, timeout, watch } => {
             let timeout = timeout.as_deref().map(go_duration).transpose()?;
             status(client, &ns, &name, timeout.filter(|t| !t.is_zero()), watch).await
         }
     }
+}
+
+/// `set image`: a JSON patch of the images in the pod template that the Rollout runs, its own
+/// or its `workloadRef` Deployment's (a container named nowhere is an error, nothing is
+/// written).
+async fn set_image(client: &Client, ns: &str, name: &str, images: &[String]) -> Result<ExitCode> {
+    let ro = client.get(&rt("rollouts")?, Some(ns), name).await?;
+    let (target_rt, target, template_at) = match ro.data["spec"].get("workloadRef") {
+        Some(workload) if ro.data["spec"].get("template").is_none() => {
+            let kind = workload["kind"].as_str().unwrap_or("Deployment");
+            let api_version = workload["apiVersion"].as_str().unwrap_or("apps/v1");
+            let target_rt = Registry::builtin()
+                .for_object(api_version, kind)
+                .ok_or_else(|| anyhow!("no resource type for {api_version} {kind}"))?;
+            let target = workload["name"].as_str().unwrap_or("").to_owned();
+            let object = client.get(&target_rt, Some(ns), &target).await?;
+            (target_rt, object, "/spec/template/spec")
+        }
+        _ => (rt("rollouts")?, ro.clone(), "/spec/template/spec"),
+    };
+    let spec = target.to_value().pointer(template_at).cloned().unwrap_or_default();
+    let mut operations = Vec::new();
+    for pair in images {
+        let (container, image) = pair
+            .split_once('=')
+            .filter(|(c, i)| !c.is_empty() && !i.is_empty())
+            .ok_or_else(|| anyhow!("{pair:?} is not CONTAINER=IMAGE"))?;
+        let mut found = false;
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            for (i, c) in spec[list].as_array().into_iter().flatten().enumerate() {
+                if container == "*" || c["name"] == container {
+                    let path = format!("{template_at}/{list}/{i}/image");
+                    operations
+                        .push(serde_json::json!({"op": "replace", "path": path, "value": image}));
+                    found = true;
+                }
+            }
+        }
+        if !found {
+            bail!(
+                "unable to find container named {container:?} in {} {:?}",
+                target.kind,
+                target.name()
+            );
+        }
+    }
+    let body = serde_json::to_vec(&operations)?;
+    let patch = Patch::from_body("application/json-patch+json", &body)?;
+    client.patch(&target_rt, Some(ns), target.name(), &patch, Subresource::Main).await?;
+    println!("rollout \"{name}\" image updated");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn undo(client: &Client, ns: &str, name: &str, to: Option<i64>) -> Result<ExitCode> {
