@@ -10,6 +10,7 @@
 //! never cause.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -90,8 +91,10 @@ pub(crate) async fn run(connection: &Connection, args: TrafficArgs) -> Result<Ex
         .timeout(Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;
+    let mut stdout = std::io::stdout();
     if args.output == TrafficOutput::Text {
-        println!("sending {} requests/s to {url} (Host: {}); Ctrl-C stops", args.rate, args.host);
+        let rate = args.rate;
+        writeln!(stdout, "sending {rate} requests/s to {url} (Host: {}); Ctrl-C stops", args.host)?;
     }
     let (sender, mut outcomes) = mpsc::unbounded_channel();
     let period = Duration::from_secs_f64(1.0 / args.rate);
@@ -129,15 +132,20 @@ pub(crate) async fn run(connection: &Connection, args: TrafficArgs) -> Result<Ex
             outcome = outcomes.recv() => {
                 // The channel closes once the generator and every request it started are done.
                 let Some(outcome) = outcome else { break };
-                if args.output == TrafficOutput::Json {
-                    println!("{}", serde_json::to_string(&outcome)?);
+                // A closed pipe (`| head`) ends the run instead of a panic.
+                if args.output == TrafficOutput::Json
+                    && writeln!(stdout, "{}", serde_json::to_string(&outcome)?).is_err()
+                {
+                    break;
                 }
                 window.add(&outcome);
                 total.add(&outcome);
             }
             _ = report.tick(), if args.output == TrafficOutput::Text => {
                 let secs = started.elapsed().as_secs();
-                println!("{secs:>5}s  {}", window.line(&args.service));
+                if writeln!(stdout, "{secs:>5}s  {}", window.line(&args.service)).is_err() {
+                    break;
+                }
                 window = Summary::default();
             }
             _ = &mut ctrl_c => break,
@@ -145,7 +153,7 @@ pub(crate) async fn run(connection: &Connection, args: TrafficArgs) -> Result<Ex
     }
     generator.abort();
     if args.output == TrafficOutput::Text {
-        println!("total  {}", total.line(&args.service));
+        let _ = writeln!(stdout, "total  {}", total.line(&args.service));
     }
     Ok(if total.other_failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
