@@ -105,29 +105,15 @@ impl<C: Cluster> AnalysisReconciler<C> {
     /// Records the engine's events as core Events on the run (best effort: a failure is
     /// logged). Called only after the status write that they describe succeeded.
     async fn record_events(&self, run: &Object, events: &[weir_analysis::Event], now: Timestamp) {
-        let Some(rt) = Registry::builtin().for_name("events").cloned() else {
-            return;
-        };
         for event in events {
-            let mut object = Object::new("v1", "Event", run.namespace(), "");
-            object.metadata.generate_name = Some(format!("{}-", run.name()));
-            let fields = serde_json::json!({
-                "involvedObject": {
-                    "apiVersion": run.api_version, "kind": run.kind, "name": run.name(),
-                    "namespace": run.namespace(), "uid": run.uid(),
-                },
-                "reason": event.reason,
-                "message": event.message,
-                "type": if event.warning { "Warning" } else { "Normal" },
-                "count": 1,
-                "firstTimestamp": now.to_string(),
-                "lastTimestamp": now.to_string(),
-                "source": {"component": "weir-analysis-controller"},
-            });
-            if let serde_json::Value::Object(map) = fields {
-                object.data.extend(map);
-            }
-            if let Err(e) = self.cluster.create(&rt, object).await {
+            let record = weir_cluster::EventRecord {
+                reason: &event.reason,
+                message: &event.message,
+                warning: event.warning,
+                component: "weir-analysis-controller",
+            };
+            let recorded = weir_cluster::record_event(&*self.cluster, run, record, now).await;
+            if let Err(e) = recorded {
                 tracing::warn!(run = %run.name(), "cannot record event {}: {e}", event.reason);
             }
         }

@@ -22,6 +22,7 @@
 mod apply;
 mod clock;
 mod error;
+mod event;
 mod object;
 mod params;
 mod patch;
@@ -34,6 +35,7 @@ use std::future::Future;
 pub use apply::{ApplyOutcome, LAST_APPLIED_ANNOTATION, apply, merge as apply_merge};
 pub use clock::wall_clock;
 pub use error::{Error, FieldError, Result};
+pub use event::{EventRecord, event_object, record_event};
 pub use object::{Object, ObjectList, ObjectRef};
 pub use params::{DeleteParams, ListParams, PropagationPolicy, Subresource, WatchParams};
 pub use patch::{Patch, apply_patch};

@@ -440,25 +440,13 @@ async fn record_events<C: Cluster>(
     now: Timestamp,
 ) {
     for event in events {
-        let mut object = Object::new("v1", "Event", rollout.namespace(), "");
-        object.metadata.generate_name = Some(format!("{}-", rollout.name()));
-        let fields = serde_json::json!({
-            "involvedObject": {
-                "apiVersion": rollout.api_version, "kind": rollout.kind, "name": rollout.name(),
-                "namespace": rollout.namespace(), "uid": rollout.uid(),
-            },
-            "reason": event.reason,
-            "message": event.message,
-            "type": if event.warning { "Warning" } else { "Normal" },
-            "count": 1,
-            "firstTimestamp": now.to_string(),
-            "lastTimestamp": now.to_string(),
-            "source": {"component": "weir-rollout-controller"},
-        });
-        if let serde_json::Value::Object(map) = fields {
-            object.data.extend(map);
-        }
-        if let Err(e) = cluster.create(&rt("events"), object).await {
+        let record = weir_cluster::EventRecord {
+            reason: &event.reason,
+            message: &event.message,
+            warning: event.warning,
+            component: "weir-rollout-controller",
+        };
+        if let Err(e) = weir_cluster::record_event(cluster, rollout, record, now).await {
             tracing::warn!(rollout = %rollout.name(), "cannot record event {}: {e}", event.reason);
         }
     }
