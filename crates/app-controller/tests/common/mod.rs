@@ -80,30 +80,37 @@ pub(crate) fn annotated_config_map(name: &str, annotations: &[(&str, &str)]) -> 
 
 /// A hook Pod (restartPolicy Never) running `script` with `sh -c`.
 pub(crate) fn hook_pod(name: &str, annotations: &[(&str, &str)], script: &str) -> String {
-    let mut text =
-        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  annotations:\n");
-    for (k, v) in annotations {
-        text.push_str(&format!("    {k}: \"{v}\"\n"));
-    }
-    let script = script.replace('\'', "''");
-    text.push_str(&format!(
-        "spec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: hook\n    command: [\"sh\", \"-c\", '{script}']\n"
-    ));
-    text
+    hook("v1", "Pod", name, annotations, hook_pod_spec(script))
 }
 
 /// A hook written as Argo CD users usually write it: a Job whose pod runs `script`.
 pub(crate) fn hook_job(name: &str, annotations: &[(&str, &str)], script: &str) -> String {
-    let mut text =
-        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n");
-    for (k, v) in annotations {
-        text.push_str(&format!("    {k}: \"{v}\"\n"));
-    }
-    let script = script.replace('\'', "''");
-    text.push_str(&format!(
-        "spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: hook\n        command: [\"sh\", \"-c\", '{script}']\n"
-    ));
-    text
+    let spec = json!({"backoffLimit": 0, "template": {"spec": hook_pod_spec(script)}});
+    hook("batch/v1", "Job", name, annotations, spec)
+}
+
+fn hook_pod_spec(script: &str) -> Value {
+    json!({"restartPolicy": "Never", "containers": [
+        {"name": "main", "image": "hook", "command": ["sh", "-c", script]},
+    ]})
+}
+
+/// A manifest (JSON, which is YAML too) of `kind` with `annotations` and `spec`.
+fn hook(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    annotations: &[(&str, &str)],
+    spec: Value,
+) -> String {
+    let annotations: serde_json::Map<String, Value> =
+        annotations.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let manifest = json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": spec,
+    });
+    serde_json::to_string_pretty(&manifest).expect("a manifest serializes")
 }
 
 pub(crate) fn rt(name: &str) -> ResourceType {
