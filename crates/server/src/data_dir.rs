@@ -1,4 +1,5 @@
-//! The data directory: store, API token (mode 0600) and the endpoints file the CLI reads.
+//! The data directory: store, API token (mode 0600), the endpoints file the CLI reads, the TLS
+//! files (see [`crate::tls`]) and the kubeconfig Kubernetes clients read.
 
 use std::fs;
 use std::io::{self, Write};
@@ -81,6 +82,27 @@ impl DataDir {
         self.root.join("endpoints.json")
     }
 
+    /// The kubeconfig for kubectl and other Kubernetes clients (rewritten on every start).
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        self.root.join("kubeconfig")
+    }
+
+    /// The CA and serving certificate of the API's TLS.
+    pub(crate) fn tls_paths(&self) -> crate::tls::TlsPaths {
+        crate::tls::TlsPaths::in_dir(&self.root)
+    }
+
+    /// Writes the kubeconfig (mode 0600: it carries the token) for an API at `api_addr`.
+    pub(crate) fn write_kubeconfig(
+        &self,
+        api_addr: SocketAddr,
+        ca_pem: &str,
+        token: &str,
+    ) -> Result<(), crate::tls::TlsError> {
+        let text = kubeconfig(&format!("https://{api_addr}"), ca_pem, token);
+        crate::tls::write_file(&self.kubeconfig_path(), &text, 0o600)
+    }
+
     /// Resource types learned from applied objects of kinds weir does not know.
     pub fn resource_types_path(&self) -> PathBuf {
         self.root.join("resource-types.json")
@@ -140,6 +162,32 @@ impl DataDir {
     }
 }
 
+/// The name of the cluster, user and context in the kubeconfig.
+pub(crate) const KUBECONFIG_CONTEXT: &str = "weir";
+
+/// A kubeconfig (YAML) with one cluster, one user with the bearer token and one current
+/// context, all named [`KUBECONFIG_CONTEXT`].
+pub(crate) fn kubeconfig(server: &str, ca_pem: &str, token: &str) -> String {
+    use base64::Engine as _;
+    let ca_data = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{
+            "name": KUBECONFIG_CONTEXT,
+            "cluster": { "server": server, "certificate-authority-data": ca_data },
+        }],
+        "users": [{ "name": KUBECONFIG_CONTEXT, "user": { "token": token } }],
+        "contexts": [{
+            "name": KUBECONFIG_CONTEXT,
+            "context": { "cluster": KUBECONFIG_CONTEXT, "user": KUBECONFIG_CONTEXT, "namespace": "default" },
+        }],
+        "current-context": KUBECONFIG_CONTEXT,
+        "preferences": {},
+    });
+    serde_yaml_ng::to_string(&config).unwrap_or_else(|_| config.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +201,28 @@ mod tests {
         assert_eq!(data_dir.ensure_token().unwrap(), first);
         let mode = fs::metadata(data_dir.token_path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn kubeconfig_names_server_ca_and_token() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::create(dir.path().join("d")).unwrap();
+        let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        data_dir.write_kubeconfig(addr, "CA PEM", "secret").unwrap();
+        let path = data_dir.kubeconfig_path();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        // The layout is client-go's (k8s.io/client-go/tools/clientcmd/api/v1 `Config`).
+        let config: serde_json::Value =
+            serde_yaml_ng::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(config["current-context"], "weir");
+        let cluster = &config["clusters"][0];
+        assert_eq!(cluster["name"], "weir");
+        assert_eq!(cluster["cluster"]["server"], "https://127.0.0.1:4321");
+        let ca = cluster["cluster"]["certificate-authority-data"].as_str().unwrap();
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(ca).unwrap(), b"CA PEM");
+        assert_eq!(config["users"][0]["user"]["token"], "secret");
+        assert_eq!(config["contexts"][0]["context"]["cluster"], "weir");
+        assert_eq!(config["contexts"][0]["context"]["user"], "weir");
     }
 }

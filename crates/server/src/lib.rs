@@ -1,5 +1,5 @@
 //! The running weir: the authenticated HTTP API over the cluster API, and the composition of
-//! `weir up` (data directory, store, token, listener, shutdown).
+//! `weir up` (data directory, store, token, TLS and kubeconfig, listener, shutdown).
 //!
 //! What it is not: it holds no business logic. Controllers are composed here as they land;
 //! each one is written against [`weir_cluster::Cluster`] and knows nothing of HTTP.
@@ -10,6 +10,7 @@ pub mod api;
 mod auth;
 mod data_dir;
 mod resources;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -27,6 +28,7 @@ use weir_store::Store;
 
 pub use data_dir::{DataDir, Endpoints};
 pub use resources::Resources;
+pub use tls::TlsError;
 
 /// How `weir up` runs.
 #[derive(Debug, Clone)]
@@ -74,6 +76,9 @@ pub enum UpError {
     /// The proxy's listeners could not be started.
     #[error("cannot start the proxy: {0}")]
     Proxy(#[from] weir_proxy::StartError),
+    /// The CA, serving certificate or kubeconfig could not be prepared.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -121,6 +126,11 @@ pub async fn up(
     let listener =
         TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
     let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
+    let tls = tls::ensure(&data_dir.tls_paths())?;
+    data_dir.write_kubeconfig(api_addr, &tls.ca_pem, &token)?;
+    let listener =
+        tls::listener::DualListener::new(listener, tokio_rustls::TlsAcceptor::from(tls.config))
+            .map_err(|source| UpError::Bind { addr, source })?;
 
     let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let proxy_config = ProxyConfig {

@@ -1,0 +1,277 @@
+//! One port for TLS and plain HTTP: every accepted connection is classified by the first byte
+//! the client sends. A TLS connection always opens with a handshake record (content type 0x16);
+//! an HTTP/1 request opens with a method name (an ASCII letter). So `https://127.0.0.1:PORT`
+//! (kubectl and every client-go or kube-rs client) and `http://127.0.0.1:PORT` (the weir CLI, the
+//! tests, the dashboard in a browser, which then shows no certificate warning) reach the same
+//! router, with the same bearer-token check.
+//!
+//! The handshakes run in tasks of their own, so a slow or silent client never holds up the
+//! others; [`DualListener`] hands axum only connections that are ready to speak HTTP, and it
+//! plugs into `axum::serve` so graceful shutdown works as for a plain listener.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// The first byte of a TLS record carrying a handshake message.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// How long a client may stay silent after connecting, or take for its TLS handshake.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections classified but not yet taken by the server.
+const READY_QUEUE: usize = 64;
+
+/// What the first byte of a connection says it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// A TLS handshake.
+    Tls,
+    /// Anything else: handed to the HTTP parser as it is (which answers 400 to garbage).
+    Plain,
+}
+
+/// Classifies a connection by its first byte.
+pub(crate) fn classify(first_byte: u8) -> Protocol {
+    if first_byte == TLS_HANDSHAKE { Protocol::Tls } else { Protocol::Plain }
+}
+
+/// An accepted connection, decrypted or not.
+#[derive(Debug)]
+pub(crate) enum Connection {
+    /// Plain HTTP.
+    Plain(TcpStream),
+    /// HTTPS, after the handshake.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A listener that serves TLS and plain HTTP on one port (see the module docs).
+#[derive(Debug)]
+pub(crate) struct DualListener {
+    local_addr: SocketAddr,
+    ready: mpsc::Receiver<(Connection, SocketAddr)>,
+}
+
+impl DualListener {
+    /// Starts accepting on `listener`; connections are classified (and TLS ones decrypted with
+    /// `acceptor`) in the background until this listener is dropped.
+    pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let (sender, ready) = mpsc::channel(READY_QUEUE);
+        tokio::spawn(accept_loop(listener, acceptor, sender));
+        Ok(DualListener { local_addr, ready })
+    }
+}
+
+impl axum::serve::Listener for DualListener {
+    type Io = Connection;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Connection, SocketAddr) {
+        match self.ready.recv().await {
+            Some(connection) => connection,
+            // The accept loop only stops when this receiver is gone, so this is not reached;
+            // if it were, accepting nothing more is the safe answer.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local_addr)
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    sender: mpsc::Sender<(Connection, SocketAddr)>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = sender.closed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let acceptor = acceptor.clone();
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(FIRST_BYTES_TIMEOUT, open(stream, acceptor)).await {
+                        Ok(Ok(connection)) => {
+                            let _ = sender.send((connection, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection dropped"),
+                        Err(_) => tracing::debug!(%peer, "connection silent too long: dropped"),
+                    }
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: wait a moment, as axum's listener does.
+                tracing::warn!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Waits for the first byte and, for TLS, completes the handshake.
+async fn open(stream: TcpStream, acceptor: TlsAcceptor) -> io::Result<Connection> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 0 {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before sending anything"));
+    }
+    let _ = stream.set_nodelay(true);
+    match classify(first[0]) {
+        Protocol::Plain => Ok(Connection::Plain(stream)),
+        Protocol::Tls => Ok(Connection::Tls(Box::new(acceptor.accept(stream).await?))),
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Connection::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Connection::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Connection::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Plain(s) => Pin::new(s).poll_flush(cx),
+            Connection::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Connection::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Connection::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Connection::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Connection::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Connection::Plain(s) => s.is_write_vectored(),
+            Connection::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::routing::get;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::tls::{SERVING_NAMES, TlsPaths, ensure};
+
+    #[test]
+    fn first_byte_decides() {
+        // 0x16: TLS record type "handshake" (RFC 8446 §5.1); HTTP methods start with a letter.
+        assert_eq!(classify(0x16), Protocol::Tls);
+        for request in ["GET / HTTP/1.1", "POST /", "PATCH /", "\x15"] {
+            assert_eq!(classify(request.as_bytes()[0]), Protocol::Plain, "{request:?}");
+        }
+    }
+
+    async fn request(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> String {
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    /// A real rustls client (trusting only the generated CA) and a plain TCP client reach the
+    /// same router on one port, for each name the certificate must carry.
+    #[tokio::test]
+    async fn serves_tls_and_plain_http_on_one_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = ensure(&TlsPaths::in_dir(dir.path())).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dual = DualListener::new(listener, TlsAcceptor::from(tls.config.clone())).unwrap();
+        let addr = dual.local_addr;
+        let app = Router::new().route("/hello", get(|| async { "hello" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(dual, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+
+        let mut plain = TcpStream::connect(addr).await.unwrap();
+        let answer = request(&mut plain).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("hello"), "{answer}");
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(tls.ca_pem.as_bytes()).unwrap()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        for name in SERVING_NAMES {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let server_name = ServerName::try_from(name).unwrap().to_owned();
+            let mut stream = connector.connect(server_name, tcp).await.unwrap();
+            let answer = request(&mut stream).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{name}: {answer}");
+            assert!(answer.ends_with("hello"), "{name}: {answer}");
+        }
+
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let other = ServerName::try_from("example.com").unwrap().to_owned();
+        assert!(connector.connect(other, tcp).await.is_err(), "a name not in the certificate");
+
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}
