@@ -4,13 +4,20 @@
 //! | path | verbs |
 //! |---|---|
 //! | `/healthz` | GET (no token) |
-//! | `/version` | GET |
+//! | `/version` | GET: a Kubernetes version object |
+//! | `/api`, `/apis`, `/apis/{group}`, `/api/v1`, `/apis/{group}/{version}` | GET: discovery (legacy, or aggregated v2 when `Accept` asks for it) |
 //! | `/weir/v1/resources` | GET: every served resource type |
 //! | `/api/v1/namespaces/{ns}/pods/{name}/log` | GET: a container's log (`container`, `follow`, `tailLines`) |
-//! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
+//! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` and `/scale` GET, PUT, PATCH |
+//!
+//! Every served version of a kind is readable and writable as that version: objects are stored
+//! in the preferred version and answered with the `apiVersion` of the request's path.
 
+pub(crate) mod discovery;
 mod logs;
+mod meta;
 mod path;
+mod scale;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -72,7 +79,12 @@ impl<C> ApiState<C> {
 /// The API's router. Every route but `/healthz` requires the bearer token.
 pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
     let authenticated = Router::new()
-        .route("/version", get(version))
+        .route("/version", get(meta::version))
+        .route("/api", get(meta::core_versions::<C>))
+        .route("/apis", get(meta::group_list::<C>))
+        .route("/api/{version}", get(meta::core_resources::<C>))
+        .route("/apis/{group}", get(meta::group::<C>))
+        .route("/apis/{group}/{version}", get(meta::group_resources::<C>))
         .route("/weir/v1/resources", get(list_resources::<C>))
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::pod_log::<C>))
         .fallback(resource_request::<C>)
@@ -83,10 +95,6 @@ pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-}
-
-async fn version() -> Json<Value> {
-    Json(json!({ "weir": env!("CARGO_PKG_VERSION") }))
 }
 
 async fn list_resources<C: Cluster + Clone>(State(state): State<Arc<ApiState<C>>>) -> Json<Value> {
@@ -179,29 +187,45 @@ async fn handle<C: Cluster + Clone>(
         return Err(not_found());
     }
     let cluster = &state.cluster;
-    let subresource = if path.status { Subresource::Status } else { Subresource::Main };
+    // Reads go through the version the path names (the store answers in it); writes are stored
+    // in the preferred version, and their answers relabelled.
+    let served = ResourceType { version: path.version.clone(), ..rt.clone() };
+    let as_served = |mut object: Object| {
+        object.api_version = served.api_version();
+        object
+    };
+    let subresource = match (path.subresource.as_deref(), &path.name) {
+        (None, _) => Subresource::Main,
+        (Some("status"), _) => Subresource::Status,
+        (Some("scale"), Some(name)) => {
+            let facts = meta::facts(state).await;
+            return scale::handle(cluster, &facts, &served, namespace, name, method, headers, body)
+                .await;
+        }
+        (Some(_), _) => return Err(not_found()),
+    };
 
     match (&path.name, method.clone()) {
         (None, Method::GET) if is_true(query.get("watch")) => {
-            watch(cluster, &rt, namespace, query).await
+            watch(cluster, &served, namespace, query).await
         }
         (None, Method::GET) => {
             let params = ListParams { label_selector: selector(query)? };
-            let list = cluster.list(&rt, namespace, &params).await?;
+            let list = cluster.list(&served, namespace, &params).await?;
             Ok(Json(json!({
-                "apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind),
+                "apiVersion": served.api_version(), "kind": format!("{}List", rt.kind),
                 "metadata": { "resourceVersion": list.resource_version }, "items": list.items,
             }))
             .into_response())
         }
-        (None, Method::POST) if !path.status => {
+        (None, Method::POST) if path.subresource.is_none() => {
             let object = checked_body(&rt, namespace, None, body)?;
             let created = cluster.create(&rt, object).await?;
             after_write(state, &rt, &created);
-            Ok(ok(StatusCode::CREATED, &created))
+            Ok(ok(StatusCode::CREATED, &as_served(created)))
         }
         (Some(name), Method::GET) => {
-            Ok(ok(StatusCode::OK, &cluster.get(&rt, namespace, name).await?))
+            Ok(ok(StatusCode::OK, &cluster.get(&served, namespace, name).await?))
         }
         (Some(name), Method::PUT) => {
             let object = checked_body(&rt, namespace, Some(name), body)?;
@@ -210,7 +234,7 @@ async fn handle<C: Cluster + Clone>(
                 Subresource::Status => cluster.update_status(&rt, object).await?,
             };
             after_write(state, &rt, &updated);
-            Ok(ok(StatusCode::OK, &updated))
+            Ok(ok(StatusCode::OK, &as_served(updated)))
         }
         (Some(name), Method::PATCH) => {
             let content_type =
@@ -221,13 +245,13 @@ async fn handle<C: Cluster + Clone>(
             }
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
             after_write(state, &rt, &patched);
-            Ok(ok(StatusCode::OK, &patched))
+            Ok(ok(StatusCode::OK, &as_served(patched)))
         }
-        (Some(name), Method::DELETE) if !path.status => {
+        (Some(name), Method::DELETE) if path.subresource.is_none() => {
             let params = delete_params(query, body)?;
             match cluster.delete(&rt, namespace, name, &params).await? {
-                DeleteOutcome::Deleted(object) => Ok(ok(StatusCode::OK, &object)),
-                DeleteOutcome::Pending(object) => Ok(ok(StatusCode::ACCEPTED, &object)),
+                DeleteOutcome::Deleted(object) => Ok(ok(StatusCode::OK, &as_served(object))),
+                DeleteOutcome::Pending(object) => Ok(ok(StatusCode::ACCEPTED, &as_served(object))),
             }
         }
         _ => Err(Error::BadRequest(format!("method {method} is not allowed on {}", uri.path()))),

@@ -1,5 +1,6 @@
 //! Kubernetes-style API paths, parsed by hand so that `namespaces/{ns}/{plural}` and
-//! `namespaces/{name}/status` are told apart exactly as the Kubernetes API server does.
+//! `namespaces/{name}/{subresource}` are told apart exactly as the Kubernetes API server does
+//! (a namespace's only subresources are `status` and `finalize`).
 
 /// What a request path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,9 +15,13 @@ pub(crate) struct ApiPath {
     pub(crate) plural: String,
     /// The object name, for item paths.
     pub(crate) name: Option<String>,
-    /// Whether the path ends in `/status`.
-    pub(crate) status: bool,
+    /// The subresource after an item path (`status`, `scale`, `log`, …), if any.
+    pub(crate) subresource: Option<String>,
 }
+
+/// The subresources of a namespace (`/api/v1/namespaces/{name}/{sub}`); anything else after a
+/// namespace's name is a resource type inside it.
+const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 
 impl ApiPath {
     /// Parses `/api/{v}/…` or `/apis/{g}/{v}/…`; `None` for anything else.
@@ -30,14 +35,16 @@ impl ApiPath {
         if rest.iter().any(|s| s.is_empty()) {
             return None;
         }
-        let (namespace, plural, name, status) = match rest {
-            ["namespaces", name, "status"] => (None, "namespaces", Some(*name), true),
-            ["namespaces", ns, plural] => (Some(*ns), *plural, None, false),
-            ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), false),
-            ["namespaces", ns, plural, name, "status"] => (Some(*ns), *plural, Some(*name), true),
-            [plural] => (None, *plural, None, false),
-            [plural, name] => (None, *plural, Some(*name), false),
-            [plural, name, "status"] => (None, *plural, Some(*name), true),
+        let (namespace, plural, name, subresource) = match rest {
+            ["namespaces", name, sub] if NAMESPACE_SUBRESOURCES.contains(sub) => {
+                (None, "namespaces", Some(*name), Some(*sub))
+            }
+            ["namespaces", ns, plural] => (Some(*ns), *plural, None, None),
+            ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
+            ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
+            [plural] => (None, *plural, None, None),
+            [plural, name] => (None, *plural, Some(*name), None),
+            [plural, name, sub] => (None, *plural, Some(*name), Some(*sub)),
             _ => return None,
         };
         Some(ApiPath {
@@ -46,8 +53,13 @@ impl ApiPath {
             namespace: namespace.map(str::to_owned),
             plural: plural.to_owned(),
             name: name.map(str::to_owned),
-            status,
+            subresource: subresource.map(str::to_owned),
         })
+    }
+
+    /// Whether the path addresses the `status` subresource.
+    pub(crate) fn is_status(&self) -> bool {
+        self.subresource.as_deref() == Some("status")
     }
 }
 
@@ -57,7 +69,8 @@ mod tests {
 
     fn parse(path: &str) -> (String, Option<String>, String, Option<String>, bool) {
         let p = ApiPath::parse(path).unwrap();
-        (p.group, p.namespace, p.plural, p.name, p.status)
+        let status = p.is_status();
+        (p.group, p.namespace, p.plural, p.name, status)
     }
 
     #[test]
@@ -85,7 +98,27 @@ mod tests {
             (s("argoproj.io"), None, s("clusteranalysistemplates"), Some(s("t")), false)
         );
         assert!(ApiPath::parse("/apis/x").is_none());
+        assert!(ApiPath::parse("/apis/x/v1").is_none(), "discovery, not a resource");
+        assert!(ApiPath::parse("/api/v1").is_none(), "discovery, not a resource");
         assert!(ApiPath::parse("/api/v1/namespaces/a/b/c/d/e").is_none());
         assert!(ApiPath::parse("/version").is_none());
+    }
+
+    #[test]
+    fn parses_subresources() {
+        let sub = |path: &str| ApiPath::parse(path).unwrap().subresource;
+        let s = |x: &str| Some(x.to_owned());
+        assert_eq!(sub("/apis/apps/v1/namespaces/b/deployments/d/scale"), s("scale"));
+        assert_eq!(sub("/apis/argoproj.io/v1alpha1/namespaces/b/rollouts/r/scale"), s("scale"));
+        assert_eq!(sub("/api/v1/namespaces/b/pods/p/log"), s("log"));
+        assert_eq!(sub("/api/v1/namespaces/b/finalize"), s("finalize"));
+        assert_eq!(sub("/apis/x.io/v1/widgets/w/scale"), s("scale"));
+        assert_eq!(sub("/apis/apps/v1/namespaces/b/deployments/d"), None);
+        // `namespaces/b/scale` lists a type named "scale" in namespace b, as in Kubernetes.
+        let p = ApiPath::parse("/api/v1/namespaces/b/scale").unwrap();
+        assert_eq!(
+            (p.namespace.as_deref(), p.plural.as_str(), p.subresource),
+            (Some("b"), "scale", None)
+        );
     }
 }
