@@ -56,11 +56,6 @@ impl ApiPath {
             subresource: subresource.map(str::to_owned),
         })
     }
-
-    /// Whether the path addresses the `status` subresource.
-    pub(crate) fn is_status(&self) -> bool {
-        self.subresource.as_deref() == Some("status")
-    }
 }
 
 #[cfg(test)]
@@ -69,7 +64,7 @@ mod tests {
 
     fn parse(path: &str) -> (String, Option<String>, String, Option<String>, bool) {
         let p = ApiPath::parse(path).unwrap();
-        let status = p.is_status();
+        let status = p.subresource.as_deref() == Some("status");
         (p.group, p.namespace, p.plural, p.name, status)
     }
 
