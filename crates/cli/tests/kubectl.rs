@@ -409,6 +409,18 @@ fn istio_objects_answer_in_the_version_asked_for() {
     assert_eq!(stored["spec"], patched["spec"]);
 }
 
+/// kubectl's generators (`create configmap`, `create deployment`, …) send protobuf, which weir
+/// does not read: a clear error naming what to do instead, and nothing stored.
+#[test]
+fn protobuf_bodies_get_a_clear_error() {
+    let Some(k) = Kubectl::start() else { return };
+    let refused = k.fails(&["create", "configmap", "generated", "--from-literal=a=b"]);
+    assert!(refused.contains("application/vnd.kubernetes.protobuf"), "{refused}");
+    assert!(refused.contains("create -f"), "{refused}");
+    k.fails(&["get", "configmap", "generated"]);
+    k.weir.fails(&["get", "cm", "generated"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes that work through JSON merge patches and /scale (helper H1)
 

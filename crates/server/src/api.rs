@@ -171,6 +171,9 @@ async fn handle<C: Cluster + Clone>(
 ) -> Result<Response, Error> {
     let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
     let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
+    if matches!(*method, Method::POST | Method::PUT) {
+        check_body_media_type(headers)?;
+    }
     let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
         Some(rt) => rt,
         None if matches!(*method, Method::POST | Method::PUT) => {
@@ -298,6 +301,20 @@ fn selector(query: &HashMap<String, String>) -> Result<Option<LabelSelector>, Er
         .filter(|s| !s.is_empty())
         .map(|s| LabelSelector::parse(s))
         .transpose()
+}
+
+/// Refuses the binary encodings a Kubernetes API server also speaks (kubectl's generators such
+/// as `kubectl create configmap` send protobuf): weir reads JSON only.
+fn check_body_media_type(headers: &HeaderMap) -> Result<(), Error> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let media_type = content_type.and_then(|c| c.split(';').next()).unwrap_or("").trim();
+    if matches!(media_type, "application/vnd.kubernetes.protobuf" | "application/cbor") {
+        return Err(Error::BadRequest(format!(
+            "the body's content type {media_type} is not supported: send application/json \
+             (with kubectl, write a manifest and use `kubectl create -f` or `kubectl apply -f`)"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_object(body: &Bytes) -> Result<Object, Error> {
