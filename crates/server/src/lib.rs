@@ -56,6 +56,9 @@ pub struct UpConfig {
     pub seed: Vec<Object>,
 }
 
+/// How long open API connections (watches) may stay after a stop is asked for.
+const API_DRAIN: Duration = Duration::from_secs(5);
+
 /// How long pods get to stop after the API has stopped (their own grace periods apply within).
 const STOP_GRACE: Duration = Duration::from_secs(40);
 
@@ -206,15 +209,27 @@ pub async fn up(
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 
     let stop = shutdown.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown_signal => {}
-                () = stop.wait() => {}
-            }
-            stop.trigger();
-        })
-        .await;
+    let graceful = axum::serve(listener, app).with_graceful_shutdown(async move {
+        tokio::select! {
+            () = shutdown_signal => {}
+            () = stop.wait() => {}
+        }
+        stop.trigger();
+    });
+    // Requests in flight finish; a watch a client keeps open (`kubectl get -w`) would hold the
+    // stop forever, so open connections get API_DRAIN and are then closed, as an API server
+    // closes its watches when it stops.
+    let drained = shutdown.clone();
+    let served = tokio::select! {
+        served = graceful => served,
+        () = async move {
+            drained.wait().await;
+            tokio::time::sleep(API_DRAIN).await;
+        } => {
+            tracing::info!("closing API connections still open after {API_DRAIN:?} (watches)");
+            Ok(())
+        }
+    };
     shutdown.trigger();
     let stopped = futures::future::join_all(controllers);
     if tokio::time::timeout(STOP_GRACE, stopped).await.is_err() {

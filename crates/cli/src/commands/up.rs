@@ -39,6 +39,10 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
             let e = &started.endpoints;
             println!("weir is up (data in {})", started.data_dir.root().display());
             println!("  api      {}   (token in {})", e.api, e.token_file.display());
+            println!(
+                "  kubectl  KUBECONFIG={} kubectl …   (https on the same port)",
+                started.data_dir.kubeconfig_path().display()
+            );
             for (name, url) in [("gateway", &e.gateway), ("mesh", &e.mesh), ("metrics", &e.metrics)]
             {
                 if let Some(url) = url {
