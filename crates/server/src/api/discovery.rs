@@ -87,6 +87,31 @@ pub(crate) struct KindFacts {
     pub(crate) status_versions: Vec<String>,
     /// `subresources.scale` per version.
     pub(crate) scale: BTreeMap<String, ScalePaths>,
+    /// Every version the CRD declares, in its order.
+    pub(crate) versions: Vec<String>,
+}
+
+impl KindFacts {
+    /// The version whose subresources describe `version`: itself when the CRD declares it,
+    /// else the CRD's first (weir serves Istio's kinds in v1 too, which older CRDs lack).
+    pub(crate) fn declared<'a>(&'a self, version: &'a str) -> &'a str {
+        if self.versions.iter().any(|v| v == version) {
+            version
+        } else {
+            self.versions.first().map_or(version, String::as_str)
+        }
+    }
+
+    /// Whether `version` has a `status` subresource.
+    pub(crate) fn has_status(&self, version: &str) -> bool {
+        let declared = self.declared(version);
+        self.status_versions.iter().any(|v| v == declared)
+    }
+
+    /// The `scale` subresource of `version`, if any.
+    pub(crate) fn scale_of(&self, version: &str) -> Option<&ScalePaths> {
+        self.scale.get(self.declared(version))
+    }
 }
 
 /// Facts by `(group, kind)`.
@@ -113,6 +138,7 @@ pub(crate) fn facts_from_crd(crd: &Value) -> Option<((String, String), KindFacts
     let versions = spec.get("versions").and_then(Value::as_array).into_iter().flatten();
     for version in versions {
         let Some(name) = version.get("name").and_then(Value::as_str) else { continue };
+        facts.versions.push(name.to_owned());
         let Some(subresources) = version.get("subresources") else { continue };
         if subresources.get("status").is_some() {
             facts.status_versions.push(name.to_owned());
@@ -272,9 +298,8 @@ fn describe(rt: &ResourceType, version: &str, facts: &Facts) -> Described {
         namespaced: rt.namespaced(),
         short_names: rt.short_names.clone(),
         categories,
-        status: builtin(&BUILTIN_STATUS)
-            || fact.is_some_and(|f| f.status_versions.iter().any(|v| v == version)),
-        scale: builtin(&BUILTIN_SCALE) || fact.is_some_and(|f| f.scale.contains_key(version)),
+        status: builtin(&BUILTIN_STATUS) || fact.is_some_and(|f| f.has_status(version)),
+        scale: builtin(&BUILTIN_SCALE) || fact.is_some_and(|f| f.scale_of(version).is_some()),
         log: rt.group.is_empty() && rt.kind == "Pod",
     }
 }
@@ -522,6 +547,8 @@ mod tests {
             let vs = resource(&istio, "virtualservices");
             assert_eq!(vs["categories"], json!(["istio-io", "networking-istio-io"]));
             assert_eq!(vs["singularName"], "virtualservice");
+            // The fixtures' Istio CRD predates v1: v1 is described as its first version.
+            resource(&istio, "virtualservices/status");
         }
         assert!(api_resource_list(&registry, &facts, "apps", "v1beta1").is_none());
         for resource in core["resources"].as_array().unwrap() {

@@ -36,7 +36,7 @@ impl ScaleSource {
             return Some(ScaleSource::Workload);
         }
         let fact = facts.get(&(rt.group.clone(), rt.kind.clone()))?;
-        fact.scale.get(version).cloned().map(ScaleSource::Custom)
+        fact.scale_of(version).cloned().map(ScaleSource::Custom)
     }
 
     fn spec_path(&self) -> Vec<&str> {
