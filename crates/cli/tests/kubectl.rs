@@ -54,8 +54,11 @@ impl Kubectl {
     /// `None` when no kubectl is installed (outside CI).
     fn start() -> Option<Kubectl> {
         let binary = kubectl_binary()?;
-        let weir = Weir::start();
-        Some(Kubectl { weir, binary, home: tempfile::tempdir().unwrap() })
+        Some(Kubectl::with(Weir::start(), binary))
+    }
+
+    fn with(weir: Weir, binary: PathBuf) -> Kubectl {
+        Kubectl { weir, binary, home: tempfile::tempdir().unwrap() }
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -235,6 +238,28 @@ fn kubeconfig_reaches_weir_over_tls_with_the_token() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("Unauthorized") || stderr.contains("logged in"), "{stderr}");
+}
+
+/// The kubeconfig is rewritten on every start (the port may change); the CA is kept.
+#[test]
+fn kubeconfig_follows_the_port_across_restarts() {
+    let Some(binary) = kubectl_binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server_of = |path: &Path| {
+        let config: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        config["clusters"][0]["cluster"]["server"].as_str().unwrap().to_owned()
+    };
+    let first = Kubectl::with(Weir::start_in(dir.path(), &[]), binary.clone());
+    let ca = std::fs::read_to_string(dir.path().join("ca.crt")).unwrap();
+    assert_eq!(server_of(&first.kubeconfig()), first.weir.api().replace("http://", "https://"));
+    let Kubectl { weir, .. } = first;
+    assert!(weir.stop().success());
+
+    let second = Kubectl::with(Weir::start_in(dir.path(), &[]), binary);
+    assert_eq!(server_of(&second.kubeconfig()), second.weir.api().replace("http://", "https://"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("ca.crt")).unwrap(), ca);
+    assert!(second.json(&["version"])["serverVersion"]["gitVersion"].is_string());
 }
 
 #[test]
