@@ -16,7 +16,7 @@ pub(crate) mod listener;
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -119,6 +119,9 @@ fn load(paths: &TlsPaths) -> Result<ServingTls, TlsError> {
         path: path.to_owned(),
         source: io::Error::new(io::ErrorKind::InvalidData, format!("no valid {what} in the file")),
     };
+    for key in [&paths.ca_key, &paths.serving_key] {
+        tighten(key)?;
+    }
     let ca_pem = read(&paths.ca_cert)?;
     CertificateDer::from_pem_slice(ca_pem.as_bytes())
         .map_err(|_| invalid(&paths.ca_cert, "certificate"))?;
@@ -131,6 +134,18 @@ fn load(paths: &TlsPaths) -> Result<ServingTls, TlsError> {
         .map_err(|_| invalid(&paths.serving_key, "private key"))?;
     let config = server_config(serving_cert, key)?;
     Ok(ServingTls { ca_pem, config: Arc::new(config) })
+}
+
+/// Sets mode 0600 on a key file others can read (copied around with a lax umask, say).
+fn tighten(path: &Path) -> Result<(), TlsError> {
+    let io_error = |source| TlsError::Io { path: path.to_owned(), source };
+    let mut permissions = fs::metadata(path).map_err(io_error)?.permissions();
+    if permissions.mode() & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "key file was readable by others; setting mode 0600");
+        permissions.set_mode(0o600);
+        fs::set_permissions(path, permissions).map_err(io_error)?;
+    }
+    Ok(())
 }
 
 /// rustls with the ring provider, HTTP/1.1 announced by ALPN (the API's router speaks HTTP/1).
@@ -211,8 +226,6 @@ pub(crate) fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), TlsEr
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
     use super::*;
 
     #[test]
@@ -225,8 +238,11 @@ mod tests {
             let mode = fs::metadata(key).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{}", key.display());
         }
+        fs::set_permissions(&paths.ca_key, fs::Permissions::from_mode(0o644)).unwrap();
         let second = ensure(&paths).unwrap();
         assert_eq!(second.ca_pem, first.ca_pem, "the CA is kept across starts");
+        let mode = fs::metadata(&paths.ca_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a key readable by others is tightened");
         assert_eq!(first.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
     }
 

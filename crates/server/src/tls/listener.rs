@@ -24,8 +24,9 @@ use tokio_rustls::server::TlsStream;
 /// The first byte of a TLS record carrying a handshake message.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-/// How long a client may stay silent after connecting, or take for its TLS handshake.
-const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may stay silent after connecting, plus take for its TLS handshake (a
+/// browser may open a connection well before it sends a request on it).
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections classified but not yet taken by the server.
 const READY_QUEUE: usize = 64;
