@@ -312,6 +312,31 @@ fn api_versions_and_api_resources() {
     let core: Value = serde_json::from_str(&k.ok(&["get", "--raw", "/api/v1"])).unwrap();
     assert!(core["resources"].as_array().unwrap().iter().any(|r| r["name"] == "pods/log"));
 
+    // The aggregated discovery kubectl asks for first (client-go falls back to the legacy
+    // documents when the answer's Content-Type does not name it).
+    let token = std::fs::read_to_string(k.weir.data_dir().join("token")).unwrap();
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    for path in ["/api", "/apis"] {
+        let response = support::raw_http(
+            &k.weir.api(),
+            &format!(
+                "GET {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nAccept: {accept}",
+                token.trim()
+            ),
+        );
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains(
+                "content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"
+            ),
+            "{head}"
+        );
+        let document: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(document["kind"], "APIGroupDiscoveryList", "{path}");
+    }
+
     // A CRD applied at runtime shows up.
     let crd = k.write(
         "crd.yaml",
