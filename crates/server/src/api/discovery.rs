@@ -218,6 +218,7 @@ pub(crate) fn groups(registry: &Registry) -> Vec<Group> {
     }
     by_name
         .into_iter()
+        .filter(|(_, versions)| !versions.is_empty())
         .map(|(name, mut versions)| {
             versions.sort_by(|a, b| compare_versions(a, b));
             Group { name: name.to_owned(), versions }
@@ -233,11 +234,13 @@ fn version_entry(group: &str, version: &str) -> Value {
     json!({ "groupVersion": group_version(group, version), "version": version })
 }
 
+/// The legacy document of a group (`groups` never yields one without versions).
 fn group_document(group: &Group) -> Value {
+    let preferred = group.versions.first().map(String::as_str).unwrap_or_default();
     json!({
         "name": group.name,
         "versions": group.versions.iter().map(|v| version_entry(&group.name, v)).collect::<Vec<_>>(),
-        "preferredVersion": version_entry(&group.name, &group.versions[0]),
+        "preferredVersion": version_entry(&group.name, preferred),
     })
 }
 
