@@ -7,3 +7,5 @@
 
 pub mod data;
 pub mod schema;
+pub mod strategic;
+pub mod apply;
