@@ -528,3 +528,47 @@ pub fn record_update(
     set_entries(new, entries);
     Ok(())
 }
+
+/// The applied configuration must address the request's object: the API server's 400s for a
+/// missing or different kind, apiVersion, name or namespace.
+pub fn check_identity(
+    config: &Value,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<(), ApplyError> {
+    let text = |pointer: &str| config.pointer(pointer).and_then(Value::as_str);
+    let bad = |message: String| Err(ApplyError::BadRequest(message));
+    let Some(config_kind) = text("/kind").filter(|k| !k.is_empty()) else {
+        return bad(format!("Object 'Kind' is missing in '{config}'"));
+    };
+    let Some(config_version) = text("/apiVersion").filter(|v| !v.is_empty()) else {
+        return bad(format!("Object 'apiVersion' is missing in '{config}'"));
+    };
+    if config_version != api_version {
+        return bad(format!(
+            "Incorrect version specified in apply patch. Specified patch version: \
+             {config_version}, expected: {api_version}"
+        ));
+    }
+    if config_kind != kind {
+        return bad(format!(
+            "the kind of the object ({config_kind}) does not match the kind on the URL ({kind})"
+        ));
+    }
+    let config_name = text("/metadata/name").unwrap_or("");
+    if config_name != name {
+        return bad(format!(
+            "the name of the object ({config_name}) does not match the name on the URL ({name})"
+        ));
+    }
+    if let (Some(url), Some(body)) = (namespace, text("/metadata/namespace"))
+        && url != body
+    {
+        return bad(format!(
+            "the namespace of the object ({body}) does not match the namespace on the URL ({url})"
+        ));
+    }
+    Ok(())
+}
