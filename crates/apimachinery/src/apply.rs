@@ -402,7 +402,7 @@ pub fn apply(request: &ApplyRequest<'_>) -> Result<Value, ApplyError> {
             manager: BEFORE_FIRST_APPLY.to_owned(),
             operation: "Update".to_owned(),
             api_version: request.api_version.to_owned(),
-            time: None,
+            time: Some(Value::String(request.now.to_owned())),
             subresource: None,
             fields: live_leaves.keys().cloned().collect(),
         });

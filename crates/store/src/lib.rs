@@ -53,7 +53,7 @@ mod watch;
 pub use error::StoreError;
 pub use object::MAX_OBJECT_BYTES;
 pub use options::{Clock, StoreOptions, SystemClock};
-pub use patching::{crd_name, patch_value};
+pub use patching::{check_apply_identity, crd_name, patch_value};
 pub use store::{DB_FILE, Store};
 
 /// File name of the data directory's lock file.

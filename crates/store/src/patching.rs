@@ -82,8 +82,9 @@ pub fn patch_value(
     }
 }
 
-/// Checks that an applied configuration addresses the request's object.
-pub(crate) fn check_apply_identity(
+/// Checks that an applied configuration addresses the request's object (kind, apiVersion,
+/// name and namespace of the URL); other patches pass.
+pub fn check_apply_identity(
     patch: &Patch,
     rt: &ResourceType,
     name: &str,
