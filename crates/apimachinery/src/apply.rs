@@ -426,7 +426,8 @@ pub fn apply(request: &ApplyRequest<'_>) -> Result<Value, ApplyError> {
             }
         } else {
             let message = format!("conflict with {}", entry.describe());
-            conflicts.extend(taken.iter().map(|p| (entry.describe(), message.clone(), display_path(p))));
+            conflicts
+                .extend(taken.iter().map(|p| (entry.describe(), message.clone(), display_path(p))));
         }
     }
     if !conflicts.is_empty() {
@@ -434,7 +435,8 @@ pub fn apply(request: &ApplyRequest<'_>) -> Result<Value, ApplyError> {
     }
 
     let config_set: BTreeSet<Path> = config_leaves.keys().cloned().collect();
-    let previous = entries.iter().find(|e| is_applier(e)).map(|e| e.fields.clone()).unwrap_or_default();
+    let previous =
+        entries.iter().find(|e| is_applier(e)).map(|e| e.fields.clone()).unwrap_or_default();
     let others: Vec<&Path> =
         entries.iter().filter(|e| !is_applier(e)).flat_map(|e| e.fields.iter()).collect();
     for path in previous.difference(&config_set) {
@@ -478,10 +480,8 @@ fn conflict_error(conflicts: Vec<(String, String, String)>) -> ApplyError {
         }
         format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
     };
-    let conflicts = conflicts
-        .into_iter()
-        .map(|(_, message, field)| Conflict { message, field })
-        .collect();
+    let conflicts =
+        conflicts.into_iter().map(|(_, message, field)| Conflict { message, field }).collect();
     ApplyError::Conflict { message, conflicts }
 }
 

@@ -56,9 +56,12 @@ pub struct SchemaError(String);
 pub struct Schemas {
     nodes: Vec<Node>,
     exts: Vec<Ext>,
-    kinds: HashMap<(Box<str>, Box<str>, Box<str>), (Field, Origin)>,
+    kinds: HashMap<Gvk, (Field, Origin)>,
     object_meta: Option<Field>,
 }
+
+/// Group, version, kind.
+type Gvk = (Box<str>, Box<str>, Box<str>);
 
 /// A kind's schema root and where it comes from.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +102,10 @@ enum Shape {
     /// No schema (or `x-kubernetes-preserve-unknown-fields` without properties).
     Any,
     Scalar,
-    Struct { fields: Box<[(Box<str>, Field)]>, rest: Option<Field> },
+    Struct {
+        fields: Box<[(Box<str>, Field)]>,
+        rest: Option<Field>,
+    },
     Map(Field),
     List(Field),
     /// A custom kind's `metadata`: the built-in ObjectMeta.
@@ -162,7 +168,7 @@ impl Schemas {
 
     /// The schema of `group`/`version`/`kind` (core kinds have the group `""`).
     pub fn kind(&self, group: &str, version: &str, kind: &str) -> Option<Kind<'_>> {
-        let key: (Box<str>, Box<str>, Box<str>) = (group.into(), version.into(), kind.into());
+        let key: Gvk = (group.into(), version.into(), kind.into());
         self.kinds.get(&key).map(|(field, origin)| Kind {
             ty: Type { schemas: self, field: *field },
             origin: *origin,
@@ -202,7 +208,9 @@ impl Schemas {
     fn add_crd(&mut self, crd: &Value) -> Result<(), SchemaError> {
         let spec = crd.get("spec").ok_or_else(|| SchemaError("no spec".to_owned()))?;
         let text = |v: Option<&Value>, what: &str| {
-            v.and_then(Value::as_str).map(str::to_owned).ok_or_else(|| SchemaError(format!("no {what}")))
+            v.and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| SchemaError(format!("no {what}")))
         };
         let group = text(spec.get("group"), "spec.group")?;
         let kind = text(spec.pointer("/names/kind"), "spec.names.kind")?;
@@ -247,7 +255,12 @@ impl Schemas {
         Field { node: self.push(shape, ext), ext: NO_EXT }
     }
 
-    fn shape_of(&mut self, schema: &Value, ids: &HashMap<&str, u32>, crd_root: bool) -> (Shape, u32) {
+    fn shape_of(
+        &mut self,
+        schema: &Value,
+        ids: &HashMap<&str, u32>,
+        crd_root: bool,
+    ) -> (Shape, u32) {
         let ext = self.intern_ext(schema);
         if let Some(target) = reference(schema).and_then(|name| ids.get(name)) {
             // A bare `$ref` inside `items`/`additionalProperties` is handled by field_of; a
@@ -256,7 +269,8 @@ impl Schemas {
             return (Shape::Struct { fields: Box::new([]), rest: Some(field) }, ext);
         }
         let ty = schema.get("type").and_then(Value::as_str);
-        let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        let preserve =
+            schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
         if let Some(items) = schema.get("items") {
             return (Shape::List(self.field_of(items, ids)), ext);
         }
@@ -276,7 +290,9 @@ impl Schemas {
                 fields.sort_by(|a, b| a.0.cmp(&b.0));
                 let rest = match additional {
                     Some(values) => Some(self.field_of(values, ids)),
-                    None if preserve => Some(Field { node: self.push(Shape::Any, NO_EXT), ext: NO_EXT }),
+                    None if preserve => {
+                        Some(Field { node: self.push(Shape::Any, NO_EXT), ext: NO_EXT })
+                    }
                     None => None,
                 };
                 (Shape::Struct { fields: fields.into_boxed_slice(), rest }, ext)
@@ -345,8 +361,10 @@ impl<'a> Type<'a> {
                     None => return current,
                 },
                 Shape::Struct { fields, rest: Some(alias) } if fields.is_empty() => {
-                    let ext = if current.field.ext != NO_EXT { current.field.ext } else { alias.ext };
-                    current = Type { schemas: current.schemas, field: Field { node: alias.node, ext } };
+                    let ext =
+                        if current.field.ext != NO_EXT { current.field.ext } else { alias.ext };
+                    current =
+                        Type { schemas: current.schemas, field: Field { node: alias.node, ext } };
                 }
                 _ => return current,
             }
@@ -401,13 +419,16 @@ impl<'a> Type<'a> {
         declared.or_else(|| {
             let resolved = self.resolved();
             let on_field = resolved.schemas.exts.get(resolved.field.ext as usize).and_then(&get);
-            on_field.or_else(|| resolved.schemas.exts.get(resolved.node().ext as usize).and_then(&get))
+            on_field
+                .or_else(|| resolved.schemas.exts.get(resolved.node().ext as usize).and_then(&get))
         })
     }
 
     /// How a strategic merge patch merges this list.
     pub fn list_patch(self) -> ListPatch<'a> {
-        if self.ext(|e| e.replace.then_some(())).is_some() || self.ext(|e| e.merge.then_some(())).is_none() {
+        if self.ext(|e| e.replace.then_some(())).is_some()
+            || self.ext(|e| e.merge.then_some(())).is_none()
+        {
             return ListPatch::Replace;
         }
         match self.ext(|e| e.merge_key.as_deref()) {

@@ -80,11 +80,18 @@ fn no_merge_key(item: &Value, key: &str) -> PatchError {
 
 fn bad_patch_type(directive: &Value, map: &Map<String, Value>) -> PatchError {
     let directive = go_display(directive);
-    bad(format!("unknown patch type: {directive} in map: {}", go_display(&Value::Object(map.clone()))))
+    bad(format!(
+        "unknown patch type: {directive} in map: {}",
+        go_display(&Value::Object(map.clone()))
+    ))
 }
 
 /// Applies `patch` to `original` (a whole object) with the object's schema `ty`.
-pub fn strategic_merge_patch(original: &Value, patch: &Value, ty: Option<Type<'_>>) -> Result<Value> {
+pub fn strategic_merge_patch(
+    original: &Value,
+    patch: &Value,
+    ty: Option<Type<'_>>,
+) -> Result<Value> {
     let Value::Object(patch) = patch else {
         return Err(bad(format!(
             "invalid JSON document: a strategic merge patch must be a JSON object, not {}",
@@ -180,7 +187,10 @@ fn merge_value(original: Value, patch: Value, ty: Option<Type<'_>>) -> Result<Va
 
 /// `$retainKeys`: keys of `original` missing from the list are cleared; every key the patch
 /// sets must be in the list.
-fn apply_retain_keys(original: &mut Map<String, Value>, patch: &mut Map<String, Value>) -> Result<()> {
+fn apply_retain_keys(
+    original: &mut Map<String, Value>,
+    patch: &mut Map<String, Value>,
+) -> Result<()> {
     let Some(retain) = patch.shift_remove(RETAIN_KEYS) else { return Ok(()) };
     let Value::Array(retain) = retain else {
         return Err(bad("invalid patch format of retainKeys"));
@@ -402,7 +412,11 @@ fn merge_keyed_list(
 }
 
 /// Splits `list` into the items present in `by` and the others, each in list order.
-fn partition(list: Vec<Value>, by: &[Value], merge_key: Option<&str>) -> Result<(Vec<Value>, Vec<Value>)> {
+fn partition(
+    list: Vec<Value>,
+    by: &[Value],
+    merge_key: Option<&str>,
+) -> Result<(Vec<Value>, Vec<Value>)> {
     let (mut present, mut absent) = (Vec::new(), Vec::new());
     for item in list {
         let found = match merge_key {
@@ -481,6 +495,9 @@ mod tests {
 
     #[test]
     fn go_display_renders_maps_sorted() {
-        assert_eq!(go_display(&json!({"name": "x", "$patch": "delete"})), "map[$patch:delete name:x]");
+        assert_eq!(
+            go_display(&json!({"name": "x", "$patch": "delete"})),
+            "map[$patch:delete name:x]"
+        );
     }
 }

@@ -67,12 +67,19 @@ struct ExpectedError {
 fn kind_of(spec: &str) -> (Kind<'static>, String) {
     let (api_version, kind) = spec.split_once(' ').expect("kind: '<apiVersion> <Kind>'");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let found = builtin().kind(group, version, kind).unwrap_or_else(|| panic!("no schema for {spec}"));
+    let found =
+        builtin().kind(group, version, kind).unwrap_or_else(|| panic!("no schema for {spec}"));
     (found, api_version.to_owned())
 }
 
 /// Runs one step; the new object or (reason, message, conflicting fields).
-fn run(step: &Step, object: Option<&Value>, kind: Kind<'static>, api_version: &str, now: &str) -> Result<Value, (String, String, Vec<String>)> {
+fn run(
+    step: &Step,
+    object: Option<&Value>,
+    kind: Kind<'static>,
+    api_version: &str,
+    now: &str,
+) -> Result<Value, (String, String, Vec<String>)> {
     if let Some(patch) = &step.strategic {
         let original = object.cloned().unwrap_or(Value::Null);
         return strategic_merge_patch(&original, patch, Some(kind.ty)).map_err(|e| match e {
@@ -117,7 +124,11 @@ fn run_file(file: &str) {
     assert!(!cases.is_empty());
     let mut failures = Vec::new();
     for case in &cases {
-        assert!(!case.source.trim().is_empty(), "{}: every case says where it comes from", case.name);
+        assert!(
+            !case.source.trim().is_empty(),
+            "{}: every case says where it comes from",
+            case.name
+        );
         let (kind, api_version) = kind_of(&case.kind);
         let mut object = case.object.clone();
         for (index, step) in case.steps.iter().enumerate() {
@@ -152,7 +163,13 @@ fn run_file(file: &str) {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -166,10 +166,9 @@ fn error_from_status(status: StatusCode, body: &Value) -> Error {
         (401, _) => Error::Unauthorized,
         (404, _) => Error::NotFound { kind: or(kind, "resource"), name },
         (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
-        (409, _) if body.pointer("/details/causes").is_some() => Error::ApplyConflict {
-            message,
-            causes: causes(body),
-        },
+        (409, _) if body.pointer("/details/causes").is_some() => {
+            Error::ApplyConflict { message, causes: causes(body) }
+        }
         (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
         (410, _) => {
             let numbers: Vec<u64> = message

@@ -94,7 +94,10 @@ impl Patch {
     pub fn from_request(content_type: &str, body: &[u8], params: &PatchParams) -> Result<Self> {
         let media_type = content_type.split(';').next().unwrap_or("").trim();
         if params.force && media_type != "application/apply-patch+yaml" {
-            return Err(patch_options_invalid("force", "Forbidden: may not be specified for non-apply patch"));
+            return Err(patch_options_invalid(
+                "force",
+                "Forbidden: may not be specified for non-apply patch",
+            ));
         }
         match media_type {
             "application/merge-patch+json" => serde_json::from_slice(body)
@@ -205,7 +208,10 @@ mod tests {
         let Patch::Apply { config, field_manager, force } = &patch else { panic!("{patch:?}") };
         assert_eq!(config["data"]["k"], "v");
         assert_eq!((field_manager.as_str(), *force), ("kubectl", true));
-        assert_eq!(patch.query(), vec![("fieldManager", "kubectl".to_owned()), ("force", "true".to_owned())]);
+        assert_eq!(
+            patch.query(),
+            vec![("fieldManager", "kubectl".to_owned()), ("force", "true".to_owned())]
+        );
     }
 
     #[test]

@@ -229,7 +229,9 @@ async fn handle<C: Cluster + Clone>(
             let patch = Patch::from_request(content_type, body, &params)?;
             weir_store::check_apply_identity(&patch, &rt, name, namespace)?;
             let creates = match subresource {
-                Subresource::Main => check_patch_result(cluster, &rt, namespace, name, &patch).await?,
+                Subresource::Main => {
+                    check_patch_result(cluster, &rt, namespace, name, &patch).await?
+                }
                 Subresource::Status => false,
             };
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
@@ -361,7 +363,11 @@ async fn check_patch_result<C: Cluster>(
     let forced;
     let checked = match patch {
         Patch::Apply { config, field_manager, .. } => {
-            forced = Patch::Apply { config: config.clone(), field_manager: field_manager.clone(), force: true };
+            forced = Patch::Apply {
+                config: config.clone(),
+                field_manager: field_manager.clone(),
+                force: true,
+            };
             &forced
         }
         other => other,

@@ -72,12 +72,14 @@ async fn server_side_apply_creates_conflicts_and_forces() {
     assert_eq!(code, 422, "no fieldManager: {status}");
     assert_eq!(status["reason"], "Invalid");
 
-    let (code, created) = patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, DEPLOYMENT_YAML).await;
+    let (code, created) =
+        patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, DEPLOYMENT_YAML).await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(created["metadata"]["managedFields"][0]["manager"], "kubectl");
     assert_eq!(created["metadata"]["managedFields"][0]["operation"], "Apply");
 
-    let (code, same) = patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, DEPLOYMENT_YAML).await;
+    let (code, same) =
+        patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, DEPLOYMENT_YAML).await;
     assert_eq!(code, 200);
     assert_eq!(same["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
 
@@ -85,31 +87,47 @@ async fn server_side_apply_creates_conflicts_and_forces() {
     let (code, status) = patch(&base, &format!("{path}?fieldManager=hpa"), yaml, &other).await;
     assert_eq!(code, 409, "{status}");
     assert_eq!(status["reason"], "Conflict");
-    assert_eq!(status["message"], "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"
+    );
     assert_eq!(
         status["details"]["causes"],
         json!([{"reason": "FieldManagerConflict", "field": ".spec.replicas", "message": "conflict with \"kubectl\""}])
     );
 
-    let (code, forced) = patch(&base, &format!("{path}?fieldManager=hpa&force=true"), yaml, &other).await;
+    let (code, forced) =
+        patch(&base, &format!("{path}?fieldManager=hpa&force=true"), yaml, &other).await;
     assert_eq!(code, 200, "{forced}");
     assert_eq!(forced["spec"]["replicas"], 5);
     assert_eq!(forced["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.27");
 
     let renamed = DEPLOYMENT_YAML.replace("name: web", "name: api");
-    let (code, status) = patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, &renamed).await;
+    let (code, status) =
+        patch(&base, &format!("{path}?fieldManager=kubectl"), yaml, &renamed).await;
     assert_eq!(code, 400, "{status}");
-    assert_eq!(status["message"], "the name of the object (api) does not match the name on the URL (web)");
+    assert_eq!(
+        status["message"],
+        "the name of the object (api) does not match the name on the URL (web)"
+    );
 
     // kube-rs' Patch::Apply maps to the same request through the client.
     let deploys = rt("deployments");
     let config: Value = serde_json::from_str(&serde_json::to_string(&json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"},
         "spec": {"replicas": 7}})).unwrap()).unwrap();
-    let apply = |force| Patch::Apply { config: config.clone(), field_manager: "kube-rs".into(), force };
-    let err = client.patch(&deploys, Some("ns"), "web", &apply(false), Subresource::Main).await.unwrap_err();
-    assert!(matches!(&err, Error::ApplyConflict { causes, .. } if causes[0].field == ".spec.replicas"), "{err:?}");
-    let applied = client.patch(&deploys, Some("ns"), "web", &apply(true), Subresource::Main).await.unwrap();
+    let apply =
+        |force| Patch::Apply { config: config.clone(), field_manager: "kube-rs".into(), force };
+    let err = client
+        .patch(&deploys, Some("ns"), "web", &apply(false), Subresource::Main)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ApplyConflict { causes, .. } if causes[0].field == ".spec.replicas"),
+        "{err:?}"
+    );
+    let applied =
+        client.patch(&deploys, Some("ns"), "web", &apply(true), Subresource::Main).await.unwrap();
     assert_eq!(applied.data["spec"]["replicas"], 7);
 }
 
@@ -118,7 +136,13 @@ async fn strategic_merge_patch_merges_containers_and_is_refused_on_custom_resour
     let (base, client, _dir) = start().await;
     let deploys = rt("deployments");
     let path = "/apis/apps/v1/namespaces/ns/deployments/web";
-    let (code, _) = patch(&base, &format!("{path}?fieldManager=kubectl"), "application/apply-patch+yaml", DEPLOYMENT_YAML).await;
+    let (code, _) = patch(
+        &base,
+        &format!("{path}?fieldManager=kubectl"),
+        "application/apply-patch+yaml",
+        DEPLOYMENT_YAML,
+    )
+    .await;
     assert_eq!(code, 201);
 
     let smp = Patch::Strategic(json!({"spec": {"template": {"spec": {
@@ -130,17 +154,30 @@ async fn strategic_merge_patch_merges_containers_and_is_refused_on_custom_resour
         json!([{"name": "nginx", "image": "nginx:1.27"}, {"name": "sidecar", "image": "busybox"}])
     );
 
-    let (code, status) = patch(&base, path, "application/strategic-merge-patch+json",
-        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#).await;
+    let (code, status) = patch(
+        &base,
+        path,
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
+    )
+    .await;
     assert_eq!(code, 400, "{status}");
     assert_eq!(status["message"], "map: map[image:x] does not contain declared merge key: name");
 
     let rollouts = rt("rollouts");
-    let rollout = weir_cluster::Object::from_value(json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "r", "namespace": "ns"}, "spec": {"replicas": 1}})).unwrap();
+    let rollout = weir_cluster::Object::from_value(
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "r", "namespace": "ns"}, "spec": {"replicas": 1}}),
+    )
+    .unwrap();
     client.create(&rollouts, rollout).await.unwrap();
-    let (code, status) = patch(&base, "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/r",
-        "application/strategic-merge-patch+json", r#"{"spec":{"replicas":2}}"#).await;
+    let (code, status) = patch(
+        &base,
+        "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/r",
+        "application/strategic-merge-patch+json",
+        r#"{"spec":{"replicas":2}}"#,
+    )
+    .await;
     assert_eq!(code, 415, "{status}");
     assert_eq!(status["reason"], "UnsupportedMediaType");
 

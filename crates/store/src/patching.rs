@@ -120,8 +120,9 @@ mod tests {
     fn strategic_merge_patch_on_a_custom_resource_is_unsupported() {
         let live = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r"}});
         let patch = Patch::Strategic(json!({"spec": {"replicas": 2}}));
-        let err = patch_value(Some(&live), &patch, &rt("argoproj.io/v1alpha1", "Rollout"), None, "")
-            .unwrap_err();
+        let err =
+            patch_value(Some(&live), &patch, &rt("argoproj.io/v1alpha1", "Rollout"), None, "")
+                .unwrap_err();
         assert_eq!(err.status(), 415);
         assert_eq!(err.reason(), "UnsupportedMediaType");
     }
@@ -139,8 +140,17 @@ mod tests {
             field_manager: manager.to_owned(),
             force: false,
         };
-        let first = patch_value(None, &apply("a", json!([{"id": "x", "n": 1}])), &widget, Some(&crd), "t1").unwrap();
-        let second = patch_value(Some(&first), &apply("b", json!([{"id": "y", "n": 2}])), &widget, Some(&crd), "t2").unwrap();
+        let first =
+            patch_value(None, &apply("a", json!([{"id": "x", "n": 1}])), &widget, Some(&crd), "t1")
+                .unwrap();
+        let second = patch_value(
+            Some(&first),
+            &apply("b", json!([{"id": "y", "n": 2}])),
+            &widget,
+            Some(&crd),
+            "t2",
+        )
+        .unwrap();
         // A list map: both items kept, each with its owner.
         assert_eq!(second["spec"]["parts"], json!([{"id": "x", "n": 1}, {"id": "y", "n": 2}]));
         assert_eq!(second["metadata"]["managedFields"].as_array().unwrap().len(), 2);

@@ -35,7 +35,8 @@ async fn a_strategic_merge_patch_stores_no_directive() {
     let patch = Patch::Strategic(json!({"spec": {"template": {"spec": {
         "$setElementOrder/containers": [{"name": "x"}],
         "containers": [{"name": "x", "image": "v2"}]}}}}));
-    let patched = store.patch(&deploys, Some("ns"), "web", &patch, Subresource::Main).await.unwrap();
+    let patched =
+        store.patch(&deploys, Some("ns"), "web", &patch, Subresource::Main).await.unwrap();
     let stored = store.get(&deploys, Some("ns"), "web").await.unwrap();
     assert_eq!(patched, stored);
     let value = stored.to_value();
@@ -51,9 +52,15 @@ async fn a_refused_strategic_merge_patch_changes_nothing() {
     let (_dir, store) = store();
     let deploys = rt("deployments");
     let created = store.create(&deploys, deployment("v1")).await.unwrap();
-    let patch = Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"image": "v2"}]}}}}));
-    let err = store.patch(&deploys, Some("ns"), "web", &patch, Subresource::Main).await.unwrap_err();
-    assert_eq!(err, Error::BadRequest("map: map[image:v2] does not contain declared merge key: name".into()));
+    let patch = Patch::Strategic(
+        json!({"spec": {"template": {"spec": {"containers": [{"image": "v2"}]}}}}),
+    );
+    let err =
+        store.patch(&deploys, Some("ns"), "web", &patch, Subresource::Main).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::BadRequest("map: map[image:v2] does not contain declared merge key: name".into())
+    );
     assert_eq!(store.get(&deploys, Some("ns"), "web").await.unwrap(), created);
 
     let rollouts = rt("rollouts");
@@ -102,7 +109,10 @@ async fn apply_creates_then_conflicts_then_forces() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), 409);
-    assert_eq!(err.to_string(), "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas");
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas"
+    );
     assert_eq!(store.get(&deploys, Some("ns"), "web").await.unwrap(), created);
 
     let forced = store
@@ -110,8 +120,13 @@ async fn apply_creates_then_conflicts_then_forces() {
         .await
         .unwrap();
     assert_eq!(forced.data["spec"]["replicas"], 3);
-    let managers: Vec<&str> =
-        forced.metadata.managed_fields.iter().flatten().filter_map(|m| m.manager.as_deref()).collect();
+    let managers: Vec<&str> = forced
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.as_deref())
+        .collect();
     assert_eq!(managers, ["b"]);
 }
 
@@ -125,10 +140,13 @@ async fn apply_with_another_name_is_refused_and_creates_nothing() {
         .unwrap_err();
     assert_eq!(
         err,
-        Error::BadRequest("the name of the object (web) does not match the name on the URL (other)".into())
+        Error::BadRequest(
+            "the name of the object (web) does not match the name on the URL (other)".into()
+        )
     );
     assert!(matches!(store.get(&deploys, Some("ns"), "other").await, Err(Error::NotFound { .. })));
     let merge = Patch::Merge(json!({"spec": {"replicas": 1}}));
-    let err = store.patch(&deploys, Some("ns"), "web", &merge, Subresource::Main).await.unwrap_err();
+    let err =
+        store.patch(&deploys, Some("ns"), "web", &merge, Subresource::Main).await.unwrap_err();
     assert_eq!(err.status(), 404);
 }
