@@ -275,10 +275,6 @@ fn item_key(item: &Value, keys: &[Box<str>]) -> Result<Map<String, Value>, Strin
     Ok(key)
 }
 
-fn same_item(a: &Value, b: &Value, keys: &[Box<str>]) -> bool {
-    matches!((item_key(a, keys), item_key(b, keys)), (Ok(x), Ok(y)) if x == y)
-}
-
 /// Merges the applied configuration into the live value.
 fn merge(live: &mut Value, config: &Value, ty: Option<Type<'_>>) {
     match (&mut *live, config) {
@@ -299,25 +295,89 @@ fn merge(live: &mut Value, config: &Value, ty: Option<Type<'_>>) {
             match ty.map_or(ListType::Atomic, |t| t.list_type()) {
                 ListType::Atomic => *live = config.clone(),
                 ListType::Set => {
-                    for item in config_items {
-                        if !live_items.contains(item) {
-                            live_items.push(item.clone());
-                        }
-                    }
+                    let items = std::mem::take(live_items);
+                    *live_items =
+                        merge_in_order(items, config_items, |v| Some(encode_value(v)), |l, _| l);
                 }
                 ListType::Map(keys) => {
                     let item_ty = ty.and_then(|t| t.items());
-                    for item in config_items {
-                        match live_items.iter_mut().find(|l| same_item(l, item, keys)) {
-                            Some(slot) => merge(slot, item, item_ty),
-                            None => live_items.push(item.clone()),
-                        }
-                    }
+                    let items = std::mem::take(live_items);
+                    let id = |item: &Value| item_key(item, keys).ok().map(|k| encode_key(&k));
+                    *live_items = merge_in_order(items, config_items, id, |mut l, c| {
+                        merge(&mut l, c, item_ty);
+                        l
+                    });
                 }
             }
         }
         _ => *live = config.clone(),
     }
+}
+
+/// structured-merge-diff's order for a merged list (`visitListItems`): the applied items
+/// (shared or new) come in the applied configuration's order; an item only in the live list is
+/// emitted when the walk over the live list reaches it.
+fn merge_in_order(
+    live: Vec<Value>,
+    config: &[Value],
+    id: impl Fn(&Value) -> Option<String>,
+    mut merge_item: impl FnMut(Value, &Value) -> Value,
+) -> Vec<Value> {
+    let live_ids: Vec<Option<String>> = live.iter().map(&id).collect();
+    let config_ids: Vec<Option<String>> = config.iter().map(&id).collect();
+    let in_config = |i: &Option<String>| i.is_some() && config_ids.contains(i);
+    let mut shared: std::collections::VecDeque<&Option<String>> =
+        config_ids.iter().filter(|c| c.is_some() && live_ids.contains(c)).collect();
+    let mut live_items: Vec<Option<Value>> = live.into_iter().map(Some).collect();
+    let mut merged: Vec<&Option<String>> = Vec::new();
+    let mut out = Vec::with_capacity(live_items.len() + config.len());
+    let (mut l, mut r) = (0, 0);
+    while l < live_ids.len() || r < config.len() {
+        if l < live_ids.len() && r < config.len() {
+            if live_ids[l].is_some() && live_ids[l] == config_ids[r] {
+                if let Some(item) = live_items[l].take() {
+                    out.push(merge_item(item, &config[r]));
+                }
+                merged.push(&config_ids[r]);
+                if shared.front() == Some(&&config_ids[r]) {
+                    shared.pop_front();
+                }
+                (l, r) = (l + 1, r + 1);
+                continue;
+            }
+            if in_config(&live_ids[l]) && shared.front().is_some_and(|next| **next != live_ids[l]) {
+                l += 1;
+                continue;
+            }
+        }
+        if l < live_ids.len() {
+            if !in_config(&live_ids[l]) {
+                out.extend(live_items[l].take());
+                l += 1;
+                continue;
+            }
+            if merged.contains(&&live_ids[l]) {
+                l += 1;
+                continue;
+            }
+        }
+        if r < config.len() {
+            let matching = live_ids
+                .iter()
+                .position(|i| i.is_some() && *i == config_ids[r])
+                .and_then(|at| live_items[at].take());
+            out.push(match matching {
+                Some(item) => merge_item(item, &config[r]),
+                None => config[r].clone(),
+            });
+            merged.push(&config_ids[r]);
+            if shared.front() == Some(&&config_ids[r]) {
+                shared.pop_front();
+            }
+            r += 1;
+        }
+    }
+    out
 }
 
 /// Removes the member at `path` from `value` (a field, a list-map item or a set value).
