@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use serde::Deserialize;
+use serde::de::DeserializeSeed;
 use serde_json::Value;
 
 use crate::data;
@@ -58,6 +60,8 @@ pub struct Schemas {
     exts: Vec<Ext>,
     kinds: HashMap<Gvk, (Field, Origin)>,
     object_meta: Option<Field>,
+    /// While the swagger document is read: the node of each definition seen or referenced.
+    definitions: HashMap<Box<str>, u32>,
 }
 
 /// Group, version, kind.
@@ -137,20 +141,186 @@ pub fn builtin() -> &'static Schemas {
     static BUILTIN: OnceLock<Schemas> = OnceLock::new();
     BUILTIN.get_or_init(|| {
         let mut schemas = Schemas::empty();
-        // The embedded documents are checked by tests/data.rs; a broken one yields no kinds.
-        if let Ok(swagger) = serde_json::from_str::<Value>(data::KUBERNETES_SWAGGER) {
-            schemas.add_swagger(&swagger);
-        }
-        if let Ok(Value::Array(crds)) = serde_json::from_str::<Value>(data::BUILTIN_CRDS) {
-            for crd in &crds {
-                // Every embedded CRD has a schema; one that did not would be skipped.
-                let _ = schemas.add_crd(crd);
-            }
-        }
+        // The documents are read in one pass, one definition (one CRD) at a time, so building
+        // never holds a whole document in memory. The embedded documents are checked by
+        // tests/data.rs and the index by the tests below; a broken one would yield fewer
+        // kinds rather than a panic.
+        let mut swagger = serde_json::Deserializer::from_str(data::KUBERNETES_SWAGGER);
+        let _ = stream::Swagger(&mut schemas).deserialize(&mut swagger);
+        schemas.object_meta = schemas
+            .definitions
+            .get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+            .map(|&node| Field { node, ext: NO_EXT });
+        schemas.definitions = HashMap::new();
+        let mut crds = serde_json::Deserializer::from_str(data::BUILTIN_CRDS);
+        let _ = stream::Crds(&mut schemas).deserialize(&mut crds);
         schemas.nodes.shrink_to_fit();
         schemas.exts.shrink_to_fit();
         schemas
     })
+}
+
+/// The parts of the schema documents the index reads; everything else (descriptions, paths,
+/// validations) is skipped while parsing, so building the index never holds the whole
+/// document as a JSON tree.
+mod raw {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Deserialize)]
+    pub(super) struct Schema {
+        #[serde(rename = "$ref")]
+        pub(super) reference: Option<String>,
+        #[serde(rename = "type")]
+        pub(super) ty: Option<String>,
+        pub(super) properties: Option<BTreeMap<String, Schema>>,
+        pub(super) items: Option<Box<Schema>>,
+        #[serde(rename = "additionalProperties")]
+        pub(super) additional: Option<Additional>,
+        #[serde(rename = "x-kubernetes-patch-strategy")]
+        pub(super) patch_strategy: Option<String>,
+        #[serde(rename = "x-kubernetes-patch-merge-key")]
+        pub(super) merge_key: Option<String>,
+        #[serde(rename = "x-kubernetes-list-type")]
+        pub(super) list_type: Option<String>,
+        #[serde(rename = "x-kubernetes-list-map-keys")]
+        pub(super) list_map_keys: Option<Vec<String>>,
+        #[serde(rename = "x-kubernetes-map-type")]
+        pub(super) map_type: Option<String>,
+        #[serde(rename = "x-kubernetes-preserve-unknown-fields")]
+        pub(super) preserve_unknown: Option<bool>,
+        #[serde(rename = "x-kubernetes-int-or-string")]
+        pub(super) int_or_string: Option<bool>,
+        #[serde(rename = "x-kubernetes-group-version-kind")]
+        pub(super) gvk: Option<Vec<Gvk>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Additional {
+        Schema(Box<Schema>),
+        /// `true`/`false`: no schema for the values.
+        Flag(serde::de::IgnoredAny),
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct Gvk {
+        #[serde(default)]
+        pub(super) group: String,
+        pub(super) version: String,
+        pub(super) kind: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct Crd {
+        pub(super) spec: CrdSpec,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct CrdSpec {
+        pub(super) group: String,
+        pub(super) names: CrdNames,
+        pub(super) versions: Vec<CrdVersion>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct CrdNames {
+        pub(super) kind: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct CrdVersion {
+        pub(super) name: String,
+        pub(super) schema: Option<CrdSchema>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(super) struct CrdSchema {
+        #[serde(rename = "openAPIV3Schema")]
+        pub(super) open_api_v3_schema: Option<Schema>,
+    }
+}
+
+/// Streaming readers of the embedded documents: each definition (each CRD) is parsed, indexed
+/// and dropped before the next one is read.
+mod stream {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::{Schemas, raw};
+
+    /// The swagger document: only `definitions` is read.
+    pub(super) struct Swagger<'s>(pub(super) &'s mut Schemas);
+    struct Definitions<'s>(&'s mut Schemas);
+    /// The array of CRDs.
+    pub(super) struct Crds<'s>(pub(super) &'s mut Schemas);
+
+    impl<'de> DeserializeSeed<'de> for Swagger<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Swagger<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an OpenAPI v2 document")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "definitions" {
+                    map.next_value_seed(Definitions(&mut *self.0))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Definitions<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Definitions<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("OpenAPI definitions")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(name) = map.next_key::<String>()? {
+                let schema: raw::Schema = map.next_value()?;
+                self.0.add_definition(&name, &schema);
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Crds<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Crds<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of CustomResourceDefinitions")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(crd) = seq.next_element::<raw::Crd>()? {
+                self.0.add_crd(&crd);
+            }
+            Ok(())
+        }
+    }
 }
 
 impl Schemas {
@@ -159,10 +329,11 @@ impl Schemas {
     }
 
     /// The index of one CustomResourceDefinition object (`apiextensions.k8s.io/v1`): every
-    /// served version's `openAPIV3Schema`. A version without a schema is left out.
+    /// version's `openAPIV3Schema`. A version without a schema is left out.
     pub fn from_crd(crd: &Value) -> Result<Schemas, SchemaError> {
+        let crd = raw::Crd::deserialize(crd).map_err(|e| SchemaError(e.to_string()))?;
         let mut schemas = Schemas::empty();
-        schemas.add_crd(crd)?;
+        schemas.add_crd(&crd);
         Ok(schemas)
     }
 
@@ -175,60 +346,47 @@ impl Schemas {
         })
     }
 
-    fn add_swagger(&mut self, swagger: &Value) {
-        let Some(definitions) = swagger.get("definitions").and_then(Value::as_object) else {
-            return;
-        };
-        let mut ids: HashMap<&str, u32> = HashMap::new();
-        for name in definitions.keys() {
-            ids.insert(name.as_str(), self.push(Shape::Any, NO_EXT));
+    /// The node of definition `name`, reserved on first mention (a reference may come before
+    /// the definition).
+    fn definition(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.definitions.get(name) {
+            return id;
         }
-        for (name, schema) in definitions {
-            let id = ids[name.as_str()];
-            let (shape, ext) = self.shape_of(schema, &ids, false);
-            self.nodes[id as usize] = Node { shape, ext };
-            for gvk in schema
-                .get("x-kubernetes-group-version-kind")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let part = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or("").into();
-                self.kinds.insert(
-                    (part("group"), part("version"), part("kind")),
-                    (Field { node: id, ext: NO_EXT }, Origin::BuiltIn),
-                );
-            }
-        }
-        if let Some(&id) = ids.get("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta") {
-            self.object_meta = Some(Field { node: id, ext: NO_EXT });
+        let id = self.push(Shape::Any, NO_EXT);
+        self.definitions.insert(name.into(), id);
+        id
+    }
+
+    fn add_definition(&mut self, name: &str, schema: &raw::Schema) {
+        let id = self.definition(name);
+        let (shape, ext) = self.shape_of(schema, false);
+        self.nodes[id as usize] = Node { shape, ext };
+        for gvk in schema.gvk.iter().flatten() {
+            self.kinds.insert(
+                (gvk.group.as_str().into(), gvk.version.as_str().into(), gvk.kind.as_str().into()),
+                (Field { node: id, ext: NO_EXT }, Origin::BuiltIn),
+            );
         }
     }
 
-    fn add_crd(&mut self, crd: &Value) -> Result<(), SchemaError> {
-        let spec = crd.get("spec").ok_or_else(|| SchemaError("no spec".to_owned()))?;
-        let text = |v: Option<&Value>, what: &str| {
-            v.and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| SchemaError(format!("no {what}")))
-        };
-        let group = text(spec.get("group"), "spec.group")?;
-        let kind = text(spec.pointer("/names/kind"), "spec.names.kind")?;
-        let versions = spec
-            .get("versions")
-            .and_then(Value::as_array)
-            .ok_or_else(|| SchemaError("no spec.versions".to_owned()))?;
-        for version in versions {
-            let name = text(version.get("name"), "spec.versions[].name")?;
-            let Some(schema) = version.pointer("/schema/openAPIV3Schema") else { continue };
-            let (shape, ext) = self.shape_of(schema, &HashMap::new(), true);
+    fn add_crd(&mut self, crd: &raw::Crd) {
+        let spec = &crd.spec;
+        for version in &spec.versions {
+            let Some(schema) = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref())
+            else {
+                continue;
+            };
+            let (shape, ext) = self.shape_of(schema, true);
             let root = self.push(shape, ext);
             self.kinds.insert(
-                (group.as_str().into(), name.into(), kind.as_str().into()),
+                (
+                    spec.group.as_str().into(),
+                    version.name.as_str().into(),
+                    spec.names.kind.as_str().into(),
+                ),
                 (Field { node: root, ext: NO_EXT }, Origin::Custom),
             );
         }
-        Ok(())
     }
 
     fn push(&mut self, shape: Shape, ext: u32) -> u32 {
@@ -236,88 +394,79 @@ impl Schemas {
         u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX)
     }
 
-    fn intern_ext(&mut self, schema: &Value) -> u32 {
+    fn intern_ext(&mut self, schema: &raw::Schema) -> u32 {
         let ext = ext_of(schema);
         if ext == Ext::default() {
             return NO_EXT;
         }
+        if let Some(at) = self.exts.iter().position(|e| *e == ext) {
+            return u32::try_from(at).unwrap_or(NO_EXT);
+        }
         self.exts.push(ext);
-        u32::try_from(self.exts.len() - 1).unwrap_or(0)
+        u32::try_from(self.exts.len() - 1).unwrap_or(NO_EXT)
     }
 
     /// A field declared by `schema`: a reference (with the property's own extensions) or a
     /// new inline node.
-    fn field_of(&mut self, schema: &Value, ids: &HashMap<&str, u32>) -> Field {
-        if let Some(target) = reference(schema).and_then(|name| ids.get(name)) {
-            return Field { node: *target, ext: self.intern_ext(schema) };
+    fn field_of(&mut self, schema: &raw::Schema) -> Field {
+        if let Some(name) = reference(schema) {
+            return Field { node: self.definition(name), ext: self.intern_ext(schema) };
         }
-        let (shape, ext) = self.shape_of(schema, ids, false);
+        let (shape, ext) = self.shape_of(schema, false);
         Field { node: self.push(shape, ext), ext: NO_EXT }
     }
 
-    fn shape_of(
-        &mut self,
-        schema: &Value,
-        ids: &HashMap<&str, u32>,
-        crd_root: bool,
-    ) -> (Shape, u32) {
+    fn shape_of(&mut self, schema: &raw::Schema, crd_root: bool) -> (Shape, u32) {
         let ext = self.intern_ext(schema);
-        if let Some(target) = reference(schema).and_then(|name| ids.get(name)) {
-            // A bare `$ref` inside `items`/`additionalProperties` is handled by field_of; a
-            // definition that is only a reference becomes a struct of one field-less alias.
-            let field = Field { node: *target, ext: NO_EXT };
+        if let Some(name) = reference(schema) {
+            // A definition that is only a reference: an alias, followed on lookup.
+            let field = Field { node: self.definition(name), ext: NO_EXT };
             return (Shape::Struct { fields: Box::new([]), rest: Some(field) }, ext);
         }
-        let ty = schema.get("type").and_then(Value::as_str);
-        let preserve =
-            schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-        if let Some(items) = schema.get("items") {
-            return (Shape::List(self.field_of(items, ids)), ext);
+        if let Some(items) = &schema.items {
+            return (Shape::List(self.field_of(items)), ext);
         }
-        let properties = schema.get("properties").and_then(Value::as_object);
-        let additional = schema.get("additionalProperties").filter(|v| v.is_object());
-        match (properties, additional) {
+        let additional = match &schema.additional {
+            Some(raw::Additional::Schema(values)) => Some(values.as_ref()),
+            _ => None,
+        };
+        match (&schema.properties, additional) {
             (Some(properties), _) => {
                 let mut fields: Vec<(Box<str>, Field)> = Vec::with_capacity(properties.len());
                 for (name, property) in properties {
                     let field = if crd_root && name == "metadata" {
                         Field { node: self.push(Shape::ObjectMeta, NO_EXT), ext: NO_EXT }
                     } else {
-                        self.field_of(property, ids)
+                        self.field_of(property)
                     };
                     fields.push((name.as_str().into(), field));
                 }
-                fields.sort_by(|a, b| a.0.cmp(&b.0));
                 let rest = match additional {
-                    Some(values) => Some(self.field_of(values, ids)),
-                    None if preserve => {
+                    Some(values) => Some(self.field_of(values)),
+                    None if schema.preserve_unknown == Some(true) => {
                         Some(Field { node: self.push(Shape::Any, NO_EXT), ext: NO_EXT })
                     }
                     None => None,
                 };
                 (Shape::Struct { fields: fields.into_boxed_slice(), rest }, ext)
             }
-            (None, Some(values)) => (Shape::Map(self.field_of(values, ids)), ext),
-            (None, None) => match ty {
+            (None, Some(values)) => (Shape::Map(self.field_of(values)), ext),
+            (None, None) => match schema.ty.as_deref() {
                 Some("string" | "integer" | "number" | "boolean") => (Shape::Scalar, ext),
-                _ if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) => {
-                    (Shape::Scalar, ext)
-                }
+                _ if schema.int_or_string == Some(true) => (Shape::Scalar, ext),
                 _ => (Shape::Any, ext),
             },
         }
     }
 }
 
-fn reference(schema: &Value) -> Option<&str> {
-    schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/definitions/"))
+fn reference(schema: &raw::Schema) -> Option<&str> {
+    schema.reference.as_deref().and_then(|r| r.strip_prefix("#/definitions/"))
 }
 
-fn ext_of(schema: &Value) -> Ext {
+fn ext_of(schema: &raw::Schema) -> Ext {
     let mut ext = Ext::default();
-    let Some(object) = schema.as_object() else { return ext };
-    let text = |key: &str| object.get(key).and_then(Value::as_str);
-    for strategy in text("x-kubernetes-patch-strategy").unwrap_or("").split(',') {
+    for strategy in schema.patch_strategy.as_deref().unwrap_or("").split(',') {
         match strategy.trim() {
             "merge" => ext.merge = true,
             "replace" => ext.replace = true,
@@ -325,19 +474,15 @@ fn ext_of(schema: &Value) -> Ext {
             _ => {}
         }
     }
-    ext.merge_key = text("x-kubernetes-patch-merge-key").map(Into::into);
-    ext.list_type = match text("x-kubernetes-list-type") {
+    ext.merge_key = schema.merge_key.as_deref().map(Into::into);
+    ext.list_type = match schema.list_type.as_deref() {
         Some("atomic") => Some(ListKind::Atomic),
         Some("set") => Some(ListKind::Set),
         Some("map") => Some(ListKind::Map),
         _ => None,
     };
-    ext.list_keys = object
-        .get("x-kubernetes-list-map-keys")
-        .and_then(Value::as_array)
-        .map(|keys| keys.iter().filter_map(Value::as_str).map(Into::into).collect())
-        .unwrap_or_default();
-    ext.map_atomic = match text("x-kubernetes-map-type") {
+    ext.list_keys = schema.list_map_keys.iter().flatten().map(|k| k.as_str().into()).collect();
+    ext.map_atomic = match schema.map_type.as_deref() {
         Some("atomic") => Some(true),
         Some("granular") => Some(false),
         _ => None,
@@ -544,5 +689,9 @@ mod tests {
         let parts = walk(widget.ty, &["spec", "parts"]).unwrap();
         assert!(matches!(parts.list_type(), ListType::Map(keys) if &*keys[0] == "id"));
         assert!(Schemas::from_crd(&serde_json::json!({})).is_err());
+        assert!(builtin().kind("", "v1", "Pod").is_some());
+        assert!(builtin().kind("networking.istio.io", "v1beta1", "VirtualService").is_some());
+        assert!(builtin().kind("gateway.networking.k8s.io", "v1", "HTTPRoute").is_some());
+        assert!(builtin().kind("argoproj.io", "v1alpha1", "Application").is_some());
     }
 }
