@@ -22,15 +22,14 @@ const RETAIN_KEYS: &str = "$retainKeys";
 const SET_ELEMENT_ORDER: &str = "$setElementOrder/";
 const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList/";
 
-/// Why a strategic merge patch cannot be applied; messages are apimachinery's.
+/// Why a strategic merge patch cannot be applied; messages are apimachinery's. weir answers
+/// all of them 400 BadRequest, as the API server answers its patch format errors (for the
+/// others, such as a missing merge key, the API server's status code is not reproduced).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
-    /// The patch is malformed (the API server answers 400 BadRequest).
+    /// The patch does not apply to this object.
     #[error("{0}")]
     BadRequest(String),
-    /// The patch is well-formed but cannot apply (the API server answers 422).
-    #[error("{0}")]
-    Unprocessable(String),
 }
 
 type Result<T> = std::result::Result<T, PatchError>;

@@ -84,7 +84,6 @@ fn run(
         let original = object.cloned().unwrap_or(Value::Null);
         return strategic_merge_patch(&original, patch, Some(kind.ty)).map_err(|e| match e {
             PatchError::BadRequest(m) => ("BadRequest".to_owned(), m, vec![]),
-            PatchError::Unprocessable(m) => ("Invalid".to_owned(), m, vec![]),
         });
     }
     if let Some(step) = &step.apply {

@@ -60,11 +60,6 @@ pub fn patch_value(
             };
             strategic::strategic_merge_patch(live, body, Some(kind.ty)).map_err(|e| match e {
                 PatchError::BadRequest(message) => Error::BadRequest(message),
-                PatchError::Unprocessable(message) => Error::Invalid {
-                    kind: rt.kind.clone(),
-                    name: String::new(),
-                    causes: vec![FieldError { field: String::new(), message }],
-                },
             })
         }
         Patch::Apply { config, field_manager, force } => {
