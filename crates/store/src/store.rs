@@ -389,7 +389,7 @@ fn patch(
                 None
             };
             let Some(stored) = tx.get(key)? else {
-                if !matches!(patch, Patch::Apply { .. }) {
+                if !matches!(patch, Patch::Apply { .. }) || sub != Subresource::Main {
                     return Err(not_found(rt, &key.name));
                 }
                 // Server-side apply creates the object it does not find.

@@ -145,6 +145,12 @@ async fn apply_with_another_name_is_refused_and_creates_nothing() {
         )
     );
     assert!(matches!(store.get(&deploys, Some("ns"), "other").await, Err(Error::NotFound { .. })));
+    // Apply creates through the main resource only.
+    let err = store
+        .patch(&deploys, Some("ns"), "web", &apply("a", 1, false), Subresource::Status)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 404);
     let merge = Patch::Merge(json!({"spec": {"replicas": 1}}));
     let err =
         store.patch(&deploys, Some("ns"), "web", &merge, Subresource::Main).await.unwrap_err();
