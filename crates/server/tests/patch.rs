@@ -113,9 +113,9 @@ async fn server_side_apply_creates_conflicts_and_forces() {
 
     // kube-rs' Patch::Apply maps to the same request through the client.
     let deploys = rt("deployments");
-    let config: Value = serde_json::from_str(&serde_json::to_string(&json!({
+    let config = json!({
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"},
-        "spec": {"replicas": 7}})).unwrap()).unwrap();
+        "spec": {"replicas": 7}});
     let apply =
         |force| Patch::Apply { config: config.clone(), field_manager: "kube-rs".into(), force };
     let err = client
