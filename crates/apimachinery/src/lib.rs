@@ -5,4 +5,7 @@
 //! Invariant: no I/O, no clock, no async runtime. Large embedded documents are parsed lazily,
 //! once, on first use, so a weir that never serves OpenAPI never pays for them.
 
+pub mod apply;
 pub mod data;
+pub mod schema;
+pub mod strategic;

@@ -166,6 +166,9 @@ fn error_from_status(status: StatusCode, body: &Value) -> Error {
         (401, _) => Error::Unauthorized,
         (404, _) => Error::NotFound { kind: or(kind, "resource"), name },
         (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
+        (409, _) if body.pointer("/details/causes").is_some() => {
+            Error::ApplyConflict { message, causes: causes(body) }
+        }
         (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
         (410, _) => {
             let numbers: Vec<u64> = message
@@ -178,24 +181,25 @@ fn error_from_status(status: StatusCode, body: &Value) -> Error {
             }
         }
         (413, _) => Error::BadRequest(message),
-        (422, _) => Error::Invalid {
-            kind,
-            name,
-            causes: body
-                .pointer("/details/causes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|c| FieldError {
-                    field: c.get("field").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    message: c.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
-                })
-                .collect(),
-        },
+        (415, _) => Error::UnsupportedMediaType(message),
+        (422, _) => Error::Invalid { kind, name, causes: causes(body) },
         (400, _) => Error::BadRequest(message),
         (503, _) => Error::Unavailable(message),
         _ => Error::Internal(format!("{status}: {message}")),
     }
+}
+
+/// The `details.causes` of a `Status`, as field errors.
+fn causes(body: &Value) -> Vec<FieldError> {
+    body.pointer("/details/causes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| FieldError {
+            field: c.get("field").and_then(Value::as_str).unwrap_or("").to_owned(),
+            message: c.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
+        })
+        .collect()
 }
 
 fn or(text: String, default: &str) -> String {
@@ -281,15 +285,13 @@ impl Cluster for Client {
         patch: &Patch,
         subresource: Subresource,
     ) -> Result<Object> {
-        let body = match patch {
-            Patch::Merge(value) => serde_json::to_vec(value),
-            Patch::Json(ops) => serde_json::to_vec(ops),
-        }
-        .map_err(|e| Error::BadRequest(format!("cannot encode patch: {e}")))?;
+        // Strategic and apply patches keep their own content type (and the apply's
+        // fieldManager/force query parameters): the server applies them with the kind's schema.
         let request = self
             .request(Method::PATCH, &item_path(rt, namespace, name, subresource))
+            .query(&patch.query())
             .header(reqwest::header::CONTENT_TYPE, patch.content_type())
-            .body(body);
+            .body(patch.body()?);
         self.send_object(request).await
     }
 

@@ -34,12 +34,20 @@ pub enum Error {
     /// 409: the resourceVersion (or uid) precondition did not hold; re-read and retry.
     #[error("operation cannot be fulfilled on {kind} \"{name}\": {message}")]
     Conflict { kind: String, name: String, message: String },
+    /// 409: a server-side apply would change fields that other managers own (reason
+    /// `Conflict`); one cause per field, its message naming the manager.
+    #[error("{message}")]
+    ApplyConflict { message: String, causes: Vec<FieldError> },
     /// 422: the object is not acceptable; every problem is listed.
     #[error("{kind} \"{name}\" is invalid: {}", join_causes(causes))]
     Invalid { kind: String, name: String, causes: Vec<FieldError> },
     /// 400: the request itself is malformed (bad patch, bad selector, mismatched names).
     #[error("{0}")]
     BadRequest(String),
+    /// 415: the request body's content type does not apply here (strategic merge patch on a
+    /// custom resource).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 410: a watch asked for a resourceVersion the backend no longer retains; list again.
     #[error("too old resource version: {requested} (oldest retained: {oldest})")]
     Expired { requested: u64, oldest: u64 },
@@ -66,9 +74,12 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::NotFound { .. } => 404,
-            Error::AlreadyExists { .. } | Error::Conflict { .. } => 409,
+            Error::AlreadyExists { .. } | Error::Conflict { .. } | Error::ApplyConflict { .. } => {
+                409
+            }
             Error::Invalid { .. } => 422,
             Error::BadRequest(_) => 400,
+            Error::UnsupportedMediaType(_) => 415,
             Error::Expired { .. } => 410,
             Error::Unauthorized => 401,
             Error::TooLarge { .. } => 413,
@@ -82,9 +93,10 @@ impl Error {
         match self {
             Error::NotFound { .. } => "NotFound",
             Error::AlreadyExists { .. } => "AlreadyExists",
-            Error::Conflict { .. } => "Conflict",
+            Error::Conflict { .. } | Error::ApplyConflict { .. } => "Conflict",
             Error::Invalid { .. } => "Invalid",
             Error::BadRequest(_) => "BadRequest",
+            Error::UnsupportedMediaType(_) => "UnsupportedMediaType",
             Error::Expired { .. } => "Expired",
             Error::Unauthorized => "Unauthorized",
             Error::TooLarge { .. } => "RequestEntityTooLarge",

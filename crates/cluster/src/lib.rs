@@ -11,7 +11,7 @@
 //! | [`ResourceType`]             | `ApiResource` (group, version, kind, plural, scope)   |
 //! | [`ListParams`]               | `ListParams` (labelSelector, fieldSelector)           |
 //! | [`WatchParams`]              | `WatchParams` + resourceVersion                       |
-//! | [`Patch`]                    | `Patch::Merge` / `Patch::Json`                        |
+//! | [`Patch`]                    | `Patch::Merge` / `Json` / `Strategic` / `Apply`       |
 //! | [`Subresource::Status`]      | `/status` subresource (`replace_status`, `patch_status`) |
 //! | [`DeleteParams`]             | `DeleteParams` (propagationPolicy, preconditions)     |
 //! | [`WatchEvent`]               | `WatchEvent` (ADDED/MODIFIED/DELETED/BOOKMARK/ERROR)  |
@@ -38,7 +38,7 @@ pub use error::{Error, FieldError, Result};
 pub use event::{EventRecord, event_object, record_event};
 pub use object::{Object, ObjectList, ObjectRef};
 pub use params::{DeleteParams, ListParams, PropagationPolicy, Subresource, WatchParams};
-pub use patch::{Patch, apply_patch};
+pub use patch::{PATCH_MEDIA_TYPES, Patch, PatchParams, apply_patch};
 pub use resource::{Registry, ResourceType, Scope};
 pub use selector::LabelSelector;
 pub use watch::{WatchEvent, WatchStream};

@@ -33,7 +33,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, LabelSelector, ListParams, Object, Patch,
-    PropagationPolicy, ResourceType, Subresource, WatchParams,
+    PatchParams, PropagationPolicy, ResourceType, Subresource, WatchParams,
 };
 use weir_model::typed::TypedObject;
 
@@ -134,6 +134,13 @@ fn status_object(error: &Error) -> Value {
                 .map(|c| json!({ "reason": "FieldValueInvalid", "field": c.field, "message": c.message }))
                 .collect();
             details = json!({ "kind": kind, "name": name, "causes": causes });
+        }
+        Error::ApplyConflict { causes, .. } => {
+            let causes: Vec<Value> = causes
+                .iter()
+                .map(|c| json!({ "reason": "FieldManagerConflict", "field": c.field, "message": c.message }))
+                .collect();
+            details = json!({ "causes": causes });
         }
         _ => {}
     }
@@ -242,13 +249,23 @@ async fn handle<C: Cluster + Clone>(
         (Some(name), Method::PATCH) => {
             let content_type =
                 headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let patch = Patch::from_body(content_type, body)?;
-            if subresource == Subresource::Main {
-                check_patch_result(cluster, &rt, namespace, name, &patch).await?;
-            }
+            let params = PatchParams {
+                field_manager: query.get("fieldManager").cloned(),
+                force: is_true(query.get("force")),
+            };
+            let patch = Patch::from_request(content_type, body, &params)?;
+            weir_store::check_apply_identity(&patch, &rt, name, namespace)?;
+            let creates = match subresource {
+                Subresource::Main => {
+                    check_patch_result(cluster, &rt, namespace, name, &patch).await?
+                }
+                Subresource::Status => false,
+            };
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
             after_write(state, &rt, &patched);
-            Ok(ok(StatusCode::OK, &as_served(patched)))
+            // Server-side apply answers 201 when it created the object.
+            let code = if creates { StatusCode::CREATED } else { StatusCode::OK };
+            Ok(ok(code, &as_served(patched)))
         }
         (Some(name), Method::DELETE) if path.subresource.is_none() => {
             let params = delete_params(query, body)?;
@@ -371,17 +388,33 @@ fn checked_body(
 
 /// Refuses a patch whose result would not be a well-formed object of a typed kind (422 with
 /// every field problem, as for a create or an update), before anything is written. The check
-/// runs on the object as read now; the store applies the patch to the object as stored.
+/// runs on the object as read now; the store applies the patch to the object as stored (and
+/// decides apply conflicts). Returns whether the patch is an apply that creates the object.
 async fn check_patch_result<C: Cluster>(
     cluster: &C,
     rt: &ResourceType,
     namespace: Option<&str>,
     name: &str,
     patch: &Patch,
-) -> Result<(), Error> {
-    let live = cluster.get(rt, namespace, name).await?;
-    let mut value = live.to_value();
-    weir_cluster::apply_patch(&mut value, patch)?;
+) -> Result<bool, Error> {
+    let live = match cluster.get(rt, namespace, name).await {
+        Ok(live) => Some(live.to_value()),
+        Err(Error::NotFound { .. }) if matches!(patch, Patch::Apply { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let forced;
+    let checked = match patch {
+        Patch::Apply { config, field_manager, .. } => {
+            forced = Patch::Apply {
+                config: config.clone(),
+                field_manager: field_manager.clone(),
+                force: true,
+            };
+            &forced
+        }
+        other => other,
+    };
+    let value = weir_store::patch_value(live.as_ref(), checked, rt, None, "1970-01-01T00:00:00Z")?;
     let patched = Object::from_value(value)?;
     if let Err(diagnostics) = TypedObject::from_object(&patched) {
         return Err(Error::Invalid {
@@ -390,7 +423,7 @@ async fn check_patch_result<C: Cluster>(
             causes: diagnostics.iter().map(|d| d.to_field_error()).collect(),
         });
     }
-    Ok(())
+    Ok(live.is_none())
 }
 
 fn delete_params(query: &HashMap<String, String>, body: &Bytes) -> Result<DeleteParams, Error> {

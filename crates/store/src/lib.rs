@@ -12,7 +12,8 @@
 //! - the status subresource: `update` never changes `status`, `update_status` changes nothing
 //!   else, and `create` drops `status` as Kubernetes does for kinds with a status subresource
 //!   (unless [`StoreOptions::keep_status_on_create`]);
-//! - merge and JSON patches, finalizers, owner-reference garbage collection (background,
+//! - merge, JSON and strategic merge patches and server-side apply (schemas from
+//!   `weir-apimachinery`, see [`patch_value`]), finalizers, owner-reference garbage collection (background,
 //!   foreground, orphan), resumable watches with `Expired` when history is pruned;
 //! - durability: WAL with `synchronous=FULL` (an acknowledged write survives `kill -9` and
 //!   power loss), an exclusive lock on the data directory, an integrity check on open.
@@ -43,6 +44,7 @@ mod gc;
 mod lock;
 mod object;
 mod options;
+mod patching;
 mod schema;
 mod store;
 mod tx;
@@ -51,6 +53,7 @@ mod watch;
 pub use error::StoreError;
 pub use object::MAX_OBJECT_BYTES;
 pub use options::{Clock, StoreOptions, SystemClock};
+pub use patching::{check_apply_identity, crd_name, patch_value};
 pub use store::{DB_FILE, Store};
 
 /// File name of the data directory's lock file.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, ListParams, Object, ObjectList, Patch,
-    ResourceType, Result, Subresource, WatchParams, WatchStream, apply_patch,
+    ResourceType, Result, Subresource, WatchParams, WatchStream,
 };
 
 use crate::error::{join, sql};
@@ -24,6 +24,7 @@ use crate::object::{
     Key, MODIFIED, admit, conflict, invalid, normalize, not_found, random_suffix, same_spec,
     seconds, validate_name,
 };
+use crate::patching::{check_apply_identity, crd_name, needs_crd, patch_value};
 use crate::tx::{self, Tx};
 use crate::watch::Recent;
 use crate::{StoreError, StoreOptions, schema};
@@ -369,11 +370,44 @@ fn patch(
     patch: &Patch,
     sub: Subresource,
 ) -> Result<Object> {
+    check_apply_identity(patch, rt, &key.name, key.namespace())?;
     inner
         .write(|tx| {
-            let stored = tx.get(key)?.ok_or_else(|| not_found(rt, &key.name))?;
-            let mut value = as_requested(rt, stored.clone()).to_value();
-            apply_patch(&mut value, patch)?;
+            let now = serde_json::to_value(&tx.now)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let crd = if needs_crd(rt, patch) {
+                let crd_key = Key {
+                    group: "apiextensions.k8s.io".to_owned(),
+                    kind: "CustomResourceDefinition".to_owned(),
+                    namespace: String::new(),
+                    name: crd_name(rt),
+                };
+                tx.get(&crd_key)?.map(|o| o.to_value())
+            } else {
+                None
+            };
+            let Some(stored) = tx.get(key)? else {
+                if !matches!(patch, Patch::Apply { .. }) || sub != Subresource::Main {
+                    return Err(not_found(rt, &key.name));
+                }
+                // Server-side apply creates the object it does not find.
+                let value = patch_value(None, patch, rt, crd.as_ref(), &now)?;
+                let mut created = Object::from_value(value)?;
+                if created.namespace().is_none() {
+                    created.metadata.namespace = key.namespace().map(str::to_owned);
+                }
+                admit(rt, &mut created)?;
+                if !inner.opts.keep_status_on_create {
+                    created.data.remove("status");
+                }
+                normalize(&mut created);
+                validate_name(rt, &key.name)?;
+                return insert_new(tx, key, created);
+            };
+            let live = as_requested(rt, stored.clone()).to_value();
+            let value = patch_value(Some(&live), patch, rt, crd.as_ref(), &now)?;
             let mut patched = Object::from_value(value)?;
             let namespace = patched.namespace().filter(|ns| !ns.is_empty());
             if patched.name() != key.name
@@ -391,6 +425,19 @@ fn patch(
             replace(tx, rt, key, patched, sub)
         })
         .map(|o| as_requested(rt, o))
+}
+
+/// Stamps a new object (uid, creationTimestamp, generation 1) and inserts it under `key`.
+fn insert_new(tx: &mut Tx<'_>, key: &Key, mut obj: Object) -> Result<Object> {
+    let meta = &mut obj.metadata;
+    meta.uid = Some(uuid::Uuid::new_v4().to_string());
+    meta.creation_timestamp = Some(tx.now.clone());
+    meta.generation = Some(1);
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.resource_version = None;
+    tx.insert(key, &mut obj)?;
+    Ok(obj)
 }
 
 fn delete(
