@@ -1,0 +1,142 @@
+//! `weir install [--namespace NS] [--namespaced] [--image IMAGE] [--dry-run [-o yaml]]`: puts
+//! what a cluster needs to run weir's controller into it (see [`crate::install`]), printing
+//! what happened to each object: `created`, `configured`, `unchanged`, or `kept` for a CRD that
+//! already exists (Argo's own CRDs are never replaced).
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use weir_cluster::{Cluster, Error, Object, ResourceType, apply};
+
+use super::registry;
+use crate::connect::Backend;
+use crate::install::{InstallOptions, Manifest, render, render_yaml};
+
+/// `weir install`.
+#[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// Namespace of the controller (with --namespaced, the only namespace it manages).
+    #[arg(short, long, default_value = "weir-system")]
+    namespace: String,
+    /// A Role and RoleBinding instead of cluster-wide RBAC, and `weir controller --namespace`
+    /// (Argo's `--namespaced` mode).
+    #[arg(long)]
+    namespaced: bool,
+    /// The controller image [default: ghcr.io/weir-dev/weir:<this version>].
+    #[arg(long)]
+    image: Option<String>,
+    /// Show what would be installed without touching the cluster.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: print the manifests in this format.
+    #[arg(short, long, value_enum, requires = "dry_run")]
+    output: Option<InstallOutput>,
+}
+
+/// `-o` formats of `weir install --dry-run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InstallOutput {
+    Yaml,
+}
+
+impl InstallArgs {
+    /// Whether nothing is to be written to a cluster.
+    pub(crate) fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn options(&self) -> InstallOptions {
+        let defaults = InstallOptions::new(env!("CARGO_PKG_VERSION"));
+        InstallOptions {
+            namespace: self.namespace.clone(),
+            namespaced: self.namespaced,
+            image: self.image.clone().unwrap_or(defaults.image.clone()),
+            ..defaults
+        }
+    }
+}
+
+/// `--dry-run`: the manifests (`-o yaml`) or the list of what would be applied.
+pub(crate) fn print(args: InstallArgs) -> Result<ExitCode> {
+    let options = args.options();
+    match args.output {
+        Some(InstallOutput::Yaml) => print!("{}", render_yaml(&options)?),
+        None => {
+            for manifest in render(&options)? {
+                println!("{} (dry run)", noun(&manifest));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Applies every manifest through the backend; a failure is reported and the rest still tried,
+/// unless the backend cannot be reached or refuses the credentials.
+pub(crate) async fn run<B: Backend>(backend: &B, args: InstallArgs) -> Result<ExitCode> {
+    let registry = registry(backend).await?;
+    let mut failed = false;
+    for manifest in render(&args.options())? {
+        let noun = noun(&manifest);
+        let object = Object::from_value(manifest.object.clone())?;
+        let Some(rt) = registry.for_object(&object.api_version, &object.kind) else {
+            eprintln!(
+                "error: {noun}: the cluster does not serve {} {}",
+                object.api_version, object.kind
+            );
+            failed = true;
+            continue;
+        };
+        match install_one(backend, &rt, &manifest, &object).await {
+            Ok(outcome) => println!("{noun} {outcome}"),
+            Err(Failure { verb, error }) => {
+                eprintln!("error: cannot {verb} {noun}: {error}");
+                if matches!(error, Error::Unavailable(_) | Error::Unauthorized) {
+                    bail!("stopped: {} is not usable", backend.describe());
+                }
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// A failed call and the verb it used, so that an RBAC refusal names what was refused.
+#[derive(Debug)]
+struct Failure {
+    verb: &'static str,
+    error: Error,
+}
+
+/// Creates or updates one object; a CRD that exists is kept as it is.
+async fn install_one<C: Cluster>(
+    cluster: &C,
+    rt: &ResourceType,
+    manifest: &Manifest,
+    object: &Object,
+) -> Result<&'static str, Failure> {
+    let namespace = if rt.namespaced() { object.namespace() } else { None };
+    match cluster.get(rt, namespace, object.name()).await {
+        Ok(_) if manifest.is_crd() => Ok("kept"),
+        Ok(_) => match apply(cluster, rt, object).await {
+            Ok((outcome, _)) => Ok(outcome.as_str()),
+            Err(error) => Err(Failure { verb: "update", error }),
+        },
+        Err(Error::NotFound { .. }) => match apply(cluster, rt, object).await {
+            Ok((outcome, _)) => Ok(outcome.as_str()),
+            // Created by someone else in between: a CRD is then kept, anything else retried
+            // by the next `weir install`.
+            Err(Error::AlreadyExists { .. }) if manifest.is_crd() => Ok("kept"),
+            Err(error) => Err(Failure { verb: "create", error }),
+        },
+        Err(error) => Err(Failure { verb: "get", error }),
+    }
+}
+
+/// `kind/name` as kubectl prints it (`customresourcedefinition.apiextensions.k8s.io/…`
+/// shortened to the kind).
+fn noun(manifest: &Manifest) -> String {
+    let text =
+        |pointer: &str| manifest.object.pointer(pointer).and_then(|v| v.as_str()).unwrap_or("");
+    format!("{}/{}", text("/kind").to_ascii_lowercase(), text("/metadata/name"))
+}
