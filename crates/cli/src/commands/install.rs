@@ -16,13 +16,18 @@ use crate::install::{InstallOptions, Manifest, render, render_yaml};
 /// `weir install`.
 #[derive(Debug, Args)]
 pub(crate) struct InstallArgs {
-    /// Namespace of the controller (with --namespaced, the only namespace it manages).
+    /// Namespace of the controller, created if absent (with --namespaced: an existing namespace,
+    /// the only one the controller manages).
     #[arg(short, long, default_value = "weir-system")]
     namespace: String,
     /// A Role and RoleBinding instead of cluster-wide RBAC, and `weir controller --namespace`
     /// (Argo's `--namespaced` mode).
     #[arg(long)]
     namespaced: bool,
+    /// Leave the CRDs out (a cluster admin installs them once; Argo's namespace-install.yaml
+    /// has none either).
+    #[arg(long)]
+    skip_crds: bool,
     /// The controller image [default: ghcr.io/weir-dev/weir:<this version>].
     #[arg(long)]
     image: Option<String>,
@@ -51,6 +56,7 @@ impl InstallArgs {
         InstallOptions {
             namespace: self.namespace.clone(),
             namespaced: self.namespaced,
+            crds: !self.skip_crds,
             image: self.image.clone().unwrap_or(defaults.image.clone()),
             ..defaults
         }
