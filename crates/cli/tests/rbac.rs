@@ -155,9 +155,21 @@ async fn create(store: &Store, value: Value) {
 }
 
 /// kubelet and the ReplicaSet controller, acting with their own rights: every ReplicaSet gets
-/// its pods, ready and available; surplus pods go.
+/// its pods, ready and available; surplus pods go; a pod no ReplicaSet owns (an analysis job's)
+/// runs to completion.
 async fn kubelet(store: &Store) {
     let pods = store.list(&rt("pods"), Some(NS), &ListParams::default()).await.unwrap().items;
+    for pod in &pods {
+        let owned_by_rs =
+            pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "ReplicaSet");
+        if !owned_by_rs && pod.field("status").and_then(|s| s.get("phase")).is_none() {
+            let done = Patch::Merge(json!({"status": {"phase": "Succeeded"}}));
+            store
+                .patch(&rt("pods"), Some(NS), pod.name(), &done, Subresource::Status)
+                .await
+                .unwrap();
+        }
+    }
     let sets = store.list(&rt("replicasets"), Some(NS), &ListParams::default()).await.unwrap();
     for rs in sets.items.iter().map(Object::to_value) {
         let name = rs["metadata"]["name"].as_str().unwrap().to_owned();
@@ -230,13 +242,9 @@ struct Run {
     refused: BTreeSet<String>,
 }
 
-async fn canary_v1_to_v2(rules: Vec<PolicyRule>) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let cluster =
-        Authorized { store: store.clone(), rules: Arc::new(rules), refused: Arc::default() };
-    create(&store, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
-        .await;
+/// The Service, DestinationRule, VirtualService and a Rollout with `steps`.
+async fn seed(store: &Store, steps: Value) {
+    create(store, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
     for object in [
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "app"},
                "spec": {"selector": {"app": "app"}, "ports": [{"port": 80}]}}),
@@ -256,14 +264,36 @@ async fn canary_v1_to_v2(rules: Vec<PolicyRule>) -> Run {
                    "template": {"metadata": {"labels": {"app": "app"}},
                                 "spec": {"containers": [{"name": "app", "image": "app:v1"}]}},
                    "strategy": {"canary": {
-                       "steps": [{"setWeight": 20}, {"pause": {}}],
+                       "steps": steps,
                        "trafficRouting": {"istio": {
                            "virtualService": {"name": "app", "routes": ["primary"]},
                            "destinationRule": {"name": "app", "canarySubsetName": "canary",
                                                "stableSubsetName": "stable"}}}}}}}),
     ] {
-        create(&store, object).await;
+        create(store, object).await;
     }
+}
+
+fn authorized(rules: Vec<PolicyRule>) -> (tempfile::TempDir, Authorized) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    (dir, Authorized { store, rules: Arc::new(rules), refused: Arc::default() })
+}
+
+/// Sets the Rollout's image (the user's change, with the user's rights).
+async fn set_image(store: &Store, image: &str) {
+    let patch =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}});
+    store
+        .patch(&rt("rollouts"), Some(NS), "app", &Patch::Merge(patch), Subresource::Main)
+        .await
+        .unwrap();
+}
+
+async fn canary_v1_to_v2(rules: Vec<PolicyRule>) -> Run {
+    let (_dir, cluster) = authorized(rules);
+    let store = cluster.store.clone();
+    seed(&store, json!([{"setWeight": 20}, {"pause": {}}])).await;
     settle(&cluster).await;
 
     // The user changes the image, then promotes at the pause (with their own rights).
@@ -317,4 +347,87 @@ async fn a_role_without_the_istio_rule_is_refused_on_virtual_services() {
         "{refused:?}"
     );
     assert!(refused.iter().all(|r| r.ends_with(".networking.istio.io")), "{refused:?}");
+}
+
+/// The Rollout and AnalysisRun controllers as they run (informers with list and watch, the
+/// job metric provider, Events), through the rendered role: a canary with an analysis step
+/// passes, and nothing is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rendered_cluster_role_is_enough_for_the_running_controllers() {
+    let rules: Vec<PolicyRule> =
+        rendered_cluster_role().into_iter().filter(|r| !r.is_wildcard()).collect();
+    let (_dir, cluster) = authorized(rules);
+    let store = cluster.store.clone();
+    let steps = json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "check"}]}}, {"pause": {}}]);
+    seed(&store, steps).await;
+    create(
+        &store,
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": "check"},
+        "spec": {"metrics": [{"name": "job", "provider": {"job": {"spec": {"backoffLimit": 0,
+            "template": {"spec": {"containers": [{"name": "check", "image": "check:1"}],
+                                  "restartPolicy": "Never"}}}}}}]}}),
+    )
+    .await;
+
+    let shared = Arc::new(cluster.clone());
+    let shutdown = weir_controller::Shutdown::new();
+    let providers = weir_analysis_controller::Providers::embedded(shared.clone(), None);
+    let controllers = [
+        tokio::spawn(weir_rollout_controller::run_rollout_controller(
+            shared.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(weir_analysis_controller::run_analysis_controller(
+            shared,
+            providers,
+            shutdown.clone(),
+        )),
+    ];
+    let phase = |want: &'static str| {
+        let store = store.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+            loop {
+                kubelet(&store).await;
+                let ro = store.get(&rt("rollouts"), Some(NS), "app").await.unwrap().to_value();
+                let status = &ro["status"];
+                let settled = status["phase"] == want
+                    && (want != "Healthy" || status["stableRS"] == status["currentPodHash"]);
+                if settled {
+                    return ro;
+                }
+                assert!(std::time::Instant::now() < deadline, "never {want}: {status:#}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let v1 = phase("Healthy").await;
+    set_image(&store, "app:v2").await;
+    // Paused at the last step, after the analysis step passed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let paused = loop {
+        let ro = phase("Paused").await;
+        if ro["status"]["currentStepIndex"] == 2 {
+            break ro;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:#}", ro["status"]);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let runs = store.list(&rt("analysisruns"), Some(NS), &ListParams::default()).await.unwrap();
+    let phases: Vec<Value> =
+        runs.items.iter().map(|r| r.to_value()["status"]["phase"].clone()).collect();
+    assert_eq!(phases, [json!("Successful")]);
+    let typed = store.get(&rt("rollouts"), Some(NS), "app").await.unwrap().to_typed().unwrap();
+    ops::apply(store.as_ref(), NS, "app", &ops::promote(&typed, false)).await.unwrap();
+    let done = phase("Healthy").await;
+    assert_ne!(done["status"]["stableRS"], v1["status"]["stableRS"], "v2 became stable");
+    assert_eq!(paused["status"]["canary"]["weights"]["canary"]["weight"], 20);
+
+    shutdown.trigger();
+    for controller in controllers {
+        controller.await.unwrap();
+    }
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert!(refused.is_empty(), "the rendered role refuses: {refused:?}");
 }
