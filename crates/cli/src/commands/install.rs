@@ -146,3 +146,159 @@ fn noun(manifest: &Manifest) -> String {
         |pointer: &str| manifest.object.pointer(pointer).and_then(|v| v.as_str()).unwrap_or("");
     format!("{}/{}", text("/kind").to_ascii_lowercase(), text("/metadata/name"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use weir_cluster::{
+        DeleteOutcome, DeleteParams, ListParams, ObjectList, Patch, Registry, Subresource,
+        WatchParams, WatchStream,
+    };
+    use weir_store::Store;
+
+    use super::*;
+    use crate::install::InstallOptions;
+
+    /// The embedded store behind an API server that refuses one verb on one resource, with
+    /// the message a Kubernetes API server gives for a 403.
+    #[derive(Clone)]
+    struct Refusing {
+        store: Arc<Store>,
+        verb: &'static str,
+        plural: &'static str,
+    }
+
+    impl Refusing {
+        fn check(&self, rt: &ResourceType, verb: &str) -> weir_cluster::Result<()> {
+            if verb == self.verb && rt.plural == self.plural {
+                return Err(Error::BadRequest(format!(
+                    "{}.{} is forbidden: User \"dev\" cannot {verb} resource \"{}\" in API \
+                     group \"{}\" at the cluster scope",
+                    rt.plural, rt.group, rt.plural, rt.group
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    impl Cluster for Refusing {
+        async fn get(
+            &self,
+            rt: &ResourceType,
+            ns: Option<&str>,
+            name: &str,
+        ) -> weir_cluster::Result<Object> {
+            self.check(rt, "get")?;
+            self.store.get(rt, ns, name).await
+        }
+        async fn list(
+            &self,
+            rt: &ResourceType,
+            ns: Option<&str>,
+            p: &ListParams,
+        ) -> weir_cluster::Result<ObjectList> {
+            self.check(rt, "list")?;
+            self.store.list(rt, ns, p).await
+        }
+        async fn create(&self, rt: &ResourceType, object: Object) -> weir_cluster::Result<Object> {
+            self.check(rt, "create")?;
+            self.store.create(rt, object).await
+        }
+        async fn update(&self, rt: &ResourceType, object: Object) -> weir_cluster::Result<Object> {
+            self.check(rt, "update")?;
+            self.store.update(rt, object).await
+        }
+        async fn update_status(
+            &self,
+            rt: &ResourceType,
+            object: Object,
+        ) -> weir_cluster::Result<Object> {
+            self.check(rt, "update")?;
+            self.store.update_status(rt, object).await
+        }
+        async fn patch(
+            &self,
+            rt: &ResourceType,
+            ns: Option<&str>,
+            name: &str,
+            patch: &Patch,
+            sub: Subresource,
+        ) -> weir_cluster::Result<Object> {
+            self.check(rt, "patch")?;
+            self.store.patch(rt, ns, name, patch, sub).await
+        }
+        async fn delete(
+            &self,
+            rt: &ResourceType,
+            ns: Option<&str>,
+            name: &str,
+            p: &DeleteParams,
+        ) -> weir_cluster::Result<DeleteOutcome> {
+            self.check(rt, "delete")?;
+            self.store.delete(rt, ns, name, p).await
+        }
+        async fn watch(
+            &self,
+            rt: &ResourceType,
+            ns: Option<&str>,
+            p: &WatchParams,
+        ) -> weir_cluster::Result<WatchStream> {
+            self.check(rt, "watch")?;
+            self.store.watch(rt, ns, p).await
+        }
+    }
+
+    /// Installs every manifest once through `cluster`: each object's outcome or failure line.
+    async fn install_all<C: Cluster>(cluster: &C) -> Vec<String> {
+        let registry = Registry::builtin();
+        let mut lines = Vec::new();
+        for manifest in render(&InstallOptions::new("0.1.0")).unwrap() {
+            let object = Object::from_value(manifest.object.clone()).unwrap();
+            let rt = registry.for_object(&object.api_version, &object.kind).unwrap();
+            lines.push(match install_one(cluster, &rt, &manifest, &object).await {
+                Ok(outcome) => format!("{} {outcome}", noun(&manifest)),
+                Err(Failure { verb, error }) => {
+                    format!("cannot {verb} {}: {error}", noun(&manifest))
+                }
+            });
+        }
+        lines
+    }
+
+    /// An RBAC refusal names the object and the verb refused; the other objects are still
+    /// installed. Expected texts: kubectl's `kind/name` nouns and the API server's 403 message.
+    #[tokio::test]
+    async fn a_refused_verb_names_the_object_and_the_verb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let refusing = Refusing { store: store.clone(), verb: "create", plural: "clusterroles" };
+        let lines = install_all(&refusing).await;
+        let refused: Vec<&String> = lines.iter().filter(|l| l.starts_with("cannot")).collect();
+        assert_eq!(refused.len(), 1, "{lines:#?}");
+        assert!(
+            refused[0].starts_with("cannot create clusterrole/weir-controller: "),
+            "{}",
+            refused[0]
+        );
+        assert!(refused[0].contains("cannot create resource \"clusterroles\""), "{}", refused[0]);
+        assert!(lines.contains(&"deployment/weir-controller created".to_owned()), "{lines:#?}");
+
+        // Existing objects are read first: a refused get is reported as such.
+        let refusing = Refusing { store, verb: "get", plural: "deployments" };
+        let lines = install_all(&refusing).await;
+        assert!(
+            lines.iter().any(|l| l.starts_with("cannot get deployment/weir-controller: ")),
+            "{lines:#?}"
+        );
+        // The rest was installed by the first pass: nothing changes, CRDs are kept.
+        assert!(
+            lines.contains(&"clusterrolebinding/weir-controller unchanged".to_owned()),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"customresourcedefinition/rollouts.argoproj.io kept".to_owned()),
+            "{lines:#?}"
+        );
+    }
+}
