@@ -113,9 +113,26 @@ pub(crate) async fn connect(connection: &Connection) -> Result<Connected> {
 }
 
 /// Checks the kubeconfig and that its server accepts connections: a missing or unreadable
-/// file, an unknown context and an address nobody listens on each give one clear line.
+/// file, an unknown context and an address nobody listens on each give one clear line. (The
+/// connection check is skipped when the cluster is reached through a proxy.)
 pub(crate) async fn cluster_endpoint(kube: &KubeTarget) -> Result<ClusterEndpoint> {
+    checked_endpoint(kube, &|name| std::env::var_os(name)).await
+}
+
+/// [`cluster_endpoint`] with the environment as a function (for tests).
+async fn checked_endpoint(
+    kube: &KubeTarget,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<ClusterEndpoint> {
     let endpoint = kubeconfig::locate(&kube.files, kube.explicit, kube.context.as_deref())?;
+    // Through a proxy, a direct connection proves nothing: the backend reports what it finds.
+    let proxied = endpoint.proxy_url.is_some()
+        || ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|name| env(name).is_some_and(|v| !v.is_empty()));
+    if proxied {
+        return Ok(endpoint);
+    }
     let authority = authority(&endpoint.server).with_context(|| {
         format!(
             "kubeconfig {}: cluster \"{}\" has server \"{}\", which is not a URL",
@@ -293,8 +310,9 @@ mod tests {
             "current-context: c\nclusters:\n- name: k\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\ncontexts:\n- name: c\n  context: {{cluster: k}}\n"
         );
         std::fs::write(&path, config).unwrap();
-        let target = KubeTarget { files: vec![path], explicit: true, context: None };
-        let error = format!("{:#}", cluster_endpoint(&target).await.unwrap_err());
+        let target = KubeTarget { files: vec![path.clone()], explicit: true, context: None };
+        let no_env = |_: &str| None;
+        let error = format!("{:#}", checked_endpoint(&target, &no_env).await.unwrap_err());
         assert!(
             error.starts_with(&format!(
                 "cannot reach the cluster at https://127.0.0.1:{port} (context \"c\""
@@ -302,5 +320,13 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains('\n'), "{error}");
+
+        // Behind a proxy a direct connection proves nothing: no verdict is given.
+        let proxied = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("cluster: {server:", "cluster: {proxy-url: 'http://127.0.0.1:3128', server:");
+        std::fs::write(&path, proxied).unwrap();
+        let endpoint = checked_endpoint(&target, &no_env).await.unwrap();
+        assert_eq!(endpoint.proxy_url.as_deref(), Some("http://127.0.0.1:3128"));
     }
 }

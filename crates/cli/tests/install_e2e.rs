@@ -102,6 +102,10 @@ fn bad_kubeconfigs_are_one_line_each() {
             .args(&flags)
             .args(["get", "rollouts"])
             .env_remove("KUBECONFIG")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
             .output()
             .unwrap();
         assert!(!output.status.success());

@@ -42,6 +42,8 @@ pub(crate) struct ClusterEndpoint {
     pub(crate) cluster: String,
     /// The API server's URL, e.g. `https://10.0.0.1:6443`.
     pub(crate) server: String,
+    /// The cluster's `proxy-url`, if it is reached through a proxy.
+    pub(crate) proxy_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,8 @@ struct ContextBody {
 struct ClusterBody {
     #[serde(default)]
     server: String,
+    #[serde(rename = "proxy-url", default)]
+    proxy_url: Option<String>,
 }
 
 /// Reads the files (in order; missing files in a `KUBECONFIG` list are skipped as kubectl skips
@@ -150,7 +154,13 @@ fn find(
     if cluster_body.server.trim().is_empty() {
         return Err(KubeconfigError::NoServer { files, cluster });
     }
-    Ok(ClusterEndpoint { files, context, cluster, server: cluster_body.server.clone() })
+    Ok(ClusterEndpoint {
+        files,
+        context,
+        cluster,
+        server: cluster_body.server.clone(),
+        proxy_url: cluster_body.proxy_url.clone().filter(|p| !p.is_empty()),
+    })
 }
 
 #[cfg(test)]
