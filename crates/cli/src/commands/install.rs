@@ -80,6 +80,8 @@ pub(crate) fn print(args: InstallArgs) -> Result<ExitCode> {
 /// Applies every manifest through the backend; a failure is reported and the rest still tried,
 /// unless the backend cannot be reached or refuses the credentials.
 pub(crate) async fn run<B: Backend>(backend: &B, args: InstallArgs) -> Result<ExitCode> {
+    // Say where: without --kubeconfig/KUBECONFIG this is the local weir, not a cluster.
+    eprintln!("installing into {}", backend.describe());
     let registry = registry(backend).await?;
     let mut failed = false;
     for manifest in render(&args.options())? {
