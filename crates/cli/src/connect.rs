@@ -98,8 +98,13 @@ pub(crate) async fn connect(connection: &Connection) -> Result<Connected> {
         Target::Kube(kube) => {
             let endpoint = cluster_endpoint(&kube).await?;
             // WIRING POINT (weir-kube): replace this error with
-            // `weir_kube::connect(&ConnectOptions { kubeconfig, context, .. })` on
-            // `kube.files`/`endpoint.context` and return `Connected::Kube(cluster)`.
+            //   let options = weir_kube::ConnectOptions {
+            //       // `None` lets kube-rs read KUBECONFIG (a list) or ~/.kube/config itself.
+            //       kubeconfig: kube.explicit.then(|| kube.files[0].clone()),
+            //       context: Some(endpoint.context.clone()),
+            //       ..weir_kube::ConnectOptions::default()
+            //   };
+            //   Ok(Connected::Kube(weir_kube::connect(&options).await?))
             bail!(
                 "the cluster at {} (context \"{}\" in {}) is reachable, but this build of weir \
                  has no Kubernetes backend yet; use `weir install --dry-run -o yaml | kubectl \

@@ -48,7 +48,16 @@ impl Backend for Client {
     }
 }
 
-// WIRING POINT (weir-kube): `impl Backend for weir_kube::KubeCluster` goes here —
-// `describe` = "cluster <server> (context <name>)", `resources` = API discovery turned into a
-// `Registry` (every served group/version/kind/plural/scope/shortNames), `pod_log` =
-// `Api::<Pod>::log_stream` with `LogParams { container, follow, tail_lines }`.
+// WIRING POINT (weir-kube): implement `Backend` for `weir_kube::KubeCluster`:
+//
+//   impl Backend for weir_kube::KubeCluster {
+//       fn describe(&self) -> String { format!("the cluster at {}", self.server()) }
+//       // API discovery: `kube::discovery::Discovery::new(self.client()).run()`, each
+//       // `(ApiResource, ApiCapabilities)` turned into a `ResourceType` (group, version,
+//       // kind, plural, scope, shortNames) and inserted into `Registry::builtin()`.
+//       fn resources(&self) -> … { … }
+//       // `kube::Api::<Pod>::namespaced(self.client(), namespace).log_stream(pod,
+//       // &LogParams { container, follow, tail_lines: tail, ..Default::default() })`, the
+//       // `AsyncBufRead` turned into a stream of byte chunks, errors into `Error::Unavailable`.
+//       fn pod_log(&self, …) -> … { … }
+//   }
