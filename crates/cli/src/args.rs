@@ -18,7 +18,7 @@ impl Cli {
     /// Server commands log at info; client commands only warn.
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Up(_) => "info",
+            Command::Up(_) | Command::Dashboard(_) => "info",
             _ => "warn",
         }
     }
@@ -36,6 +36,13 @@ pub(crate) struct Connection {
     /// Data directory of the weir to talk to or to run.
     #[arg(long, global = true, env = "WEIR_DATA_DIR")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// Talk to the Kubernetes cluster of this kubeconfig instead of weir's own API (the
+    /// `KUBECONFIG` variable does the same unless --server or --data-dir is given).
+    #[arg(long, global = true)]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current-context); implies a cluster.
+    #[arg(long, global = true)]
+    pub(crate) context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +70,10 @@ pub(crate) enum Command {
     Rollouts(crate::commands::rollouts::RolloutsArgs),
     /// AnalysisRuns: create one from a template, show one, terminate one.
     Analysis(crate::commands::analysis::AnalysisArgs),
+    /// Install weir in a Kubernetes cluster: CRDs (if absent), RBAC, the controller Deployment.
+    Install(crate::commands::install::InstallArgs),
+    /// Serve the web UI on 127.0.0.1 against the chosen cluster or weir.
+    Dashboard(crate::commands::dashboard::DashboardArgs),
 }
 
 #[derive(Debug, Args)]

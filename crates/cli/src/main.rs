@@ -8,6 +8,7 @@ mod bookinfo;
 mod commands;
 mod config;
 mod connect;
+mod install;
 mod manifests;
 mod output;
 

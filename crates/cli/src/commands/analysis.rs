@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use crate::connect::Backend;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use weir_analysis::{RunMeta, TemplateSource, new_analysis_run, resolve_template_refs};
-use weir_client::Client;
-use weir_cluster::{Cluster, ListParams, Object, Patch, Registry, ResourceType, Subresource};
+use weir_cluster::{ListParams, Object, Patch, Registry, ResourceType, Subresource};
 use weir_model::rollouts::{AnalysisRun, AnalysisTemplateSpec, Argument, Measurement, TemplateRef};
 
 /// `weir analysis …`.
@@ -57,7 +57,7 @@ struct NameArgs {
     namespace: Option<String>,
 }
 
-pub(crate) async fn run(client: &Client, args: AnalysisArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, args: AnalysisArgs) -> Result<ExitCode> {
     match args.command {
         AnalysisCommand::Run(a) => create(client, a).await,
         AnalysisCommand::Get(a) => get(client, a).await,
@@ -84,8 +84,8 @@ impl TemplateSource for Templates {
     }
 }
 
-async fn specs(
-    client: &Client,
+async fn specs<B: Backend>(
+    client: &B,
     rt: &ResourceType,
     ns: Option<&str>,
 ) -> Result<BTreeMap<String, AnalysisTemplateSpec>> {
@@ -117,7 +117,7 @@ fn parse_args(raw: &[String]) -> Result<Vec<Argument>> {
         .collect()
 }
 
-async fn create(client: &Client, a: RunArgs) -> Result<ExitCode> {
+async fn create<B: Backend>(client: &B, a: RunArgs) -> Result<ExitCode> {
     let ns = super::namespace_or_default(a.namespace.as_deref()).to_owned();
     let templates = Templates {
         namespaced: specs(client, &rt("analysistemplates")?, Some(&ns)).await?,
@@ -224,7 +224,7 @@ fn describe(run: &AnalysisRun) -> String {
     out
 }
 
-async fn get(client: &Client, a: NameArgs) -> Result<ExitCode> {
+async fn get<B: Backend>(client: &B, a: NameArgs) -> Result<ExitCode> {
     let ns = super::namespace_or_default(a.namespace.as_deref());
     let object = client.get(&rt("analysisruns")?, Some(ns), &a.name).await?;
     let run: AnalysisRun = object.to_typed()?;
@@ -232,7 +232,7 @@ async fn get(client: &Client, a: NameArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn terminate(client: &Client, a: NameArgs) -> Result<ExitCode> {
+async fn terminate<B: Backend>(client: &B, a: NameArgs) -> Result<ExitCode> {
     let ns = super::namespace_or_default(a.namespace.as_deref());
     let patch = Patch::Merge(serde_json::json!({"spec": {"terminate": true}}));
     client.patch(&rt("analysisruns")?, Some(ns), &a.name, &patch, Subresource::Main).await?;

@@ -8,14 +8,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::connect::Backend;
 use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args, Subcommand};
 use serde_json::json;
 use weir_app_controller::RESOURCES_FINALIZER;
 use weir_app_controller::git::Repos;
 use weir_app_controller::ops::{self, SyncRequest, applications};
-use weir_client::Client;
-use weir_cluster::{Cluster, DeleteParams, Object, Patch, Subresource, apply};
+use weir_cluster::{DeleteParams, Object, Patch, Subresource, apply};
 use weir_model::argocd::Application;
 
 /// `weir app`.
@@ -134,7 +134,11 @@ struct SyncArgs {
     timeout: u64,
 }
 
-pub(crate) async fn run(client: &Client, data_dir: &Path, args: AppArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(
+    client: &B,
+    data_dir: &Path,
+    args: AppArgs,
+) -> Result<ExitCode> {
     let ns = args.app_namespace.as_str();
     match args.command {
         AppCommand::Create(create) => create_app(client, ns, create).await,
@@ -157,7 +161,7 @@ fn out(text: &str) -> Result<()> {
     Ok(())
 }
 
-async fn create_app(client: &Client, ns: &str, a: CreateArgs) -> Result<ExitCode> {
+async fn create_app<B: Backend>(client: &B, ns: &str, a: CreateArgs) -> Result<ExitCode> {
     let mut spec = json!({
         "project": a.project,
         "source": {"repoURL": a.repo, "path": a.path},
@@ -194,7 +198,7 @@ async fn create_app(client: &Client, ns: &str, a: CreateArgs) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn fetch(client: &Client, ns: &str, name: &str) -> Result<Application> {
+async fn fetch<B: Backend>(client: &B, ns: &str, name: &str) -> Result<Application> {
     let object = client
         .get(&applications(), Some(ns), name)
         .await
@@ -239,7 +243,7 @@ fn status_of(app: &Application) -> (String, String, String) {
     )
 }
 
-async fn list(client: &Client, ns: &str) -> Result<ExitCode> {
+async fn list<B: Backend>(client: &B, ns: &str) -> Result<ExitCode> {
     let objects = client.list(&applications(), Some(ns), &Default::default()).await?;
     let mut rows = vec![
         [
@@ -291,7 +295,7 @@ async fn list(client: &Client, ns: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn get(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {
+async fn get<B: Backend>(client: &B, ns: &str, name: &str) -> Result<ExitCode> {
     let app = fetch(client, ns, name).await?;
     let source = app.spec.effective_sources().first().copied().cloned().unwrap_or_default();
     let (sync, health, revision) = status_of(&app);
@@ -369,15 +373,15 @@ async fn get(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sync(client: &Client, ns: &str, a: SyncArgs) -> Result<ExitCode> {
+async fn sync<B: Backend>(client: &B, ns: &str, a: SyncArgs) -> Result<ExitCode> {
     let request = SyncRequest { prune: a.prune, revision: a.revision, dry_run: a.dry_run };
     let request_id = ops::start_sync(client, ns, &a.name, &request).await?;
     wait_for_operation(client, ns, &a.name, &request_id, a.timeout).await
 }
 
 /// Unless `timeout` is 0, waits for the operation tagged `request_id` and prints its results.
-async fn wait_for_operation(
-    client: &Client,
+async fn wait_for_operation<B: Backend>(
+    client: &B,
     ns: &str,
     name: &str,
     request_id: &str,
@@ -427,8 +431,8 @@ async fn wait_for_operation(
     }
 }
 
-async fn rollback(
-    client: &Client,
+async fn rollback<B: Backend>(
+    client: &B,
     ns: &str,
     name: &str,
     id: Option<i64>,
@@ -439,7 +443,7 @@ async fn rollback(
     wait_for_operation(client, ns, name, &request_id, timeout).await
 }
 
-async fn diff(client: &Client, data_dir: &Path, ns: &str, name: &str) -> Result<ExitCode> {
+async fn diff<B: Backend>(client: &B, data_dir: &Path, ns: &str, name: &str) -> Result<ExitCode> {
     let app = fetch(client, ns, name).await?;
     let repos = Repos::new(data_dir.join("cli-repos"));
     let out_of_sync = ops::out_of_sync(client, &repos, &app).await?;
@@ -456,7 +460,7 @@ async fn diff(client: &Client, data_dir: &Path, ns: &str, name: &str) -> Result<
     Ok(if out_of_sync.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-async fn history(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {
+async fn history<B: Backend>(client: &B, ns: &str, name: &str) -> Result<ExitCode> {
     let app = fetch(client, ns, name).await?;
     let source = app.spec.effective_sources().first().copied().cloned().unwrap_or_default();
     let mut text = format!("SOURCE  {}\n", source.repo_url);
@@ -476,7 +480,7 @@ async fn history(client: &Client, ns: &str, name: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn delete(client: &Client, ns: &str, name: &str, cascade: bool) -> Result<ExitCode> {
+async fn delete<B: Backend>(client: &B, ns: &str, name: &str, cascade: bool) -> Result<ExitCode> {
     let rt = applications();
     if cascade {
         let object = client.get(&rt, Some(ns), name).await?;

@@ -2,15 +2,15 @@
 
 use std::process::ExitCode;
 
+use crate::connect::Backend;
 use anyhow::Result;
-use weir_client::Client;
 use weir_cluster::apply;
 
 use super::registry;
 use crate::args::ApplyArgs;
 use crate::manifests;
 
-pub(crate) async fn run(client: &Client, args: ApplyArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, args: ApplyArgs) -> Result<ExitCode> {
     let objects = manifests::read_all(&args.files, args.recursive)?;
     let registry = registry(client).await?;
     let mut failed = false;

@@ -2,15 +2,15 @@
 
 use std::process::ExitCode;
 
+use crate::connect::Backend;
 use anyhow::{Result, bail};
-use weir_client::Client;
-use weir_cluster::{Cluster, DeleteOutcome, DeleteParams, Error, PropagationPolicy};
+use weir_cluster::{DeleteOutcome, DeleteParams, Error, PropagationPolicy};
 
 use super::{namespace_or_default, registry, resource_type};
 use crate::args::{Cascade, DeleteArgs};
 use crate::manifests;
 
-pub(crate) async fn run(client: &Client, args: DeleteArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, args: DeleteArgs) -> Result<ExitCode> {
     let registry = registry(client).await?;
     let params = DeleteParams {
         propagation_policy: match args.cascade {

@@ -3,16 +3,16 @@
 
 use std::process::ExitCode;
 
+use crate::connect::Backend;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
-use weir_client::Client;
-use weir_cluster::{Cluster, LabelSelector, ListParams, Object};
+use weir_cluster::{LabelSelector, ListParams, Object};
 
 use super::{namespace_or_default, registry, resource_type};
 use crate::args::{GetArgs, OutputFormat};
 use crate::output;
 
-pub(crate) async fn run(client: &Client, mut args: GetArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, mut args: GetArgs) -> Result<ExitCode> {
     if let Some((kind, name)) = args.kind.split_once('/') {
         if args.name.is_some() {
             bail!("there is no need to give a name after {}: it names one object", args.kind);

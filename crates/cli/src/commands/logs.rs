@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use crate::connect::Backend;
 use anyhow::Result;
 use clap::Args;
 use futures::StreamExt;
-use weir_client::Client;
 
 use super::namespace_or_default;
 
@@ -29,7 +29,7 @@ pub(crate) struct LogsArgs {
     namespace: Option<String>,
 }
 
-pub(crate) async fn run(client: &Client, args: LogsArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, args: LogsArgs) -> Result<ExitCode> {
     let namespace = namespace_or_default(args.namespace.as_deref());
     let mut stream = client
         .pod_log(namespace, &args.pod, args.container.as_deref(), args.follow, args.tail)

@@ -6,12 +6,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::connect::Backend;
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use futures::StreamExt;
 use k8s_openapi::jiff::SignedDuration;
-use weir_client::Client;
-use weir_cluster::{Cluster, ListParams, Patch, Registry, ResourceType, Subresource, WatchParams};
+use weir_cluster::{ListParams, Patch, Registry, ResourceType, Subresource, WatchParams};
 use weir_rollout_controller::view::RolloutPhase;
 use weir_rollout_controller::{now, ops, view};
 
@@ -174,7 +174,7 @@ fn go_duration(text: &str) -> Result<Duration> {
     weir_model::duration::parse(text).map_err(|e| anyhow!("invalid duration {text:?}: {e}"))
 }
 
-pub(crate) async fn run(client: &Client, args: RolloutsArgs) -> Result<ExitCode> {
+pub(crate) async fn run<B: Backend>(client: &B, args: RolloutsArgs) -> Result<ExitCode> {
     let ns = namespace_or_default(args.namespace.as_deref()).to_owned();
     match args.command {
         RolloutsCommand::Get { what: Some(GetWhat::Rollout { name, watch }), .. }
@@ -235,7 +235,12 @@ pub(crate) async fn run(client: &Client, args: RolloutsArgs) -> Result<ExitCode>
 /// `set image`: a JSON patch of the images in the pod template that the Rollout runs, its own
 /// or its `workloadRef` Deployment's (a container named nowhere is an error, nothing is
 /// written).
-async fn set_image(client: &Client, ns: &str, name: &str, images: &[String]) -> Result<ExitCode> {
+async fn set_image<B: Backend>(
+    client: &B,
+    ns: &str,
+    name: &str,
+    images: &[String],
+) -> Result<ExitCode> {
     let ro = client.get(&rt("rollouts")?, Some(ns), name).await?;
     let (target_rt, target, template_at) = match ro.data["spec"].get("workloadRef") {
         Some(workload) if ro.data["spec"].get("template").is_none() => {
@@ -283,7 +288,7 @@ async fn set_image(client: &Client, ns: &str, name: &str, images: &[String]) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-async fn undo(client: &Client, ns: &str, name: &str, to: Option<i64>) -> Result<ExitCode> {
+async fn undo<B: Backend>(client: &B, ns: &str, name: &str, to: Option<i64>) -> Result<ExitCode> {
     let tree = view::RolloutTree::read(client, ns, name).await?;
     let ro = tree.rollout.to_typed()?;
     let undo = ops::undo(&ro, &tree.replica_sets, to).map_err(|e| anyhow!(e))?;
@@ -298,7 +303,7 @@ async fn undo(client: &Client, ns: &str, name: &str, to: Option<i64>) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-async fn get(client: &Client, ns: &str, name: &str, watch: bool) -> Result<ExitCode> {
+async fn get<B: Backend>(client: &B, ns: &str, name: &str, watch: bool) -> Result<ExitCode> {
     let tree = view::RolloutTree::read(client, ns, name).await?;
     if !watch {
         print!("{}", view::render_get(&tree, now()));
@@ -329,8 +334,8 @@ async fn get(client: &Client, ns: &str, name: &str, watch: bool) -> Result<ExitC
     }
 }
 
-async fn status(
-    client: &Client,
+async fn status<B: Backend>(
+    client: &B,
     ns: &str,
     name: &str,
     timeout: Option<Duration>,

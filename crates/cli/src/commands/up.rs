@@ -66,7 +66,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
 /// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
 /// not when the future is first polled (the API's graceful shutdown polls it only once the
 /// listener serves), so a signal during start-up also stops weir gracefully.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{Signal, SignalKind, signal};
     let listen = |kind: SignalKind, name: &str| match signal(kind) {
         Ok(signal) => Some(signal),

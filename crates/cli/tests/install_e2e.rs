@@ -1,0 +1,183 @@
+//! `weir install` and `weir dashboard` against a real `weir up` (the test stand-in for a
+//! cluster), through the real binary, plus the one-line errors of a bad kubeconfig.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use support::{WEIR, Weir};
+
+/// Installing twice: the first run creates everything (CRDs that the server already serves
+/// are `kept`), the second changes nothing; the Deployment is what was rendered.
+#[test]
+fn install_creates_then_keeps_everything() {
+    let weir = Weir::start();
+    let first = weir.ok(&["install"]);
+    for line in [
+        "namespace/weir-system created",
+        "serviceaccount/weir-controller created",
+        "clusterrole/weir-controller created",
+        "clusterrolebinding/weir-controller created",
+        "deployment/weir-controller created",
+        "service/weir-controller created",
+    ] {
+        assert!(first.lines().any(|l| l == line), "{line:?} missing in:\n{first}");
+    }
+    let crd_lines: Vec<&str> =
+        first.lines().filter(|l| l.starts_with("customresourcedefinition/")).collect();
+    assert_eq!(crd_lines.len(), 7, "{first}");
+    for line in &crd_lines {
+        assert!(line.ends_with(" kept") || line.ends_with(" created"), "{line}");
+    }
+
+    let second = weir.ok(&["install"]);
+    for line in second.lines() {
+        let expected =
+            if line.starts_with("customresourcedefinition/") { " kept" } else { " unchanged" };
+        assert!(line.ends_with(expected), "second install changed something: {line}");
+    }
+    assert_eq!(second.lines().count(), first.lines().count());
+
+    let json =
+        weir.ok(&["get", "deployment", "weir-controller", "-n", "weir-system", "-o", "json"]);
+    let deployment: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], format!("ghcr.io/weir-dev/weir:{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(container["args"][1], "--leader-elect");
+}
+
+/// `--dry-run -o yaml` talks to nobody: it works with no weir and no cluster at all.
+#[test]
+fn dry_run_needs_no_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(WEIR)
+        .args(["install", "--namespaced", "--namespace", "team-a", "--dry-run", "-o", "yaml"])
+        .arg("--kubeconfig")
+        .arg(dir.path().join("absent"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("kind: Role\n") && text.contains("kind: RoleBinding\n"), "{text}");
+    assert!(text.contains("- team-a\n"), "the controller is not limited to team-a:\n{text}");
+}
+
+/// A kubeconfig that is missing, or names a context it lacks, or points at a port nobody
+/// listens on: one line on standard error each, exit code 1.
+#[test]
+fn bad_kubeconfigs_are_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "current-context: c\nclusters:\n- name: k\n  cluster: {{server: 'https://127.0.0.1:{port}'}}\n\
+             contexts:\n- name: c\n  context: {{cluster: k}}\n"
+        ),
+    )
+    .unwrap();
+    let absent = dir.path().join("absent");
+    let config_arg = config.to_str().unwrap();
+    let absent_arg = absent.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--kubeconfig", absent_arg], format!("kubeconfig {absent_arg} does not exist")),
+        (
+            vec!["--kubeconfig", config_arg, "--context", "prod"],
+            "has no context \"prod\"".to_owned(),
+        ),
+        (
+            vec!["--kubeconfig", config_arg],
+            format!("cannot reach the cluster at https://127.0.0.1:{port}"),
+        ),
+    ];
+    for (flags, expected) in cases {
+        let output = Command::new(WEIR)
+            .args(&flags)
+            .args(["get", "rollouts"])
+            .env_remove("KUBECONFIG")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&expected), "{stderr:?} lacks {expected:?}");
+    }
+}
+
+/// `weir dashboard` serves the UI on 127.0.0.1 with a login token of its own: the printed
+/// token opens a session, the API token and a wrong one do not.
+#[test]
+fn dashboard_serves_the_ui_behind_its_own_token() {
+    let weir = Weir::start();
+    let mut child = Command::new(WEIR)
+        .arg("--data-dir")
+        .arg(weir.data_dir())
+        .args(["dashboard", "--port", "0"])
+        .env_remove("WEIR_SERVER")
+        .env_remove("WEIR_TOKEN")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut address = String::new();
+    let mut token = String::new();
+    for line in lines.by_ref().take(3) {
+        let line = line.unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["open", url, ..] => {
+                address = url.trim_start_matches("http://").trim_end_matches("/ui/").to_owned()
+            }
+            ["token", value, ..] => token = (*value).to_owned(),
+            _ => {}
+        }
+    }
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert_eq!(token.len(), 64);
+
+    let api_token = std::fs::read_to_string(weir.data_dir().join("token")).unwrap();
+    for wrong in ["nope", api_token.trim()] {
+        let refused = http(&address, "POST", "/ui/login", &[], &format!("token={wrong}"));
+        assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    }
+    let login = http(&address, "POST", "/ui/login", &[], &format!("token={token}"));
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let page = http(&address, "GET", "/ui/rollouts", &[("Cookie", &cookie)], "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+
+    support::stop_gracefully(&mut child);
+    assert!(child.wait().unwrap().success());
+}
+
+fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
