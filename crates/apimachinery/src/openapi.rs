@@ -168,7 +168,7 @@ pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Result<Documents, OpenApiE
             "security": [{ "BearerToken": [] }],
         });
         let json = serde_json::to_vec(&document).unwrap_or_default();
-        let hash = fnv_hex(&json);
+        let hash = content_hash(&json);
         v3.insert(prefix, GroupVersionDocument { json, hash });
     }
 
@@ -176,7 +176,7 @@ pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Result<Documents, OpenApiE
     root.insert("definitions".to_owned(), Value::Object(definitions));
     root.insert("parameters".to_owned(), Value::Object(parameters));
     let v2 = serde_json::to_vec(&swagger).unwrap_or_default();
-    let v2_hash = fnv_hex(&v2);
+    let v2_hash = content_hash(&v2);
     Ok(Documents { v2, v2_hash, v3 })
 }
 
@@ -282,7 +282,7 @@ fn schema_closure(
 }
 
 /// FNV-1a (64 bits) as upper-case hex: a stable content hash for cache keys and ETags.
-fn fnv_hex(bytes: &[u8]) -> String {
+pub fn content_hash(bytes: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in bytes {
         hash ^= u64::from(*byte);
@@ -326,8 +326,8 @@ mod tests {
     #[test]
     fn the_hash_is_stable() {
         // FNV-1a 64 of "" and "a", from the algorithm's published test vectors.
-        assert_eq!(fnv_hex(b""), "CBF29CE484222325");
-        assert_eq!(fnv_hex(b"a"), "AF63DC4C8601EC8C");
+        assert_eq!(content_hash(b""), "CBF29CE484222325");
+        assert_eq!(content_hash(b"a"), "AF63DC4C8601EC8C");
     }
 }
 

@@ -7,9 +7,11 @@
 //! | `/version` | GET |
 //! | `/weir/v1/resources` | GET: every served resource type |
 //! | `/api/v1/namespaces/{ns}/pods/{name}/log` | GET: a container's log (`container`, `follow`, `tailLines`) |
+//! | `/openapi/v2`, `/openapi/v3`, `/openapi/v3/{api/v1,apis/G/V}` | GET: OpenAPI documents (`openapi`) |
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
 
 mod logs;
+mod openapi;
 mod path;
 
 use std::collections::HashMap;
@@ -48,12 +50,21 @@ pub struct ApiState<C> {
     /// The embedded store, asked for the kinds of a group when a path names a type no client
     /// declared (a controller wrote the first object of it).
     pub(crate) discovery: Option<weir_store::Store>,
+    /// The OpenAPI documents, rendered once per registry change.
+    pub(crate) openapi: openapi::OpenApiCache,
 }
 
 impl<C> ApiState<C> {
     /// State for a router over `cluster`, accepting `token`.
     pub fn new(cluster: C, resources: Resources, token: String) -> Self {
-        ApiState { cluster, resources, token: Token::new(token), data_dir: None, discovery: None }
+        ApiState {
+            cluster,
+            resources,
+            token: Token::new(token),
+            data_dir: None,
+            discovery: None,
+            openapi: openapi::OpenApiCache::default(),
+        }
     }
 
     /// Finds types in `store` that were stored without going through this API.
@@ -75,6 +86,9 @@ pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
         .route("/version", get(version))
         .route("/weir/v1/resources", get(list_resources::<C>))
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::pod_log::<C>))
+        .route("/openapi/v2", get(openapi::v2::<C>))
+        .route("/openapi/v3", get(openapi::v3_index::<C>))
+        .route("/openapi/v3/{*path}", get(openapi::v3_document::<C>))
         .fallback(resource_request::<C>)
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
     Router::new()

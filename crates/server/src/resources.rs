@@ -2,8 +2,10 @@
 //! CustomResourceDefinitions, and kinds first seen in an applied manifest (persisted so that
 //! `weir get tenants` still works after a restart).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +16,11 @@ use weir_cluster::{Cluster, ListParams, Object, Registry, ResourceType, Scope};
 pub struct Resources {
     registry: RwLock<Registry>,
     learned_path: PathBuf,
+    /// The CRD objects learned, by group and kind: their schemas and printer columns feed
+    /// OpenAPI and tables.
+    crds: RwLock<BTreeMap<(String, String), Value>>,
+    /// Bumped on every change of the registry or the CRDs (caches built from them compare it).
+    generation: AtomicU64,
 }
 
 /// How a learned type is written to `resource-types.json`.
@@ -54,7 +61,12 @@ impl Resources {
                 tracing::warn!(path = %learned_path.display(), error = %e, "cannot read resource types file")
             }
         }
-        let resources = Resources { registry: RwLock::new(registry), learned_path };
+        let resources = Resources {
+            registry: RwLock::new(registry),
+            learned_path,
+            crds: RwLock::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+        };
         let crd_type = resources.for_name("customresourcedefinitions").expect("CRDs are built in");
         match cluster.list(&crd_type, None, &ListParams::default()).await {
             Ok(list) => list.items.iter().for_each(|crd| resources.learn_crd(crd)),
@@ -66,6 +78,21 @@ impl Resources {
     /// The registry as it is now.
     pub fn snapshot(&self) -> Registry {
         self.read().clone()
+    }
+
+    /// A number that changes whenever the registry or the learned CRDs change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The CustomResourceDefinition objects learned (applied or stored), as JSON.
+    pub fn crds(&self) -> Vec<Value> {
+        self.crds
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The type behind `group/version/plural`.
@@ -142,6 +169,11 @@ impl Resources {
             .filter_map(|v| text(v, "name"))
             .collect();
         let Some(version) = versions.first().cloned() else { return };
+        self.crds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((group.clone(), kind.clone()), crd.to_value());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if self
             .read()
             .iter()
@@ -199,6 +231,7 @@ impl Resources {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
