@@ -7,3 +7,4 @@
 
 pub mod data;
 pub mod openapi;
+pub mod table;
