@@ -13,6 +13,7 @@
 mod logs;
 mod openapi;
 mod path;
+mod table;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -161,9 +162,25 @@ async fn resource_request<C: Cluster + Clone>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&state, &method, &uri, &query, &headers, &body).await {
+    // `as=Table`: the response is re-written on its way out (see `table`).
+    let table = match (method == Method::GET).then(|| table::requested(&headers, &query)) {
+        Some(Err(error)) => return error_response(&error),
+        Some(Ok(options)) => options,
+        None => None,
+    };
+    let response = match handle(&state, &method, &uri, &query, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
+    };
+    // Looked up after the request: a kind the request discovered is known now.
+    let path = ApiPath::parse(uri.path());
+    let rt = path.as_ref().and_then(|p| state.resources.for_path(&p.group, &p.version, &p.plural));
+    match (table, rt, path) {
+        (Some(options), Some(rt), Some(path)) => {
+            let convertor = table::convertor(&state, &rt, &path.version);
+            table::transform(response, convertor, options, is_true(query.get("watch"))).await
+        }
+        _ => response,
     }
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use weir_cluster::{Cluster, Object, Registry};
+use weir_cluster::Registry;
 use weir_server::Resources;
 use weir_server::api::{ApiState, router};
 use weir_store::Store;
@@ -15,7 +15,6 @@ const TOKEN: &str = "test-token";
 struct Api {
     base: String,
     http: reqwest::Client,
-    store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -28,7 +27,7 @@ async fn start() -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), store, _dir: dir }
+    Api { base: format!("http://{addr}"), http: reqwest::Client::new(), _dir: dir }
 }
 
 impl Api {
@@ -167,4 +166,94 @@ async fn a_crd_applied_at_runtime_appears_in_the_documents() {
         "v1",
         "CronTab"
     ));
+}
+
+const KUBECTL_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+#[tokio::test]
+async fn as_table_answers_tables_for_get_list_and_watch() {
+    let api = start().await;
+    let created = api
+        .http
+        .post(format!("{}/api/v1/namespaces/default/configmaps", api.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": "default"}, "data": {"a": "1", "b": "2"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let list: Value =
+        api.get("/api/v1/namespaces/default/configmaps", KUBECTL_TABLE).await.json().await.unwrap();
+    assert_eq!(list["kind"], "Table");
+    assert_eq!(list["apiVersion"], "meta.k8s.io/v1");
+    let columns: Vec<&str> = list["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "Data", "Age"]);
+    assert_eq!(list["rows"][0]["cells"][0], "settings");
+    assert_eq!(list["rows"][0]["cells"][1], 2);
+    assert_eq!(list["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert!(list["metadata"]["resourceVersion"].as_str().is_some_and(|rv| !rv.is_empty()));
+
+    let one: Value = api
+        .get("/api/v1/namespaces/default/configmaps/settings?includeObject=Object", KUBECTL_TABLE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(one["rows"][0]["object"]["data"]["b"], "2");
+
+    let plain: Value = api
+        .get("/api/v1/namespaces/default/configmaps", "application/json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plain["kind"], "ConfigMapList");
+
+    let bad =
+        api.get("/api/v1/namespaces/default/configmaps?includeObject=All", KUBECTL_TABLE).await;
+    assert_eq!(bad.status(), 400);
+    let missing = api.get("/api/v1/namespaces/default/configmaps/nothing", KUBECTL_TABLE).await;
+    assert_eq!(missing.status(), 404);
+    let status: Value = missing.json().await.unwrap();
+    assert_eq!(status["kind"], "Status");
+
+    // A Rollout list uses the CRD's printer columns.
+    let rollouts: Value = api
+        .get("/apis/argoproj.io/v1alpha1/namespaces/default/rollouts", KUBECTL_TABLE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let columns: Vec<&str> = rollouts["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "Desired", "Current", "Up-to-date", "Available", "Age"]);
+
+    // `kubectl get cm -w`: the first event is a Table with its columns.
+    let mut watch = api
+        .get("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0", KUBECTL_TABLE)
+        .await;
+    assert_eq!(watch.status(), 200);
+    let mut buffer = Vec::new();
+    while !buffer.contains(&b'\n') {
+        let chunk = watch.chunk().await.unwrap().expect("the watch sends the existing object");
+        buffer.extend_from_slice(&chunk);
+    }
+    let end = buffer.iter().position(|b| *b == b'\n').unwrap();
+    let event: Value = serde_json::from_slice(&buffer[..end]).unwrap();
+    assert_eq!(event["type"], "ADDED");
+    assert_eq!(event["object"]["kind"], "Table");
+    assert_eq!(event["object"]["rows"][0]["cells"][0], "settings");
+    assert_eq!(event["object"]["columnDefinitions"][1]["name"], "Data");
 }
