@@ -8,3 +8,4 @@
 pub mod data;
 pub mod openapi;
 pub mod table;
+pub mod unknown_fields;

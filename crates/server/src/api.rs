@@ -10,6 +10,7 @@
 //! | `/openapi/v2`, `/openapi/v3`, `/openapi/v3/{api/v1,apis/G/V}` | GET: OpenAPI documents (`openapi`) |
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
 
+mod field_validation;
 mod logs;
 mod openapi;
 mod path;
@@ -53,6 +54,8 @@ pub struct ApiState<C> {
     pub(crate) discovery: Option<weir_store::Store>,
     /// The OpenAPI documents, rendered once per registry change.
     pub(crate) openapi: openapi::OpenApiCache,
+    /// The declared fields of every kind, for `fieldValidation`.
+    pub(crate) field_schemas: field_validation::FieldSchemaCache,
 }
 
 impl<C> ApiState<C> {
@@ -65,6 +68,7 @@ impl<C> ApiState<C> {
             data_dir: None,
             discovery: None,
             openapi: openapi::OpenApiCache::default(),
+            field_schemas: field_validation::FieldSchemaCache::default(),
         }
     }
 
@@ -168,10 +172,17 @@ async fn resource_request<C: Cluster + Clone>(
         Some(Ok(options)) => options,
         None => None,
     };
-    let response = match handle(&state, &method, &uri, &query, &headers, &body).await {
+    // `fieldValidation`: unknown fields refused (Strict) or warned about, before any write.
+    let warnings =
+        match field_validation::check(&state, &method, uri.path(), &query, &headers, &body).await {
+            Ok(warnings) => warnings,
+            Err(error) => return error_response(&error),
+        };
+    let mut response = match handle(&state, &method, &uri, &query, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     };
+    field_validation::add_warnings(&mut response, &warnings);
     // Looked up after the request: a kind the request discovered is known now.
     let path = ApiPath::parse(uri.path());
     let rt = path.as_ref().and_then(|p| state.resources.for_path(&p.group, &p.version, &p.plural));

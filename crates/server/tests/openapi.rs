@@ -257,3 +257,94 @@ async fn as_table_answers_tables_for_get_list_and_watch() {
     assert_eq!(event["object"]["rows"][0]["cells"][0], "settings");
     assert_eq!(event["object"]["columnDefinitions"][1]["name"], "Data");
 }
+
+/// What `kubectl apply` sends once the v3 document declares `fieldValidation` (kubectl 1.37
+/// adds `fieldValidation=Strict` by default), and the API server's answers.
+#[tokio::test]
+async fn field_validation_refuses_or_warns_about_unknown_fields() {
+    let api = start().await;
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 1, "bogus": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx", "unknownField": "x"}]}}}
+    });
+    let collection = format!("{}/apis/apps/v1/namespaces/default/deployments", api.base);
+    let strict = api
+        .http
+        .post(format!("{collection}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict"))
+        .bearer_auth(TOKEN)
+        .json(&deployment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strict.status(), 400);
+    let status: Value = strict.json().await.unwrap();
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: \
+         unknown field \"spec.bogus\", unknown field \"spec.template.spec.containers[0].unknownField\""
+    );
+    let absent =
+        api.get("/apis/apps/v1/namespaces/default/deployments/web", "application/json").await;
+    assert_eq!(absent.status(), 404, "nothing was stored");
+
+    let warned =
+        api.http.post(&collection).bearer_auth(TOKEN).json(&deployment).send().await.unwrap();
+    assert_eq!(warned.status(), 201);
+    let warnings: Vec<&str> =
+        warned.headers().get_all("warning").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "299 - \"unknown field \\\"spec.bogus\\\"\"",
+            "299 - \"unknown field \\\"spec.template.spec.containers[0].unknownField\\\"\""
+        ]
+    );
+
+    let patch = api
+        .http
+        .patch(format!("{collection}/web?fieldValidation=Strict"))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"spec":{"replicas":2,"paused":true,"minReadySecond":3}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 400);
+    let status: Value = patch.json().await.unwrap();
+    assert_eq!(status["message"], "strict decoding error: unknown field \"spec.minReadySecond\"");
+
+    let rollout = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "r", "namespace": "default"},
+        "spec": {"strategy": {"canary": {"steps": [{"setWeigth": 10}]}}}});
+    let refused = api
+        .http
+        .post(format!(
+            "{}/apis/argoproj.io/v1alpha1/namespaces/default/rollouts?fieldValidation=Strict",
+            api.base
+        ))
+        .bearer_auth(TOKEN)
+        .json(&rollout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let status: Value = refused.json().await.unwrap();
+    assert_eq!(
+        status["message"],
+        "Rollout in version \"v1alpha1\" cannot be handled as a Rollout: strict decoding error: \
+         unknown field \"spec.strategy.canary.steps[0].setWeigth\""
+    );
+    let invalid = api
+        .http
+        .post(format!("{collection}?fieldValidation=Loud"))
+        .bearer_auth(TOKEN)
+        .json(&deployment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 400);
+}

@@ -1,0 +1,326 @@
+//! Server-side field validation (`fieldValidation=Strict|Warn`): the fields of an object (or of
+//! a merge or strategic merge patch) that its kind's schema does not declare, with the paths the
+//! API server names them by (`spec.template.spec.containers[0].foo`).
+//!
+//! [`FieldSchemas`] is a compact tree of the declared fields of every served kind, built once
+//! per registry change from the same sources as the OpenAPI documents (the Kubernetes document
+//! for built-in kinds, the CRDs' `openAPIV3Schema`s for custom kinds); the 3 MB documents are not
+//! kept. Fields under `x-kubernetes-preserve-unknown-fields`, `additionalProperties` maps and
+//! schemas that declare no properties are open, as pruning treats them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::data;
+use crate::openapi::ServedKind;
+use crate::openapi::crd::Catalog;
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+#[derive(Debug, Clone)]
+enum Node {
+    /// An object with declared properties (`additional`: the schema of other keys, if a map;
+    /// `open`: other keys are kept as they are).
+    Object { properties: BTreeMap<String, usize>, additional: Option<usize>, open: bool },
+    /// A list of `items`.
+    Array(usize),
+    /// A scalar, or anything not checked further.
+    Any,
+}
+
+/// The declared fields of every served kind.
+#[derive(Debug, Clone, Default)]
+pub struct FieldSchemas {
+    nodes: Vec<Node>,
+    kinds: BTreeMap<(String, String, String), usize>,
+}
+
+impl FieldSchemas {
+    /// Builds the trees of `kinds`, custom kinds from `crds` (runtime CRD objects) first, then
+    /// the built-in CRDs; a kind without a schema is not checked.
+    pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Self {
+        let swagger: Value = serde_json::from_str(data::KUBERNETES_SWAGGER).unwrap_or_default();
+        let empty = Map::new();
+        let definitions = swagger.get("definitions").and_then(Value::as_object).unwrap_or(&empty);
+        let mut by_gvk: BTreeMap<(String, String, String), &str> = BTreeMap::new();
+        for (name, definition) in definitions {
+            for gvk in crate::openapi::gvks_of(definition) {
+                by_gvk.entry(gvk).or_insert(name);
+            }
+        }
+        let catalog = Catalog::new(crds);
+        let mut builder = Builder { nodes: Vec::new(), definitions, built: BTreeMap::new() };
+        let mut schemas = BTreeMap::new();
+        for kind in kinds {
+            for version in &kind.versions {
+                let gvk = (kind.group.clone(), version.clone(), kind.kind.clone());
+                let root = if let Some(name) = by_gvk.get(&gvk) {
+                    builder.definition(name)
+                } else if let Some(schema) = catalog
+                    .version(&kind.group, &kind.kind, version)
+                    .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
+                {
+                    builder.custom_root(schema)
+                } else {
+                    continue;
+                };
+                schemas.insert(gvk, root);
+            }
+        }
+        FieldSchemas { nodes: builder.nodes, kinds: schemas }
+    }
+
+    /// Whether `group`/`version` `kind` has a schema here.
+    pub fn knows(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.kinds.contains_key(&(group.to_owned(), version.to_owned(), kind.to_owned()))
+    }
+
+    /// The undeclared fields of `value` (an object, or a merge/strategic patch of one: `$`
+    /// directives and `null`s are not fields), in document order; `None` for an unknown kind.
+    pub fn unknown_fields(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        value: &Value,
+    ) -> Option<Vec<String>> {
+        let root = *self.kinds.get(&(group.to_owned(), version.to_owned(), kind.to_owned()))?;
+        let mut unknown = Vec::new();
+        self.walk(root, value, &mut String::new(), &mut unknown);
+        Some(unknown)
+    }
+
+    fn walk(&self, node: usize, value: &Value, path: &mut String, unknown: &mut Vec<String>) {
+        match (&self.nodes[node], value) {
+            (Node::Object { properties, additional, open }, Value::Object(map)) => {
+                for (key, child) in map {
+                    if key.starts_with('$') {
+                        continue;
+                    }
+                    let next = properties.get(key).or(additional.as_ref()).copied();
+                    let length = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    match next {
+                        Some(next) => self.walk(next, child, path, unknown),
+                        None if *open => {}
+                        None => unknown.push(path.clone()),
+                    }
+                    path.truncate(length);
+                }
+            }
+            (Node::Array(items), Value::Array(values)) => {
+                for (index, child) in values.iter().enumerate() {
+                    let length = path.len();
+                    path.push_str(&format!("[{index}]"));
+                    self.walk(*items, child, path, unknown);
+                    path.truncate(length);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+struct Builder<'d> {
+    nodes: Vec<Node>,
+    definitions: &'d Map<String, Value>,
+    built: BTreeMap<String, usize>,
+}
+
+impl Builder<'_> {
+    fn push(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    /// A definition of the Kubernetes document, built once (recursive definitions such as
+    /// JSONSchemaProps refer to their own node).
+    fn definition(&mut self, name: &str) -> usize {
+        if let Some(id) = self.built.get(name) {
+            return *id;
+        }
+        let id = self.push(Node::Any);
+        self.built.insert(name.to_owned(), id);
+        if let Some(definition) = self.definitions.get(name) {
+            let node = self.node(definition);
+            self.nodes[id] = node;
+        }
+        id
+    }
+
+    /// A CRD's root: its schema with `apiVersion`, `kind` and `metadata` as the server has them.
+    fn custom_root(&mut self, schema: &Value) -> usize {
+        let id = self.schema(schema);
+        let meta = self.definition(OBJECT_META);
+        let any = self.push(Node::Any);
+        match &mut self.nodes[id] {
+            Node::Object { properties, .. } => {
+                properties.insert("apiVersion".to_owned(), any);
+                properties.insert("kind".to_owned(), any);
+                properties.insert("metadata".to_owned(), meta);
+            }
+            other => {
+                *other = Node::Object {
+                    properties: BTreeMap::from([
+                        ("apiVersion".to_owned(), any),
+                        ("kind".to_owned(), any),
+                        ("metadata".to_owned(), meta),
+                    ]),
+                    additional: None,
+                    open: true,
+                };
+            }
+        }
+        id
+    }
+
+    /// The node of a schema: a reference is its definition's node (so recursive definitions
+    /// refer to themselves), anything else a new node.
+    fn schema(&mut self, schema: &Value) -> usize {
+        match reference(schema) {
+            Some(name) => self.definition(name),
+            None => {
+                let node = self.node(schema);
+                self.push(node)
+            }
+        }
+    }
+
+    fn node(&mut self, schema: &Value) -> Node {
+        if let Some(name) = reference(schema) {
+            let id = self.definition(name);
+            return self.nodes[id].clone();
+        }
+        if schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+            return Node::Any;
+        }
+        if let Some(items) = schema.get("items") {
+            let item = self.schema(items);
+            return Node::Array(item);
+        }
+        let open = schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool)
+            == Some(true);
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let additional = match schema.get("additionalProperties") {
+            Some(map @ Value::Object(fields)) if !fields.is_empty() => Some(self.schema(map)),
+            Some(Value::Bool(true)) | Some(Value::Object(_)) => Some(self.push(Node::Any)),
+            _ => None,
+        };
+        match properties {
+            Some(properties) if !properties.is_empty() => {
+                let properties = properties
+                    .iter()
+                    .map(|(key, child)| (key.clone(), self.schema(child)))
+                    .collect();
+                Node::Object { properties, additional, open }
+            }
+            _ if additional.is_some() => {
+                Node::Object { properties: BTreeMap::new(), additional, open }
+            }
+            // No declared property: nothing to check against (FieldsV1, RawExtension, …).
+            _ => Node::Any,
+        }
+    }
+}
+
+/// The definition a schema refers to (`$ref`, or a lone `allOf` reference as in v3).
+fn reference(schema: &Value) -> Option<&str> {
+    schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .or_else(|| schema.pointer("/allOf/0/$ref").and_then(Value::as_str))
+        .map(|r| r.rsplit('/').next().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn kind(group: &str, version: &str, kind: &str, plural: &str) -> ServedKind {
+        ServedKind {
+            group: group.to_owned(),
+            versions: vec![version.to_owned()],
+            kind: kind.to_owned(),
+            plural: plural.to_owned(),
+            namespaced: true,
+        }
+    }
+
+    fn schemas() -> FieldSchemas {
+        FieldSchemas::build(
+            &[
+                kind("apps", "v1", "Deployment", "deployments"),
+                kind("", "v1", "ConfigMap", "configmaps"),
+                kind("argoproj.io", "v1alpha1", "Rollout", "rollouts"),
+                kind("example.com", "v1", "Tenant", "tenants"),
+            ],
+            &[],
+        )
+    }
+
+    #[test]
+    fn reports_undeclared_fields_with_the_api_servers_paths() {
+        let schemas = schemas();
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"any": "label"}, "annotations": {"a": "b"}},
+            "spec": {
+                "replicas": 1, "bogus": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "strategy": {"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                    {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}],
+                     "resources": {"limits": {"cpu": "1"}}},
+                    {"name": "side", "unknownField": "x"}
+                ]}}
+            },
+            "status": {}
+        });
+        assert_eq!(
+            schemas.unknown_fields("apps", "v1", "Deployment", &deployment).unwrap(),
+            ["spec.bogus", "spec.template.spec.containers[1].unknownField"]
+        );
+        let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"any": "key"}, "extra": true});
+        assert_eq!(schemas.unknown_fields("", "v1", "ConfigMap", &config_map).unwrap(), ["extra"]);
+        assert!(schemas.unknown_fields("", "v1", "Secret", &config_map).is_none());
+    }
+
+    #[test]
+    fn a_strategic_merge_patch_is_checked_without_its_directives() {
+        // kubectl apply's three-way patch of an edited Deployment.
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}],
+            "containers": [{"name": "web", "image": "v2", "imagePullPolicyy": "Always"}],
+            "volumes": null
+        }}}});
+        assert_eq!(
+            schemas().unknown_fields("apps", "v1", "Deployment", &patch).unwrap(),
+            ["spec.template.spec.containers[0].imagePullPolicyy"]
+        );
+    }
+
+    #[test]
+    fn custom_kinds_follow_their_crd_schema() {
+        let schemas = schemas();
+        let rollout = json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "r", "namespace": "n"},
+            "spec": {"replicas": 2, "strategy": {"canary": {"steps": [
+                {"setWeight": 10}, {"pause": {"duration": "1m"}}, {"setWeigth": 20}
+            ]}}, "template": {"spec": {"containers": [{"name": "a", "image": "b"}]}}}
+        });
+        assert_eq!(
+            schemas.unknown_fields("argoproj.io", "v1alpha1", "Rollout", &rollout).unwrap(),
+            ["spec.strategy.canary.steps[2].setWeigth"]
+        );
+        // A learned kind without a CRD is not checked.
+        assert!(!schemas.knows("example.com", "v1", "Tenant"));
+    }
+}
