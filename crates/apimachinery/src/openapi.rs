@@ -17,6 +17,7 @@
 
 mod convert;
 pub mod crd;
+mod proto;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,6 +61,7 @@ pub struct GroupVersionDocument {
 #[derive(Debug, Clone)]
 pub struct Documents {
     v2: Vec<u8>,
+    v2_protobuf: Vec<u8>,
     v2_hash: String,
     v3: BTreeMap<String, GroupVersionDocument>,
 }
@@ -68,6 +70,12 @@ impl Documents {
     /// The `/openapi/v2` JSON document.
     pub fn v2(&self) -> &[u8] {
         &self.v2
+    }
+
+    /// The `/openapi/v2` document as gnostic's `openapi.v2.Document` protobuf message (what
+    /// client-go's `OpenAPISchema()` asks for).
+    pub fn v2_protobuf(&self) -> &[u8] {
+        &self.v2_protobuf
     }
 
     /// A hash of the v2 document (for `ETag`).
@@ -177,7 +185,8 @@ pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Result<Documents, OpenApiE
     root.insert("parameters".to_owned(), Value::Object(parameters));
     let v2 = serde_json::to_vec(&swagger).unwrap_or_default();
     let v2_hash = content_hash(&v2);
-    Ok(Documents { v2, v2_hash, v3 })
+    let v2_protobuf = proto::document(&swagger);
+    Ok(Documents { v2, v2_protobuf, v2_hash, v3 })
 }
 
 fn take_object(root: &mut Map<String, Value>, key: &str) -> Map<String, Value> {

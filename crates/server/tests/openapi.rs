@@ -94,12 +94,18 @@ async fn every_registry_kind_has_a_schema_in_v2_and_v3() {
 }
 
 #[tokio::test]
-async fn kubectl_protobuf_v2_request_is_refused_and_stale_hashes_redirect() {
+async fn kubectl_protobuf_v2_request_is_answered_and_stale_hashes_redirect() {
     let api = start().await;
     let response =
         api.get("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf").await;
-    assert_eq!(response.status(), 406);
-    let status: Value = response.json().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/octet-stream");
+    let bytes = response.bytes().await.unwrap();
+    // Document.swagger (field 1, length-delimited) is "2.0".
+    assert_eq!(&bytes[..5], b"\x0a\x032.0");
+    let refused = api.get("/openapi/v2", "application/yaml").await;
+    assert_eq!(refused.status(), 406);
+    let status: Value = refused.json().await.unwrap();
     assert_eq!(status["reason"], "NotAcceptable");
 
     let index = api.json("/openapi/v3").await;

@@ -51,12 +51,26 @@ pub(super) fn schema(v2: &Value) -> Value {
 
 /// A v3 schema (a custom kind's) in v2 form: references back to `#/definitions/`, a lone
 /// `allOf` reference unwrapped, and what Swagger 2.0 cannot say (`nullable`, `anyOf`, `oneOf`,
-/// `not`) dropped, as the API server's v2 publishing of CRDs does.
+/// `not`) dropped, as the API server's v2 publishing of CRDs does. A nullable field loses its
+/// type and a field that keeps unknown fields its properties, so that kubectl's client-side
+/// validation (which reads v2) accepts `null` and fields the schema does not list there.
 pub(super) fn downgrade_schema(v3: &Value) -> Value {
     match v3 {
         Value::Object(map) => {
             let mut out = Map::new();
+            let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+            let open = map.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool)
+                == Some(true);
             for (key, value) in map {
+                if (nullable && key == "type")
+                    || (open
+                        && matches!(
+                            key.as_str(),
+                            "type" | "properties" | "items" | "additionalProperties" | "required"
+                        ))
+                {
+                    continue;
+                }
                 match key.as_str() {
                     "nullable" | "anyOf" | "oneOf" | "not" => {}
                     "$ref" => {
@@ -277,14 +291,17 @@ mod tests {
         let v3 = json!({"properties": {
             "metadata": {"allOf": [{"$ref": "#/components/schemas/M"}], "description": "m"},
             "port": {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": true},
-            "note": {"type": "string", "nullable": true}
+            "note": {"type": "string", "nullable": true},
+            "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {"a": {"type": "string"}}}
         }});
         assert_eq!(
             downgrade_schema(&v3),
             json!({"properties": {
                 "metadata": {"$ref": "#/definitions/M", "description": "m"},
                 "port": {"x-kubernetes-int-or-string": true},
-                "note": {"type": "string"}
+                "note": {},
+                "open": {"x-kubernetes-preserve-unknown-fields": true}
             }})
         );
     }

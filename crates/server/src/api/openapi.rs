@@ -2,9 +2,10 @@
 //! [`weir_apimachinery::openapi`], built on the first request after a registry change (on a
 //! blocking thread: parsing the embedded documents takes a while) and then served as bytes.
 //!
-//! kubectl asks `/openapi/v2` for protobuf only (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`):
-//! weir answers 406, and client-go's callers of the v2 document treat it as absent (kubectl 1.37
-//! reads v3 for `explain`, `apply`'s patches and field validation).
+//! kubectl asks `/openapi/v2` for protobuf only (`application/com.github.proto-openapi.spec.v2@v1.0+protobuf`,
+//! the only form client-go's `OpenAPISchema()` decodes; kubectl 1.37 reads it to validate the
+//! items of a `kind: List` file): it gets the protobuf document. Other clients get JSON; a
+//! request accepting neither is answered 406.
 
 use std::sync::Arc;
 
@@ -58,6 +59,9 @@ pub(crate) async fn documents<C>(state: &ApiState<C>) -> Result<Arc<Documents>, 
     Ok(documents)
 }
 
+/// The media type of the v2 protobuf document.
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
 /// Whether a client that sent `headers` takes JSON (kubectl's v2 request takes only protobuf).
 fn accepts_json(headers: &HeaderMap) -> bool {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
@@ -67,6 +71,19 @@ fn accepts_json(headers: &HeaderMap) -> bool {
         let media = media.split(';').next().unwrap_or("").trim();
         matches!(media, "application/json" | "*/*" | "application/*" | "")
     })
+}
+
+/// Whether the client asks for the v2 protobuf document before JSON.
+fn prefers_protobuf(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    for media in accept.split(',') {
+        match media.split(';').next().unwrap_or("").trim() {
+            V2_PROTOBUF => return true,
+            "application/json" | "*/*" | "application/*" => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// 406 as the API server words it (the cluster port has no variant for it: only HTTP has it).
@@ -87,6 +104,7 @@ struct SharedBytes {
 
 enum Part {
     V2,
+    V2Protobuf,
     V3(String),
 }
 
@@ -94,6 +112,7 @@ impl AsRef<[u8]> for SharedBytes {
     fn as_ref(&self) -> &[u8] {
         match &self.part {
             Part::V2 => self.documents.v2(),
+            Part::V2Protobuf => self.documents.v2_protobuf(),
             Part::V3(path) => {
                 self.documents.v3(path).map(|d| d.json.as_slice()).unwrap_or_default()
             }
@@ -107,6 +126,17 @@ fn shared(documents: &Arc<Documents>, part: Part) -> Bytes {
 
 /// A JSON document with its `ETag`, or 304 when the client has it already.
 fn json_document(headers: &HeaderMap, bytes: Bytes, etag: &str, immutable: bool) -> Response {
+    document(headers, bytes, etag, immutable, "application/json")
+}
+
+/// A document of `content_type` with its `ETag`, or 304 when the client has it already.
+fn document(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    etag: &str,
+    immutable: bool,
+    content_type: &'static str,
+) -> Response {
     let etag = format!("\"{etag}\"");
     let matches = headers
         .get(header::IF_NONE_MATCH)
@@ -117,9 +147,7 @@ fn json_document(headers: &HeaderMap, bytes: Bytes, etag: &str, immutable: bool)
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut response = Body::from(bytes).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         response
     };
     let headers = response.headers_mut();
@@ -135,10 +163,18 @@ pub(crate) async fn v2<C: Cluster + Clone>(
     State(state): State<Arc<ApiState<C>>>,
     headers: HeaderMap,
 ) -> Response {
-    if !accepts_json(&headers) {
+    let protobuf = prefers_protobuf(&headers);
+    if !protobuf && !accepts_json(&headers) {
         return not_acceptable();
     }
     match documents(&state).await {
+        Ok(documents) if protobuf => {
+            let etag = format!("{}-pb", documents.v2_hash());
+            let bytes = shared(&documents, Part::V2Protobuf);
+            // Served as octet-stream, as the API server does: client-go's media type parser
+            // refuses the `@` of the name it asks by.
+            document(&headers, bytes, &etag, false, "application/octet-stream")
+        }
         Ok(documents) => {
             json_document(&headers, shared(&documents, Part::V2), documents.v2_hash(), false)
         }
@@ -218,6 +254,11 @@ mod tests {
             accepts_json(&headers)
         };
         assert!(!with("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(V2_PROTOBUF));
+        assert!(prefers_protobuf(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json, */*"));
+        assert!(!prefers_protobuf(&headers));
         assert!(with("application/json"));
         assert!(with("application/json, */*"));
         assert!(with("*/*"));
