@@ -17,10 +17,20 @@ pub struct Resources {
     registry: RwLock<Registry>,
     learned_path: PathBuf,
     /// The CRD objects learned, by group and kind: their schemas and printer columns feed
-    /// OpenAPI and tables.
-    crds: RwLock<BTreeMap<(String, String), Value>>,
+    /// OpenAPI, field validation and tables.
+    crds: RwLock<BTreeMap<(String, String), LearnedCrd>>,
     /// Bumped on every change of the registry or the CRDs (caches built from them compare it).
     generation: AtomicU64,
+}
+
+/// A learned CRD, kept as compact JSON text (a parsed CRD weighs several times its text; the
+/// schemas are parsed only when the documents are rebuilt) and its printer columns, which
+/// every `as=Table` request reads.
+#[derive(Debug)]
+struct LearnedCrd {
+    json: String,
+    /// `{"spec": {"versions": [{"name", "additionalPrinterColumns"}]}}`.
+    printer_columns: Value,
 }
 
 /// How a learned type is written to `resource-types.json`.
@@ -85,14 +95,17 @@ impl Resources {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The CustomResourceDefinition objects learned (applied or stored), as JSON.
+    /// The CustomResourceDefinition objects learned (applied or stored), parsed.
     pub fn crds(&self) -> Vec<Value> {
-        self.crds
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        let crds = self.crds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crds.values().filter_map(|crd| serde_json::from_str(&crd.json).ok()).collect()
+    }
+
+    /// The printer columns of the learned CRD of `group`/`kind`, as a CRD with only its
+    /// versions' names and `additionalPrinterColumns`.
+    pub fn crd_printer_columns(&self, group: &str, kind: &str) -> Option<Value> {
+        let crds = self.crds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crds.get(&(group.to_owned(), kind.to_owned())).map(|crd| crd.printer_columns.clone())
     }
 
     /// The type behind `group/version/plural`.
@@ -169,10 +182,26 @@ impl Resources {
             .filter_map(|v| text(v, "name"))
             .collect();
         let Some(version) = versions.first().cloned() else { return };
+        let printer_columns: Vec<Value> = spec
+            .get("versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                serde_json::json!({
+                    "name": v.get("name").cloned().unwrap_or(Value::Null),
+                    "additionalPrinterColumns": v.get("additionalPrinterColumns").cloned().unwrap_or_else(|| serde_json::json!([])),
+                })
+            })
+            .collect();
+        let learned = LearnedCrd {
+            json: serde_json::to_string(crd).unwrap_or_default(),
+            printer_columns: serde_json::json!({ "spec": { "versions": printer_columns } }),
+        };
         self.crds
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((group.clone(), kind.clone()), crd.to_value());
+            .insert((group.clone(), kind.clone()), learned);
         self.generation.fetch_add(1, Ordering::AcqRel);
         if self
             .read()

@@ -148,6 +148,8 @@ async fn a_crd_applied_at_runtime_appears_in_the_documents() {
         "spec": {"group": "stable.example.com", "scope": "Namespaced",
             "names": {"kind": "CronTab", "plural": "crontabs", "singular": "crontab"},
             "versions": [{"name": "v1", "served": true, "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"}],
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                     "spec": {"type": "object", "properties": {"cronSpec": {"type": "string"}}}}}}}]}
     });
@@ -165,6 +167,30 @@ async fn a_crd_applied_at_runtime_appears_in_the_documents() {
     let document = api.json(url).await;
     let schema = &document["components"]["schemas"]["com.example.stable.v1.CronTab"];
     assert_eq!(schema["properties"]["spec"]["properties"]["cronSpec"]["type"], "string");
+    let crontab = api
+        .http
+        .post(format!("{}/apis/stable.example.com/v1/namespaces/default/crontabs", api.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"apiVersion": "stable.example.com/v1", "kind": "CronTab",
+            "metadata": {"name": "nightly", "namespace": "default"}, "spec": {"cronSpec": "0 3 * * *"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crontab.status(), 201);
+    let table: Value = api
+        .get("/apis/stable.example.com/v1/namespaces/default/crontabs", KUBECTL_TABLE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "Spec"]);
+    assert_eq!(table["rows"][0]["cells"], json!(["nightly", "0 3 * * *"]));
     let v2 = api.json("/openapi/v2").await;
     assert!(has_gvk(
         &v2["definitions"]["com.example.stable.v1.CronTab"],

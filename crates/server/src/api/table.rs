@@ -42,10 +42,7 @@ pub(crate) fn convertor<C>(
     rt: &ResourceType,
     version: &str,
 ) -> TableConvertor {
-    let crd = state.resources.crds().into_iter().find(|crd| {
-        crd.pointer("/spec/group").and_then(Value::as_str) == Some(rt.group.as_str())
-            && crd.pointer("/spec/names/kind").and_then(Value::as_str) == Some(rt.kind.as_str())
-    });
+    let crd = state.resources.crd_printer_columns(&rt.group, &rt.kind);
     TableConvertor::for_kind(&rt.group, version, &rt.kind, crd.as_ref())
 }
 
