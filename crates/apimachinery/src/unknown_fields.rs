@@ -323,4 +323,76 @@ mod tests {
         // A learned kind without a CRD is not checked.
         assert!(!schemas.knows("example.com", "v1", "Tenant"));
     }
+
+    /// Manifests people apply to real clusters declare no field their kind's schema lacks:
+    /// every object of the demo and of the Argo examples (CRD kinds included) passes; a field
+    /// reported there would be a false positive of this check.
+    #[test]
+    fn real_manifests_have_no_unknown_fields() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+        if !root.is_dir() {
+            return;
+        }
+        let mut objects = Vec::new();
+        let mut folders: Vec<_> = ["seed-demo", "argo-rollouts-examples", "argocd-example-apps"]
+            .iter()
+            .map(|f| root.join(f))
+            .collect();
+        while let Some(dir) = folders.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if !path.ends_with("templates") {
+                        folders.push(path); // Helm templates are not YAML
+                    }
+                    continue;
+                }
+                if !path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for document in serde_yaml_ng::Deserializer::from_str(&text) {
+                    let Ok(value) = <Value as serde::Deserialize>::deserialize(document) else {
+                        continue;
+                    };
+                    match value.get("items").and_then(Value::as_array) {
+                        Some(items) => {
+                            objects.extend(items.iter().map(|i| (path.clone(), i.clone())))
+                        }
+                        None if value.is_object() => objects.push((path.clone(), value)),
+                        None => {}
+                    }
+                }
+            }
+        }
+        let gvk = |o: &Value| {
+            let api_version = o["apiVersion"].as_str().unwrap_or("");
+            let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            (group.to_owned(), version.to_owned(), o["kind"].as_str().unwrap_or("").to_owned())
+        };
+        let served: Vec<ServedKind> = objects
+            .iter()
+            .map(|(_, o)| gvk(o))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|(group, version, kind)| ServedKind {
+                group,
+                versions: vec![version],
+                plural: format!("{}s", kind.to_lowercase()),
+                kind,
+                namespaced: true,
+            })
+            .collect();
+        let schemas = FieldSchemas::build(&served, &[]);
+        let mut checked = 0;
+        for (path, object) in &objects {
+            let (group, version, kind) = gvk(object);
+            if let Some(unknown) = schemas.unknown_fields(&group, &version, &kind, object) {
+                checked += 1;
+                assert!(unknown.is_empty(), "{}: {kind} {unknown:?}", path.display());
+            }
+        }
+        assert!(checked > 100, "only {checked} objects checked");
+    }
 }
