@@ -17,7 +17,6 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::openapi::crd::Catalog;
 use jsonpath::JsonPath;
 
 pub(crate) const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
@@ -315,33 +314,44 @@ fn crd_columns(crd: &Value, version: &str) -> Vec<Value> {
 }
 
 /// The printer columns of the built-in CRDs, by group, kind and version (read once from the
-/// embedded CRDs; only the columns are kept).
+/// embedded CRDs, which are deserialized into nothing but their columns).
 fn builtin_crd_columns(group: &str, kind: &str, version: &str) -> Vec<Value> {
+    #[derive(serde::Deserialize)]
+    struct Crd {
+        spec: Spec,
+    }
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        group: String,
+        names: Names,
+        #[serde(default)]
+        versions: Vec<Version>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Names {
+        kind: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Version {
+        name: String,
+        #[serde(rename = "additionalPrinterColumns", default)]
+        columns: Vec<Value>,
+    }
     type Columns = BTreeMap<(String, String), Value>;
     static COLUMNS: OnceLock<Columns> = OnceLock::new();
     let columns = COLUMNS.get_or_init(|| {
-        let catalog = Catalog::new(&[]);
-        let mut columns = Columns::new();
-        for crd in catalog.all() {
-            let text = |p: &str| crd.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
-            let versions: Vec<Value> = crd
-                .pointer("/spec/versions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|v| {
-                    json!({
-                        "name": v.get("name").cloned().unwrap_or(Value::Null),
-                        "additionalPrinterColumns": v.get("additionalPrinterColumns").cloned().unwrap_or(json!([])),
-                    })
-                })
-                .collect();
-            columns.insert(
-                (text("/spec/group"), text("/spec/names/kind")),
-                json!({ "spec": { "versions": versions } }),
-            );
-        }
-        columns
+        let crds: Vec<Crd> = serde_json::from_str(crate::data::BUILTIN_CRDS).unwrap_or_default();
+        crds.into_iter()
+            .map(|crd| {
+                let versions: Vec<Value> = crd
+                    .spec
+                    .versions
+                    .into_iter()
+                    .map(|v| json!({ "name": v.name, "additionalPrinterColumns": v.columns }))
+                    .collect();
+                ((crd.spec.group, crd.spec.names.kind), json!({ "spec": { "versions": versions } }))
+            })
+            .collect()
     });
     columns
         .get(&(group.to_owned(), kind.to_owned()))

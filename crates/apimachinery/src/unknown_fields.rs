@@ -7,14 +7,19 @@
 //! for built-in kinds, the CRDs' `openAPIV3Schema`s for custom kinds); the 3 MB documents are not
 //! kept. Fields under `x-kubernetes-preserve-unknown-fields`, `additionalProperties` maps and
 //! schemas that declare no properties are open, as pruning treats them.
+//!
+//! The documents are read into [`schema::Schema`]s that keep only what the check needs (no
+//! descriptions), so building the tree never holds the documents' full JSON trees.
+
+mod schema;
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::data;
 use crate::openapi::ServedKind;
-use crate::openapi::crd::Catalog;
+use schema::{Additional, Crd, Schema, Swagger};
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
@@ -40,17 +45,26 @@ impl FieldSchemas {
     /// Builds the trees of `kinds`, custom kinds from `crds` (runtime CRD objects) first, then
     /// the built-in CRDs; a kind without a schema is not checked.
     pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Self {
-        let swagger: Value = serde_json::from_str(data::KUBERNETES_SWAGGER).unwrap_or_default();
-        let empty = Map::new();
-        let definitions = swagger.get("definitions").and_then(Value::as_object).unwrap_or(&empty);
+        let swagger: Swagger = serde_json::from_str(data::KUBERNETES_SWAGGER).unwrap_or_default();
+        let builtin: Vec<Crd> = serde_json::from_str(data::BUILTIN_CRDS).unwrap_or_default();
+        let runtime: Vec<Crd> =
+            crds.iter().filter_map(|crd| serde::Deserialize::deserialize(crd).ok()).collect();
+        let mut catalog: BTreeMap<(&str, &str), &Crd> = BTreeMap::new();
+        for crd in builtin.iter().chain(&runtime) {
+            catalog.insert((crd.spec.group.as_str(), crd.spec.names.kind.as_str()), crd);
+        }
         let mut by_gvk: BTreeMap<(String, String, String), &str> = BTreeMap::new();
-        for (name, definition) in definitions {
-            for gvk in crate::openapi::gvks_of(definition) {
-                by_gvk.entry(gvk).or_insert(name);
+        for (name, definition) in &swagger.definitions {
+            for gvk in &definition.group_version_kinds {
+                let key = (gvk.group.clone(), gvk.version.clone(), gvk.kind.clone());
+                by_gvk.entry(key).or_insert(name);
             }
         }
-        let catalog = Catalog::new(crds);
-        let mut builder = Builder { nodes: Vec::new(), definitions, built: BTreeMap::new() };
+        let mut builder = Builder {
+            nodes: Vec::new(),
+            definitions: &swagger.definitions,
+            built: BTreeMap::new(),
+        };
         let mut schemas = BTreeMap::new();
         for kind in kinds {
             for version in &kind.versions {
@@ -58,8 +72,8 @@ impl FieldSchemas {
                 let root = if let Some(name) = by_gvk.get(&gvk) {
                     builder.definition(name)
                 } else if let Some(schema) = catalog
-                    .version(&kind.group, &kind.kind, version)
-                    .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
+                    .get(&(kind.group.as_str(), kind.kind.as_str()))
+                    .and_then(|crd| crd.schema(version))
                 {
                     builder.custom_root(schema)
                 } else {
@@ -127,7 +141,7 @@ impl FieldSchemas {
 
 struct Builder<'d> {
     nodes: Vec<Node>,
-    definitions: &'d Map<String, Value>,
+    definitions: &'d BTreeMap<String, Schema>,
     built: BTreeMap<String, usize>,
 }
 
@@ -153,23 +167,20 @@ impl Builder<'_> {
     }
 
     /// A CRD's root: its schema with `apiVersion`, `kind` and `metadata` as the server has them.
-    fn custom_root(&mut self, schema: &Value) -> usize {
+    fn custom_root(&mut self, schema: &Schema) -> usize {
         let id = self.schema(schema);
         let meta = self.definition(OBJECT_META);
         let any = self.push(Node::Any);
+        let fixed = [("apiVersion", any), ("kind", any), ("metadata", meta)];
         match &mut self.nodes[id] {
             Node::Object { properties, .. } => {
-                properties.insert("apiVersion".to_owned(), any);
-                properties.insert("kind".to_owned(), any);
-                properties.insert("metadata".to_owned(), meta);
+                for (key, node) in fixed {
+                    properties.insert(key.to_owned(), node);
+                }
             }
             other => {
                 *other = Node::Object {
-                    properties: BTreeMap::from([
-                        ("apiVersion".to_owned(), any),
-                        ("kind".to_owned(), any),
-                        ("metadata".to_owned(), meta),
-                    ]),
+                    properties: fixed.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
                     additional: None,
                     open: true,
                 };
@@ -180,8 +191,8 @@ impl Builder<'_> {
 
     /// The node of a schema: a reference is its definition's node (so recursive definitions
     /// refer to themselves), anything else a new node.
-    fn schema(&mut self, schema: &Value) -> usize {
-        match reference(schema) {
+    fn schema(&mut self, schema: &Schema) -> usize {
+        match schema.reference() {
             Some(name) => self.definition(name),
             None => {
                 let node = self.node(schema);
@@ -190,27 +201,27 @@ impl Builder<'_> {
         }
     }
 
-    fn node(&mut self, schema: &Value) -> Node {
-        if let Some(name) = reference(schema) {
+    fn node(&mut self, schema: &Schema) -> Node {
+        if let Some(name) = schema.reference() {
             let id = self.definition(name);
             return self.nodes[id].clone();
         }
-        if schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+        if schema.int_or_string == Some(true) {
             return Node::Any;
         }
-        if let Some(items) = schema.get("items") {
+        if let Some(items) = &schema.items {
             let item = self.schema(items);
             return Node::Array(item);
         }
-        let open = schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool)
-            == Some(true);
-        let properties = schema.get("properties").and_then(Value::as_object);
-        let additional = match schema.get("additionalProperties") {
-            Some(map @ Value::Object(fields)) if !fields.is_empty() => Some(self.schema(map)),
-            Some(Value::Bool(true)) | Some(Value::Object(_)) => Some(self.push(Node::Any)),
+        let open = schema.preserve_unknown_fields == Some(true);
+        let additional = match &schema.additional_properties {
+            Some(Additional::Schema(inner)) if !inner.is_empty() => Some(self.schema(inner)),
+            Some(Additional::Schema(_)) | Some(Additional::Allowed(true)) => {
+                Some(self.push(Node::Any))
+            }
             _ => None,
         };
-        match properties {
+        match &schema.properties {
             Some(properties) if !properties.is_empty() => {
                 let properties = properties
                     .iter()
@@ -225,15 +236,6 @@ impl Builder<'_> {
             _ => Node::Any,
         }
     }
-}
-
-/// The definition a schema refers to (`$ref`, or a lone `allOf` reference as in v3).
-fn reference(schema: &Value) -> Option<&str> {
-    schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .or_else(|| schema.pointer("/allOf/0/$ref").and_then(Value::as_str))
-        .map(|r| r.rsplit('/').next().unwrap_or(""))
 }
 
 #[cfg(test)]

@@ -44,11 +44,6 @@ impl Catalog {
         Catalog { crds, by_group_kind }
     }
 
-    /// Every CRD, the built-in ones first.
-    pub fn all(&self) -> impl Iterator<Item = &Value> {
-        self.crds.iter()
-    }
-
     /// The CRD of a kind.
     pub fn get(&self, group: &str, kind: &str) -> Option<&Value> {
         let index = self.by_group_kind.get(&(group.to_owned(), kind.to_owned()))?;

@@ -54,7 +54,9 @@ pub(crate) async fn documents<C>(state: &ApiState<C>) -> Result<Arc<Documents>, 
         .await
         .map_err(|e| Error::Internal(format!("building the OpenAPI documents failed: {e}")))?
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let documents = Arc::new(documents);
+    // Copied out of the blocking thread's allocations before they are all freed: the kept
+    // bytes would otherwise pin that thread's heap (with the parsed documents' freed pages).
+    let documents = Arc::new(documents.clone());
     *built = Some((generation, documents.clone()));
     Ok(documents)
 }
