@@ -150,6 +150,9 @@ pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Result<Documents, OpenApiE
         }
     }
 
+    // Peak memory matters (a build runs while the server serves): what is no longer needed
+    // goes before the next step.
+    drop(catalog);
     let mut v3 = BTreeMap::new();
     for (group, version) in &served_versions {
         let prefix = group_version_path(group, version);
@@ -180,6 +183,7 @@ pub fn build(kinds: &[ServedKind], crds: &[Value]) -> Result<Documents, OpenApiE
         v3.insert(prefix, GroupVersionDocument { json, hash });
     }
 
+    drop(custom_v3);
     root.insert("paths".to_owned(), Value::Object(paths));
     root.insert("definitions".to_owned(), Value::Object(definitions));
     root.insert("parameters".to_owned(), Value::Object(parameters));
