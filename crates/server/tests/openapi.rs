@@ -323,8 +323,14 @@ async fn field_validation_refuses_or_warns_about_unknown_fields() {
         api.get("/apis/apps/v1/namespaces/default/deployments/web", "application/json").await;
     assert_eq!(absent.status(), 404, "nothing was stored");
 
-    let warned =
-        api.http.post(&collection).bearer_auth(TOKEN).json(&deployment).send().await.unwrap();
+    let warned = api
+        .http
+        .post(format!("{collection}?fieldValidation=Warn"))
+        .bearer_auth(TOKEN)
+        .json(&deployment)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(warned.status(), 201);
     let warnings: Vec<&str> =
         warned.headers().get_all("warning").iter().map(|v| v.to_str().unwrap()).collect();
@@ -335,6 +341,17 @@ async fn field_validation_refuses_or_warns_about_unknown_fields() {
             "299 - \"unknown field \\\"spec.template.spec.containers[0].unknownField\\\"\""
         ]
     );
+
+    // Without the parameter weir does not check (see `field_validation`).
+    let unchecked = api
+        .http
+        .put(format!("{collection}/web"))
+        .bearer_auth(TOKEN)
+        .json(&deployment)
+        .send()
+        .await
+        .unwrap();
+    assert!(unchecked.headers().get("warning").is_none());
 
     let patch = api
         .http
