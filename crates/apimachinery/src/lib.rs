@@ -7,5 +7,8 @@
 
 pub mod apply;
 pub mod data;
+pub mod openapi;
 pub mod schema;
 pub mod strategic;
+pub mod table;
+pub mod unknown_fields;

@@ -8,16 +8,20 @@
 //! | `/api`, `/apis`, `/apis/{group}`, `/api/v1`, `/apis/{group}/{version}` | GET: discovery (legacy, or aggregated v2 when `Accept` asks for it) |
 //! | `/weir/v1/resources` | GET: every served resource type |
 //! | `/api/v1/namespaces/{ns}/pods/{name}/log` | GET: a container's log (`container`, `follow`, `tailLines`) |
+//! | `/openapi/v2`, `/openapi/v3`, `/openapi/v3/{api/v1,apis/G/V}` | GET: OpenAPI documents (`openapi`) |
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` and `/scale` GET, PUT, PATCH |
 //!
 //! Every served version of a kind is readable and writable as that version: objects are stored
 //! in the preferred version and answered with the `apiVersion` of the request's path.
 
 pub(crate) mod discovery;
+mod field_validation;
 mod logs;
 mod meta;
+mod openapi;
 mod path;
 mod scale;
+mod table;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -55,12 +59,24 @@ pub struct ApiState<C> {
     /// The embedded store, asked for the kinds of a group when a path names a type no client
     /// declared (a controller wrote the first object of it).
     pub(crate) discovery: Option<weir_store::Store>,
+    /// The OpenAPI documents, rendered once per registry change.
+    pub(crate) openapi: openapi::OpenApiCache,
+    /// The declared fields of every kind, for `fieldValidation`.
+    pub(crate) field_schemas: field_validation::FieldSchemaCache,
 }
 
 impl<C> ApiState<C> {
     /// State for a router over `cluster`, accepting `token`.
     pub fn new(cluster: C, resources: Resources, token: String) -> Self {
-        ApiState { cluster, resources, token: Token::new(token), data_dir: None, discovery: None }
+        ApiState {
+            cluster,
+            resources,
+            token: Token::new(token),
+            data_dir: None,
+            discovery: None,
+            openapi: openapi::OpenApiCache::default(),
+            field_schemas: field_validation::FieldSchemaCache::default(),
+        }
     }
 
     /// Finds types in `store` that were stored without going through this API.
@@ -87,6 +103,9 @@ pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
         .route("/apis/{group}/{version}", get(meta::group_resources::<C>))
         .route("/weir/v1/resources", get(list_resources::<C>))
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(logs::pod_log::<C>))
+        .route("/openapi/v2", get(openapi::v2::<C>))
+        .route("/openapi/v3", get(openapi::v3_index::<C>))
+        .route("/openapi/v3/{*path}", get(openapi::v3_document::<C>))
         .fallback(resource_request::<C>)
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
     Router::new()
@@ -162,9 +181,32 @@ async fn resource_request<C: Cluster + Clone>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&state, &method, &uri, &query, &headers, &body).await {
+    // `as=Table`: the response is re-written on its way out (see `table`).
+    let table = match (method == Method::GET).then(|| table::requested(&headers, &query)) {
+        Some(Err(error)) => return error_response(&error),
+        Some(Ok(options)) => options,
+        None => None,
+    };
+    // `fieldValidation`: unknown fields refused (Strict) or warned about, before any write.
+    let warnings =
+        match field_validation::check(&state, &method, uri.path(), &query, &headers, &body).await {
+            Ok(warnings) => warnings,
+            Err(error) => return error_response(&error),
+        };
+    let mut response = match handle(&state, &method, &uri, &query, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
+    };
+    field_validation::add_warnings(&mut response, &warnings);
+    // Looked up after the request: a kind the request discovered is known now.
+    let path = ApiPath::parse(uri.path());
+    let rt = path.as_ref().and_then(|p| state.resources.for_path(&p.group, &p.version, &p.plural));
+    match (table, rt, path) {
+        (Some(options), Some(rt), Some(path)) => {
+            let convertor = table::convertor(&state, &rt, &path.version);
+            table::transform(response, convertor, options, is_true(query.get("watch"))).await
+        }
+        _ => response,
     }
 }
 

@@ -2,8 +2,10 @@
 //! CustomResourceDefinitions, and kinds first seen in an applied manifest (persisted so that
 //! `weir get tenants` still works after a restart).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +16,21 @@ use weir_cluster::{Cluster, ListParams, Object, Registry, ResourceType, Scope};
 pub struct Resources {
     registry: RwLock<Registry>,
     learned_path: PathBuf,
+    /// The CRD objects learned, by group and kind: their schemas and printer columns feed
+    /// OpenAPI, field validation and tables.
+    crds: RwLock<BTreeMap<(String, String), LearnedCrd>>,
+    /// Bumped on every change of the registry or the CRDs (caches built from them compare it).
+    generation: AtomicU64,
+}
+
+/// A learned CRD, kept as compact JSON text (a parsed CRD weighs several times its text; the
+/// schemas are parsed only when the documents are rebuilt) and its printer columns, which
+/// every `as=Table` request reads.
+#[derive(Debug)]
+struct LearnedCrd {
+    json: String,
+    /// `{"spec": {"versions": [{"name", "additionalPrinterColumns"}]}}`.
+    printer_columns: Value,
 }
 
 /// How a learned type is written to `resource-types.json`.
@@ -54,7 +71,12 @@ impl Resources {
                 tracing::warn!(path = %learned_path.display(), error = %e, "cannot read resource types file")
             }
         }
-        let resources = Resources { registry: RwLock::new(registry), learned_path };
+        let resources = Resources {
+            registry: RwLock::new(registry),
+            learned_path,
+            crds: RwLock::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+        };
         let crd_type = resources.for_name("customresourcedefinitions").expect("CRDs are built in");
         match cluster.list(&crd_type, None, &ListParams::default()).await {
             Ok(list) => list.items.iter().for_each(|crd| resources.learn_crd(crd)),
@@ -66,6 +88,24 @@ impl Resources {
     /// The registry as it is now.
     pub fn snapshot(&self) -> Registry {
         self.read().clone()
+    }
+
+    /// A number that changes whenever the registry or the learned CRDs change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The CustomResourceDefinition objects learned (applied or stored), parsed.
+    pub fn crds(&self) -> Vec<Value> {
+        let crds = self.crds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crds.values().filter_map(|crd| serde_json::from_str(&crd.json).ok()).collect()
+    }
+
+    /// The printer columns of the learned CRD of `group`/`kind`, as a CRD with only its
+    /// versions' names and `additionalPrinterColumns`.
+    pub fn crd_printer_columns(&self, group: &str, kind: &str) -> Option<Value> {
+        let crds = self.crds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crds.get(&(group.to_owned(), kind.to_owned())).map(|crd| crd.printer_columns.clone())
     }
 
     /// The type behind `group/version/plural`.
@@ -142,6 +182,27 @@ impl Resources {
             .filter_map(|v| text(v, "name"))
             .collect();
         let Some(version) = versions.first().cloned() else { return };
+        let printer_columns: Vec<Value> = spec
+            .get("versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                serde_json::json!({
+                    "name": v.get("name").cloned().unwrap_or(Value::Null),
+                    "additionalPrinterColumns": v.get("additionalPrinterColumns").cloned().unwrap_or_else(|| serde_json::json!([])),
+                })
+            })
+            .collect();
+        let learned = LearnedCrd {
+            json: serde_json::to_string(crd).unwrap_or_default(),
+            printer_columns: serde_json::json!({ "spec": { "versions": printer_columns } }),
+        };
+        self.crds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((group.clone(), kind.clone()), learned);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if self
             .read()
             .iter()
@@ -199,6 +260,7 @@ impl Resources {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
