@@ -775,7 +775,6 @@ spec:
 // What other helpers are building: run these once their work is merged.
 
 #[test]
-#[ignore = "needs /openapi/v2 and /openapi/v3 (helper H2) and strategic merge patch (helper H3)"]
 fn apply_validates_and_round_trips_builtin_kinds() {
     let Some(k) = Kubectl::start() else { return };
     let demo = seed_demo();
@@ -819,7 +818,6 @@ fn apply_validates_and_round_trips_builtin_kinds() {
 }
 
 #[test]
-#[ignore = "needs /openapi/v2 and /openapi/v3 (helper H2)"]
 fn explain_reads_the_schemas() {
     let Some(k) = Kubectl::start() else { return };
     let explained = k.ok(&["explain", "rollout.spec.strategy.canary.steps"]);
@@ -829,7 +827,6 @@ fn explain_reads_the_schemas() {
 }
 
 #[test]
-#[ignore = "needs as=Table (helper H2)"]
 fn get_prints_the_columns_kubectl_users_know() {
     let Some(k) = Kubectl::start() else { return };
     seed_bookinfo(&k);
@@ -843,7 +840,6 @@ fn get_prints_the_columns_kubectl_users_know() {
 }
 
 #[test]
-#[ignore = "needs strategic merge patch (helper H3)"]
 fn patch_strategic_merges_a_container_list() {
     let Some(k) = Kubectl::start() else { return };
     let sleeper = k.write("sleeper.yaml", SLEEPER);
@@ -861,7 +857,6 @@ fn patch_strategic_merges_a_container_list() {
 }
 
 #[test]
-#[ignore = "needs server-side apply (helper H3) and /openapi for validation (helper H2)"]
 fn apply_server_side_with_conflicts_and_force() {
     let Some(k) = Kubectl::start() else { return };
     let sleeper = k.write("sleeper.yaml", SLEEPER);
