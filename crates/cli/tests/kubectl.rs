@@ -486,8 +486,9 @@ fn assert_no_empty_strings(object: &Value) {
     assert!(found.is_empty(), "empty strings stored at {found:?}: {object}");
 }
 
-/// `kubectl create namespace|configmap|secret generic|deployment|job|cronjob|service|pdb|role`
-/// send protobuf bodies; each object is stored as kubectl's JSON would have stored it.
+/// `kubectl create namespace|configmap|secret generic|deployment|job|cronjob|service|pdb|role|
+/// ingress|serviceaccount|clusterrolebinding` send protobuf bodies; each object is stored as
+/// kubectl's JSON would have stored it.
 #[test]
 fn generators_create_builtin_kinds_from_protobuf_bodies() {
     let Some(k) = Kubectl::start() else { return };
@@ -559,6 +560,17 @@ fn generators_create_builtin_kinds_from_protobuf_bodies() {
         json!(["echo", "night"])
     );
 
+    // A Job made from the CronJob's template, owned by it (a pointer bool `controller: true`).
+    k.ok(&["create", "job", "manual", "--from=cronjob/nightly"]);
+    let manual = k.json(&["get", "job", "manual"]);
+    assert_eq!(manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+    let owner = &manual["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (&owner["kind"], &owner["name"], &owner["controller"]),
+        (&json!("CronJob"), &json!("nightly"), &json!(true))
+    );
+    assert_eq!(owner["uid"], cronjob["metadata"]["uid"]);
+
     k.ok(&["create", "service", "nodeport", "np", "--tcp=8080:80"]);
     let service = k.json(&["get", "service", "np"]);
     assert_eq!(service["spec"]["type"], "NodePort");
@@ -577,13 +589,40 @@ fn generators_create_builtin_kinds_from_protobuf_bodies() {
     assert_eq!(role["rules"][0]["verbs"], json!(["get", "list"]));
     assert_eq!(role["rules"][0]["resources"], json!(["pods", "configmaps"]));
 
+    k.ok(&["create", "ingress", "web", "--rule=example.com/=web:80"]);
+    let ingress = k.json(&["get", "ingress", "web"]);
+    assert_eq!(
+        ingress["spec"]["rules"][0],
+        json!({"host": "example.com", "http": {"paths": [{"path": "/", "pathType": "Exact",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}})
+    );
+
+    k.ok(&["create", "serviceaccount", "robot"]);
+    k.ok(&[
+        "create",
+        "clusterrolebinding",
+        "robot-reads",
+        "--clusterrole=view",
+        "--serviceaccount=default:robot",
+    ]);
+    let binding = k.json(&["get", "clusterrolebinding", "robot-reads"]);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}])
+    );
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"})
+    );
+
     // A second create of the same name is the usual AlreadyExists, through protobuf too.
     let again = k.fails(&["create", "namespace", "team-a"]);
     assert!(again.contains("AlreadyExists") || again.contains("already exists"), "{again}");
 }
 
 /// `kubectl run` and `kubectl expose` send JSON; with `kubectl scale` (a merge patch on /scale)
-/// they complete the everyday generator commands on the Deployment made from protobuf.
+/// and `kubectl autoscale` (protobuf) they complete the everyday generator commands on the
+/// Deployment made from protobuf.
 #[test]
 fn run_expose_and_scale_after_a_protobuf_create() {
     let Some(k) = Kubectl::start() else { return };
@@ -597,6 +636,20 @@ fn run_expose_and_scale_after_a_protobuf_create() {
 
     k.ok(&["scale", "deployment", "web", "--replicas=2"]);
     assert_eq!(k.json(&["get", "deployment", "web"])["spec"]["replicas"], 2);
+
+    // `autoscale` sends an autoscaling/v2 HorizontalPodAutoscaler as protobuf.
+    k.ok(&["autoscale", "deployment", "web", "--min=1", "--max=5", "--cpu=80%"]);
+    let hpa = k.json(&["get", "hpa", "web"]);
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!((&hpa["spec"]["minReplicas"], &hpa["spec"]["maxReplicas"]), (&json!(1), &json!(5)));
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"})
+    );
+    assert_eq!(
+        hpa["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}])
+    );
 
     let run = k.ok(&[
         "run",
