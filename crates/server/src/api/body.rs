@@ -66,3 +66,55 @@ pub(crate) fn as_json(headers: &HeaderMap, body: &Bytes) -> Result<Option<Bytes>
         _ => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_content_type(content_type: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        headers
+    }
+
+    /// A Namespace named `team-a` in a `runtime.Unknown` envelope (`typeMeta`, `raw`).
+    const NAMESPACE: &[u8] =
+        b"k8s\0\x0a\x0f\x0a\x02v1\x12\x09Namespace\x12\x0a\x0a\x08\x0a\x06team-a";
+
+    #[test]
+    fn bodies_are_read_by_their_content_type() {
+        let json = Bytes::from_static(br#"{"kind":"Namespace"}"#);
+        assert_eq!(as_json(&with_content_type("application/json"), &json).unwrap(), None);
+        assert_eq!(as_json(&HeaderMap::new(), &json).unwrap(), None);
+
+        let decoded = as_json(
+            &with_content_type("application/vnd.kubernetes.protobuf; charset=utf-8"),
+            &Bytes::from_static(NAMESPACE),
+        )
+        .unwrap()
+        .unwrap();
+        let decoded: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(
+            decoded,
+            json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "team-a"}})
+        );
+
+        let protobuf = with_content_type(protobuf::MEDIA_TYPE);
+        let refused = |headers: &HeaderMap, body: &'static [u8]| {
+            as_json(headers, &Bytes::from_static(body)).expect_err("refused")
+        };
+        let garbage = refused(&protobuf, b"k8s\0\x0a\xff");
+        assert_eq!((garbage.code, garbage.reason), (StatusCode::BAD_REQUEST, "BadRequest"));
+        let not_protobuf = refused(&protobuf, br#"{"kind":"Namespace"}"#);
+        assert_eq!(not_protobuf.code, StatusCode::BAD_REQUEST);
+        let rollout =
+            refused(&protobuf, b"k8s\0\x0a\x1f\x0a\x14argoproj.io/v1alpha1\x12\x07Rollout");
+        assert_eq!(rollout.code, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(rollout.message.contains("Rollout"), "{}", rollout.message);
+        let cbor = refused(&with_content_type("application/cbor"), b"\xa0");
+        assert_eq!(
+            (cbor.code, cbor.reason),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
+        );
+    }
+}
