@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod data;
 pub mod openapi;
+pub mod protobuf;
 pub mod schema;
 pub mod strategic;
 pub mod table;

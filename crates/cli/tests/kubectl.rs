@@ -459,16 +459,275 @@ fn istio_objects_answer_in_the_version_asked_for() {
     assert_eq!(stored["spec"], patched["spec"]);
 }
 
-/// kubectl's generators (`create configmap`, `create deployment`, …) send protobuf, which weir
-/// does not read: a clear error naming what to do instead, and nothing stored.
+// ---------------------------------------------------------------------------------------------
+// kubectl's generators: built-in kinds sent as Kubernetes protobuf (helper H7)
+
+/// Every string in `value` that is empty, with its path: a zero value the protobuf body carried
+/// that Go's JSON would not have written.
+fn empty_strings(value: &Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.is_empty() => found.push(path.to_owned()),
+        Value::Object(map) => {
+            map.iter().for_each(|(k, v)| empty_strings(v, &format!("{path}.{k}"), found));
+        }
+        Value::Array(items) => {
+            items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| empty_strings(v, &format!("{path}[{i}]"), found));
+        }
+        _ => {}
+    }
+}
+
+fn assert_no_empty_strings(object: &Value) {
+    let mut found = Vec::new();
+    empty_strings(object, "", &mut found);
+    assert!(found.is_empty(), "empty strings stored at {found:?}: {object}");
+}
+
+/// `kubectl create namespace|configmap|secret generic|deployment|job|cronjob|service|pdb|role|
+/// ingress|serviceaccount|clusterrolebinding` send protobuf bodies; each object is stored as
+/// kubectl's JSON would have stored it.
 #[test]
-fn protobuf_bodies_get_a_clear_error() {
+fn generators_create_builtin_kinds_from_protobuf_bodies() {
     let Some(k) = Kubectl::start() else { return };
-    let refused = k.fails(&["create", "configmap", "generated", "--from-literal=a=b"]);
-    assert!(refused.contains("application/vnd.kubernetes.protobuf"), "{refused}");
-    assert!(refused.contains("create -f"), "{refused}");
-    k.fails(&["get", "configmap", "generated"]);
-    k.weir.fails(&["get", "cm", "generated"]);
+    let created = k.ok(&["create", "namespace", "team-a"]);
+    assert_eq!(created.trim(), "namespace/team-a created");
+    let namespace = k.json(&["get", "namespace", "team-a"]);
+    assert_eq!(namespace["metadata"]["name"], "team-a");
+    assert!(namespace["metadata"].get("namespace").is_none(), "{namespace}");
+    assert!(k.weir.ok(&["get", "ns"]).contains("team-a"));
+
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "team-a",
+        "--from-literal=a=b",
+        "--from-literal=mode=fast",
+    ]);
+    let configmap = k.json(&["get", "configmap", "settings", "-n", "team-a"]);
+    assert_eq!(configmap["data"], json!({"a": "b", "mode": "fast"}));
+    assert_eq!(configmap["metadata"]["namespace"], "team-a");
+
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=user=admin",
+        "--from-literal=password=s3cr=t!",
+    ]);
+    let secret = k.json(&["get", "secret", "creds"]);
+    // base64 of "admin" and "s3cr=t!", as `kubectl create secret … --dry-run=client -o json` writes.
+    assert_eq!(secret["data"], json!({"user": "YWRtaW4=", "password": "czNjcj10IQ=="}));
+
+    // `--replicas=0` is a pointer set to zero: kept, not defaulted to 1.
+    k.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--replicas=0", "--port=8080"]);
+    let deployment = k.json(&["get", "deployment", "web"]);
+    assert_eq!(deployment["spec"]["replicas"], 0, "{deployment}");
+    assert_eq!(deployment["spec"]["selector"]["matchLabels"], json!({"app": "web"}));
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "nginx");
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(deployment["spec"]["template"]["metadata"]["labels"], json!({"app": "web"}));
+    assert_no_empty_strings(&deployment["spec"]);
+
+    k.ok(&["create", "job", "once", "--image=busybox", "--", "echo", "hello"]);
+    let job = k.json(&["get", "job", "once"]);
+    let pod_spec = &job["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["containers"][0]["command"], json!(["echo", "hello"]));
+    assert_eq!(pod_spec["restartPolicy"], "Never");
+    assert_no_empty_strings(&job["spec"]);
+
+    k.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "echo",
+        "night",
+    ]);
+    let cronjob = k.json(&["get", "cronjob", "nightly"]);
+    assert_eq!(cronjob["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"],
+        json!(["echo", "night"])
+    );
+
+    // A Job made from the CronJob's template, owned by it (a pointer bool `controller: true`).
+    k.ok(&["create", "job", "manual", "--from=cronjob/nightly"]);
+    let manual = k.json(&["get", "job", "manual"]);
+    assert_eq!(manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+    let owner = &manual["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (&owner["kind"], &owner["name"], &owner["controller"]),
+        (&json!("CronJob"), &json!("nightly"), &json!(true))
+    );
+    assert_eq!(owner["uid"], cronjob["metadata"]["uid"]);
+
+    k.ok(&["create", "service", "nodeport", "np", "--tcp=8080:80"]);
+    let service = k.json(&["get", "service", "np"]);
+    assert_eq!(service["spec"]["type"], "NodePort");
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 80, "an IntOrString holding a number");
+    assert_eq!(service["spec"]["selector"], json!({"app": "np"}));
+
+    // An IntOrString holding 0 and one holding a percentage.
+    k.ok(&["create", "pdb", "zero", "--selector=app=web", "--min-available=0"]);
+    assert_eq!(k.json(&["get", "pdb", "zero"])["spec"]["minAvailable"], 0);
+    k.ok(&["create", "pdb", "some", "--selector=app=web", "--max-unavailable=30%"]);
+    assert_eq!(k.json(&["get", "pdb", "some"])["spec"]["maxUnavailable"], "30%");
+
+    k.ok(&["create", "role", "reader", "--verb=get,list", "--resource=pods,configmaps"]);
+    let role = k.json(&["get", "role", "reader"]);
+    assert_eq!(role["rules"][0]["verbs"], json!(["get", "list"]));
+    assert_eq!(role["rules"][0]["resources"], json!(["pods", "configmaps"]));
+
+    k.ok(&["create", "ingress", "web", "--rule=example.com/=web:80"]);
+    let ingress = k.json(&["get", "ingress", "web"]);
+    assert_eq!(
+        ingress["spec"]["rules"][0],
+        json!({"host": "example.com", "http": {"paths": [{"path": "/", "pathType": "Exact",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}})
+    );
+
+    k.ok(&["create", "serviceaccount", "robot"]);
+    k.ok(&[
+        "create",
+        "clusterrolebinding",
+        "robot-reads",
+        "--clusterrole=view",
+        "--serviceaccount=default:robot",
+    ]);
+    let binding = k.json(&["get", "clusterrolebinding", "robot-reads"]);
+    assert_eq!(
+        binding["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}])
+    );
+    assert_eq!(
+        binding["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"})
+    );
+
+    // A second create of the same name is the usual AlreadyExists, through protobuf too.
+    let again = k.fails(&["create", "namespace", "team-a"]);
+    assert!(again.contains("AlreadyExists") || again.contains("already exists"), "{again}");
+}
+
+/// `kubectl run` and `kubectl expose` send JSON; with `kubectl scale` (a merge patch on /scale)
+/// and `kubectl autoscale` (protobuf) they complete the everyday generator commands on the
+/// Deployment made from protobuf.
+#[test]
+fn run_expose_and_scale_after_a_protobuf_create() {
+    let Some(k) = Kubectl::start() else { return };
+    k.ok(&["create", "deployment", "web", "--image=nginx:1.27", "--port=8080"]);
+    let exposed = k.ok(&["expose", "deployment", "web", "--port=80", "--target-port=8080"]);
+    assert!(exposed.contains("service/web exposed"), "{exposed}");
+    let service = k.json(&["get", "service", "web"]);
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(service["spec"]["selector"], json!({"app": "web"}));
+
+    k.ok(&["scale", "deployment", "web", "--replicas=2"]);
+    assert_eq!(k.json(&["get", "deployment", "web"])["spec"]["replicas"], 2);
+
+    // `autoscale` sends an autoscaling/v2 HorizontalPodAutoscaler as protobuf.
+    k.ok(&["autoscale", "deployment", "web", "--min=1", "--max=5", "--cpu=80%"]);
+    let hpa = k.json(&["get", "hpa", "web"]);
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!((&hpa["spec"]["minReplicas"], &hpa["spec"]["maxReplicas"]), (&json!(1), &json!(5)));
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"})
+    );
+    assert_eq!(
+        hpa["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}])
+    );
+
+    let run = k.ok(&[
+        "run",
+        "talker",
+        "--image=busybox",
+        "--restart=Never",
+        "--labels=app=talker",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    assert!(run.contains("pod/talker created"), "{run}");
+    let pod = k.json(&["get", "pod", "talker"]);
+    assert_eq!(pod["spec"]["containers"][0]["args"], json!(["sleep", "3600"]));
+    assert_eq!(pod["metadata"]["labels"], json!({"app": "talker"}));
+}
+
+/// A request the API server would answer with a body (head and body bytes as given).
+fn http_with_body(api: &str, head: &str, body: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = api.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{head}\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Custom resources never come as protobuf (415, as the API server answers), a body that does
+/// not decode is 400; nothing is stored either way.
+#[test]
+fn protobuf_bodies_that_cannot_be_read_are_refused() {
+    let Some(k) = Kubectl::start() else { return };
+    let token = std::fs::read_to_string(k.weir.data_dir().join("token")).unwrap();
+    let post = |path: &str, body: &[u8]| {
+        http_with_body(
+            &k.weir.api(),
+            &format!(
+                "POST {path} HTTP/1.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/vnd.kubernetes.protobuf",
+                token.trim()
+            ),
+            body,
+        )
+    };
+    // runtime.Unknown{typeMeta{apiVersion, kind}, raw: metadata{name: "r"}}.
+    let envelope = |api_version: &str, kind: &str| {
+        let type_meta = [
+            &[0x0a, api_version.len() as u8][..],
+            api_version.as_bytes(),
+            &[0x12, kind.len() as u8],
+            kind.as_bytes(),
+        ]
+        .concat();
+        let raw = b"\x0a\x03\x0a\x01r";
+        [&b"k8s\0"[..], &[0x0a, type_meta.len() as u8], &type_meta, &[0x12, raw.len() as u8], raw]
+            .concat()
+    };
+    let rollout = post(
+        "/apis/argoproj.io/v1alpha1/namespaces/default/rollouts",
+        &envelope("argoproj.io/v1alpha1", "Rollout"),
+    );
+    assert!(rollout.starts_with("HTTP/1.1 415"), "{rollout}");
+    assert!(rollout.contains("UnsupportedMediaType"), "{rollout}");
+    k.weir.fails(&["get", "rollout", "r"]);
+
+    let garbage = post("/api/v1/namespaces/default/configmaps", b"k8s\0\x0a\xff");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+    assert!(garbage.contains("protobuf"), "{garbage}");
+
+    // The same envelope for a ConfigMap is read (the envelope above is well-formed).
+    let configmap = post("/api/v1/namespaces/default/configmaps", &envelope("v1", "ConfigMap"));
+    assert!(configmap.starts_with("HTTP/1.1 201"), "{configmap}");
+    assert_eq!(k.json(&["get", "configmap", "r"])["metadata"]["name"], "r");
 }
 
 // ---------------------------------------------------------------------------------------------

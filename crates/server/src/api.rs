@@ -14,6 +14,7 @@
 //! Every served version of a kind is readable and writable as that version: objects are stored
 //! in the preferred version and answered with the `apiVersion` of the request's path.
 
+mod body;
 pub(crate) mod discovery;
 mod field_validation;
 mod logs;
@@ -220,9 +221,17 @@ async fn handle<C: Cluster + Clone>(
 ) -> Result<Response, Error> {
     let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
     let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
-    if matches!(*method, Method::POST | Method::PUT) {
-        check_body_media_type(headers)?;
-    }
+    // A protobuf body (kubectl's generators) continues as the JSON it decodes to.
+    let decoded_body;
+    let writes = matches!(*method, Method::POST | Method::PUT);
+    let body = match writes.then(|| body::as_json(headers, body)) {
+        Some(Ok(Some(json))) => {
+            decoded_body = json;
+            &decoded_body
+        }
+        Some(Err(refused)) => return Ok(refused.into_response()),
+        _ => body,
+    };
     let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
         Some(rt) => rt,
         None if matches!(*method, Method::POST | Method::PUT) => {
@@ -360,20 +369,6 @@ fn selector(query: &HashMap<String, String>) -> Result<Option<LabelSelector>, Er
         .filter(|s| !s.is_empty())
         .map(|s| LabelSelector::parse(s))
         .transpose()
-}
-
-/// Refuses the binary encodings a Kubernetes API server also speaks (kubectl's generators such
-/// as `kubectl create configmap` send protobuf): weir reads JSON only.
-fn check_body_media_type(headers: &HeaderMap) -> Result<(), Error> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let media_type = content_type.and_then(|c| c.split(';').next()).unwrap_or("").trim();
-    if matches!(media_type, "application/vnd.kubernetes.protobuf" | "application/cbor") {
-        return Err(Error::BadRequest(format!(
-            "the body's content type {media_type} is not supported: send application/json \
-             (with kubectl, write a manifest and use `kubectl create -f` or `kubectl apply -f`)"
-        )));
-    }
-    Ok(())
 }
 
 fn parse_object(body: &Bytes) -> Result<Object, Error> {
