@@ -38,8 +38,10 @@
 //! events), `gc` (deletion and garbage collection), `watch`, `object` (keys and rules),
 //! `schema` (DDL and migrations), `lock` (data directory lock), `error`, `options`.
 
+mod dry_run;
 mod error;
 mod gc;
+mod list;
 mod lock;
 mod object;
 mod options;
@@ -48,6 +50,7 @@ mod store;
 mod tx;
 mod watch;
 
+pub use dry_run::DryRunStore;
 pub use error::StoreError;
 pub use object::MAX_OBJECT_BYTES;
 pub use options::{Clock, StoreOptions, SystemClock};
