@@ -6,4 +6,5 @@ mod crash;
 mod crud;
 mod gc;
 mod open;
+mod semantics;
 mod watch;
