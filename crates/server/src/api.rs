@@ -9,8 +9,11 @@
 //! | `/api/v1/namespaces/{ns}/pods/{name}/log` | GET: a container's log (`container`, `follow`, `tailLines`) |
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
 
+mod dry_run;
+mod list;
 mod logs;
 mod path;
+mod watch;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -25,8 +28,8 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use weir_cluster::{
-    Cluster, DeleteOutcome, DeleteParams, Error, LabelSelector, ListParams, Object, Patch,
-    PropagationPolicy, ResourceType, Subresource, WatchParams,
+    Cluster, DeleteOutcome, DeleteParams, DryRun, Error, Object, Patch, PropagationPolicy,
+    ResourceType, Subresource,
 };
 use weir_model::typed::TypedObject;
 
@@ -48,12 +51,21 @@ pub struct ApiState<C> {
     /// The embedded store, asked for the kinds of a group when a path names a type no client
     /// declared (a controller wrote the first object of it).
     pub(crate) discovery: Option<weir_store::Store>,
+    /// Snapshots of recent paged lists, which their `continue` tokens name.
+    pub(crate) lists: list::Snapshots,
 }
 
 impl<C> ApiState<C> {
     /// State for a router over `cluster`, accepting `token`.
     pub fn new(cluster: C, resources: Resources, token: String) -> Self {
-        ApiState { cluster, resources, token: Token::new(token), data_dir: None, discovery: None }
+        ApiState {
+            cluster,
+            resources,
+            token: Token::new(token),
+            data_dir: None,
+            discovery: None,
+            lists: list::Snapshots::default(),
+        }
     }
 
     /// Finds types in `store` that were stored without going through this API.
@@ -67,10 +79,19 @@ impl<C> ApiState<C> {
         self.data_dir = Some(data_dir);
         self
     }
+
+    /// Keeps at most `capacity` paged lists' snapshots, each for `ttl` (defaults: 64, 5 min).
+    pub fn with_list_snapshots(mut self, ttl: std::time::Duration, capacity: usize) -> Self {
+        self.lists = list::Snapshots::new(ttl, capacity);
+        self
+    }
 }
 
 /// The API's router. Every route but `/healthz` requires the bearer token.
-pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
+pub fn router<C: Cluster + DryRun + Clone>(state: Arc<ApiState<C>>) -> Router
+where
+    C::Dry: std::fmt::Debug,
+{
     let authenticated = Router::new()
         .route("/version", get(version))
         .route("/weir/v1/resources", get(list_resources::<C>))
@@ -139,28 +160,34 @@ fn ok(code: StatusCode, object: &Object) -> Response {
     (code, Json(object)).into_response()
 }
 
-async fn resource_request<C: Cluster + Clone>(
+async fn resource_request<C: Cluster + DryRun + Clone>(
     State(state): State<Arc<ApiState<C>>>,
     method: Method,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Response
+where
+    C::Dry: std::fmt::Debug,
+{
     match handle(&state, &method, &uri, &query, &headers, &body).await {
         Ok(response) => response,
         Err(error) => error_response(&error),
     }
 }
 
-async fn handle<C: Cluster + Clone>(
+async fn handle<C: Cluster + DryRun + Clone>(
     state: &ApiState<C>,
     method: &Method,
     uri: &Uri,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Response, Error> {
+) -> Result<Response, Error>
+where
+    C::Dry: std::fmt::Debug,
+{
     let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
     let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
     let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
@@ -178,7 +205,7 @@ async fn handle<C: Cluster + Clone>(
     if !rt.namespaced() && path.namespace.is_some() {
         return Err(not_found());
     }
-    let cluster = &state.cluster;
+    let cluster = &dry_run::Target::of(&state.cluster, dry_run::requested(method, query)?);
     let subresource = if path.status { Subresource::Status } else { Subresource::Main };
 
     match (&path.name, method.clone()) {
@@ -186,18 +213,15 @@ async fn handle<C: Cluster + Clone>(
             watch(cluster, &rt, namespace, query).await
         }
         (None, Method::GET) => {
-            let params = ListParams { label_selector: selector(query)? };
-            let list = cluster.list(&rt, namespace, &params).await?;
-            Ok(Json(json!({
-                "apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind),
-                "metadata": { "resourceVersion": list.resource_version }, "items": list.items,
-            }))
-            .into_response())
+            match list::list(&state.lists, cluster, &rt, namespace, query).await {
+                Ok(page) => Ok(Json(list::body(&rt, &page)).into_response()),
+                Err(rendered) => Ok(rendered),
+            }
         }
         (None, Method::POST) if !path.status => {
             let object = checked_body(&rt, namespace, None, body)?;
             let created = cluster.create(&rt, object).await?;
-            after_write(state, &rt, &created);
+            after_write(state, cluster, &rt, &created);
             Ok(ok(StatusCode::CREATED, &created))
         }
         (Some(name), Method::GET) => {
@@ -209,7 +233,7 @@ async fn handle<C: Cluster + Clone>(
                 Subresource::Main => cluster.update(&rt, object).await?,
                 Subresource::Status => cluster.update_status(&rt, object).await?,
             };
-            after_write(state, &rt, &updated);
+            after_write(state, cluster, &rt, &updated);
             Ok(ok(StatusCode::OK, &updated))
         }
         (Some(name), Method::PATCH) => {
@@ -220,7 +244,7 @@ async fn handle<C: Cluster + Clone>(
                 check_patch_result(cluster, &rt, namespace, name, &patch).await?;
             }
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
-            after_write(state, &rt, &patched);
+            after_write(state, cluster, &rt, &patched);
             Ok(ok(StatusCode::OK, &patched))
         }
         (Some(name), Method::DELETE) if !path.status => {
@@ -258,7 +282,15 @@ async fn discover<C>(state: &ApiState<C>, path: &ApiPath) -> Option<ResourceType
         .filter(|rt| rt.plural == path.plural)
 }
 
-fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {
+fn after_write<C: DryRun>(
+    state: &ApiState<C>,
+    target: &dry_run::Target<C>,
+    rt: &ResourceType,
+    object: &Object,
+) {
+    if target.is_dry_run() {
+        return; // nothing was stored
+    }
     if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
         state.resources.learn_crd(object);
     }
@@ -266,14 +298,6 @@ fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {
 
 fn is_true(value: Option<&String>) -> bool {
     matches!(value.map(String::as_str), Some("true" | "1"))
-}
-
-fn selector(query: &HashMap<String, String>) -> Result<Option<LabelSelector>, Error> {
-    query
-        .get("labelSelector")
-        .filter(|s| !s.is_empty())
-        .map(|s| LabelSelector::parse(s))
-        .transpose()
 }
 
 fn parse_object(body: &Bytes) -> Result<Object, Error> {
@@ -389,11 +413,8 @@ async fn watch<C: Cluster>(
     namespace: Option<&str>,
     query: &HashMap<String, String>,
 ) -> Result<Response, Error> {
-    let params = WatchParams {
-        resource_version: query.get("resourceVersion").filter(|rv| !rv.is_empty()).cloned(),
-        label_selector: selector(query)?,
-        bookmarks: is_true(query.get("allowWatchBookmarks")),
-    };
+    let params = watch::params(query)?;
+    let timeout = watch::timeout(query)?;
     let line = |value: Value| -> Result<Bytes, Infallible> {
         let mut bytes = serde_json::to_vec(&value).expect("JSON values serialize");
         bytes.push(b'\n');
@@ -418,7 +439,11 @@ async fn watch<C: Cluster>(
                 };
                 std::future::ready(Some(bytes))
             });
-            Body::from_stream(events)
+            match timeout {
+                // The stream ends cleanly (the response completes) when the time is up.
+                Some(after) => Body::from_stream(events.take_until(tokio::time::sleep(after))),
+                None => Body::from_stream(events),
+            }
         }
         Err(e @ Error::Expired { .. }) => {
             Body::from_stream(futures::stream::iter([line(error_event(&e))]))
