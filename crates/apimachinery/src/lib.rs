@@ -6,3 +6,4 @@
 //! once, on first use, so a weir that never serves OpenAPI never pays for them.
 
 pub mod data;
+pub mod defaults;
