@@ -251,6 +251,7 @@ pub(crate) fn create(
         obj.data.remove("status");
     }
     normalize(&mut obj);
+    weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut obj.data);
     let generate = obj.metadata.generate_name.clone().filter(|_| key.name.is_empty());
     if generate.is_none() {
         validate_name(rt, &key.name)?;
@@ -348,6 +349,7 @@ fn replace(
     next.api_version = rt.api_version();
     next.metadata.resource_version = stored.metadata.resource_version.clone();
     normalize(&mut next);
+    weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut next.data);
     if stored.metadata.deletion_timestamp.is_some() {
         let old: Vec<&String> = stored.metadata.finalizers.iter().flatten().collect();
         if let Some(added) = next.metadata.finalizers.iter().flatten().find(|f| !old.contains(f)) {
