@@ -195,6 +195,7 @@ fn error_from_status(status: StatusCode, body: &Value) -> Error {
         (400, _) => Error::BadRequest(message),
         (503, _) => Error::Unavailable(message),
         (504, _) => Error::Timeout(message),
+        (403, _) => Error::Forbidden(message),
         _ => Error::Internal(format!("{status}: {message}")),
     }
 }

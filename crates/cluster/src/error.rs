@@ -47,6 +47,10 @@ pub enum Error {
     /// newer than the backend has (`Too large resource version: …`); retry later.
     #[error("{0}")]
     Timeout(String),
+    /// 403: the request is understood and refused (e.g. new content in a terminating
+    /// namespace).
+    #[error("{0}")]
+    Forbidden(String),
     /// 401: no or wrong credentials.
     #[error("unauthorized")]
     Unauthorized,
@@ -78,6 +82,7 @@ impl Error {
             Error::TooLarge { .. } => 413,
             Error::Unavailable(_) => 503,
             Error::Timeout(_) => 504,
+            Error::Forbidden(_) => 403,
             Error::Internal(_) => 500,
         }
     }
@@ -95,6 +100,7 @@ impl Error {
             Error::TooLarge { .. } => "RequestEntityTooLarge",
             Error::Unavailable(_) => "ServiceUnavailable",
             Error::Timeout(_) => "Timeout",
+            Error::Forbidden(_) => "Forbidden",
             Error::Internal(_) => "InternalError",
         }
     }

@@ -12,6 +12,7 @@
 mod dry_run;
 mod list;
 mod logs;
+mod namespaces;
 mod path;
 mod watch;
 
@@ -220,6 +221,7 @@ where
         }
         (None, Method::POST) if !path.status => {
             let object = checked_body(&rt, namespace, None, body)?;
+            namespaces::admit_create(cluster, &rt, object.namespace(), object.name()).await?;
             let created = cluster.create(&rt, object).await?;
             after_write(state, cluster, &rt, &created);
             Ok(ok(StatusCode::CREATED, &created))

@@ -29,6 +29,7 @@ async fn start_with(snapshots: usize) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_with(dir.path(), StoreOptions::default()).unwrap();
     let resources = Resources::load(dir.path().join("resource-types.json"), &store).await;
+    store.create(&rt("namespaces"), Object::new("v1", "Namespace", None, "ns")).await.unwrap();
     let state = ApiState::new(store.clone(), resources, TOKEN.to_owned())
         .with_list_snapshots(Duration::from_secs(300), snapshots);
     let app = router(Arc::new(state.with_discovery(store.clone())));
@@ -176,7 +177,7 @@ async fn dry_runs_answer_every_write_and_store_nothing() {
     assert_eq!(created["metadata"]["name"], "a");
     assert!(created["metadata"]["uid"].is_string());
     assert_eq!(api.get(&format!("{base}/a")).await.0, 404);
-    assert_eq!(api.store.revision(), 0);
+    assert_eq!(api.store.revision(), 1, "only the namespace was written");
 
     let stored = api.client.create(&cm, config_map("a")).await.unwrap();
     let revision = api.store.revision();
@@ -204,6 +205,50 @@ async fn dry_runs_answer_every_write_and_store_nothing() {
     let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}});
     let (code, _) = api.send(reqwest::Method::POST, &format!("{base}?dryRun=All"), Some(bad)).await;
     assert_eq!(code, 422);
+}
+
+#[tokio::test]
+async fn namespaces_must_exist_and_take_their_contents_with_them() {
+    let api = start().await;
+    let (cm, ns) = (rt("cm"), rt("namespaces"));
+    let mut in_missing = config_map("a").to_value();
+    in_missing["metadata"]["namespace"] = json!("missing");
+    let (code, status) = api
+        .send(reqwest::Method::POST, "/api/v1/namespaces/missing/configmaps", Some(in_missing))
+        .await;
+    assert_eq!((code, &status["reason"]), (404, &json!("NotFound")));
+    assert_eq!(status["message"], "namespaces \"missing\" not found");
+
+    let created =
+        api.client.create(&ns, Object::new("v1", "Namespace", None, "team")).await.unwrap();
+    assert_eq!(created.field("status").unwrap()["phase"], "Active", "defaulted");
+    let mut held = config_map("held");
+    held.metadata.namespace = Some("team".to_owned());
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    api.client.create(&cm, held).await.unwrap();
+    let mut plain = config_map("plain");
+    plain.metadata.namespace = Some("team".to_owned());
+    api.client.create(&cm, plain).await.unwrap();
+
+    let (code, deleting) = api.send(reqwest::Method::DELETE, "/api/v1/namespaces/team", None).await;
+    assert_eq!(code, 202, "{deleting}");
+    assert_eq!(deleting["status"]["phase"], "Terminating");
+    let left = api.client.list(&cm, Some("team"), &Default::default()).await.unwrap();
+    let left: Vec<&str> = left.items.iter().map(Object::name).collect();
+    assert_eq!(left, ["held"], "the rest is gone; the finalizer holds one");
+    let mut late = config_map("late");
+    late.metadata.namespace = Some("team".to_owned());
+    let err = api.client.create(&cm, late).await.unwrap_err();
+    assert_eq!(err.status(), 403, "{err}");
+
+    // The finalizer goes: the object, then the namespace.
+    let patch = weir_cluster::Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    api.client
+        .patch(&cm, Some("team"), "held", &patch, weir_cluster::Subresource::Main)
+        .await
+        .unwrap();
+    let gone = api.client.get(&ns, None, "team").await.unwrap_err();
+    assert_eq!(gone.status(), 404);
 }
 
 #[tokio::test]

@@ -70,6 +70,8 @@ CREATE INDEX events_by_kind ON events (grp, kind, rv);
     r"
 -- MODIFIED events whose selectable fields changed: those fields before (a JSON object).
 ALTER TABLE events ADD COLUMN prev_fields TEXT;
+-- What a namespace holds (deleting a namespace deletes its contents).
+CREATE INDEX objects_by_namespace ON objects (namespace);
 ",
 ];
 

@@ -375,8 +375,10 @@ fn replace(
     }
     let mut queue = VecDeque::new();
     let uid = next.uid().to_owned();
+    let namespace = key.group.is_empty() && key.kind == "Namespace";
     if next.metadata.deletion_timestamp.is_some()
         && next.metadata.finalizers.iter().flatten().next().is_none()
+        && !namespace
     {
         gc::remove(tx, key, next, &mut queue)?;
         gc::run(tx, queue)?;
@@ -397,7 +399,14 @@ fn replace(
             queue.push_back(Work::CheckForeground(owner.uid.clone()));
         }
     }
+    if namespace && next.metadata.deletion_timestamp.is_some() {
+        // A Terminating namespace goes once it is empty and has no finalizer left.
+        queue.push_back(Work::CheckNamespace(key.name.clone()));
+    }
     gc::run(tx, queue)?;
+    if let Some(last) = tx.removed.remove(&uid) {
+        return Ok(last);
+    }
     Ok(next)
 }
 

@@ -300,6 +300,28 @@ impl<'c> Tx<'c> {
         rows.collect::<rusqlite::Result<_>>().map_err(sql)
     }
 
+    /// Keys of every object in namespace `ns`, of any kind.
+    pub(crate) fn keys_in_namespace(&self, ns: &str) -> Result<Vec<Key>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT grp, kind, namespace, name FROM objects WHERE namespace = ?1
+                 ORDER BY grp, kind, name",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([ns], |row| {
+                Ok(Key {
+                    group: row.get(0)?,
+                    kind: row.get(1)?,
+                    namespace: row.get(2)?,
+                    name: row.get(3)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql)
+    }
+
     /// Keys of objects that carry a `deletionTimestamp` (candidates for the sweep).
     pub(crate) fn deleting(&self) -> Result<Vec<Key>> {
         let mut stmt = self
