@@ -10,6 +10,7 @@
 //! | `/api/v1/…`, `/apis/{group}/{version}/…` | collection GET (list, `?watch=true`), POST; item GET, PUT, PATCH, DELETE; `/status` GET, PUT, PATCH |
 
 mod dry_run;
+mod events;
 mod list;
 mod logs;
 mod namespaces;
@@ -191,6 +192,11 @@ where
 {
     let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
     let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
+    if events::is_events_v1(&path.group, &path.version, &path.plural) && !path.status {
+        let target = dry_run::Target::of(&state.cluster, dry_run::requested(method, query)?);
+        let (namespace, name) = (path.namespace.as_deref(), path.name.as_deref());
+        return events::serve(state, &target, method, namespace, name, query, headers, body).await;
+    }
     let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
         Some(rt) => rt,
         None if matches!(*method, Method::POST | Method::PUT) => {
@@ -211,7 +217,7 @@ where
 
     match (&path.name, method.clone()) {
         (None, Method::GET) if is_true(query.get("watch")) => {
-            watch(cluster, &rt, namespace, query).await
+            watch(cluster, &rt, namespace, query, std::convert::identity).await
         }
         (None, Method::GET) => {
             match list::list(&state.lists, cluster, &rt, namespace, query).await {
@@ -414,6 +420,7 @@ async fn watch<C: Cluster>(
     rt: &ResourceType,
     namespace: Option<&str>,
     query: &HashMap<String, String>,
+    convert: fn(weir_cluster::WatchEvent) -> weir_cluster::WatchEvent,
 ) -> Result<Response, Error> {
     let params = watch::params(query)?;
     let timeout = watch::timeout(query)?;
@@ -432,7 +439,7 @@ async fn watch<C: Cluster>(
                 }
                 let bytes = match event {
                     Ok(event) => {
-                        line(serde_json::to_value(&event).expect("watch events serialize"))
+                        line(serde_json::to_value(convert(event)).expect("watch events serialize"))
                     }
                     Err(e) => {
                         *ended = true;

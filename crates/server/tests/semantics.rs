@@ -356,3 +356,62 @@ async fn watches_end_after_their_timeout_and_mark_the_end_of_initial_events() {
         api.get("/api/v1/namespaces/ns/configmaps?watch=true&sendInitialEvents=true").await;
     assert_eq!((code, &status["reason"]), (422, &json!("Invalid")));
 }
+
+#[tokio::test]
+async fn events_are_served_as_core_and_events_k8s_io_objects() {
+    let api = start().await;
+    let ev = rt("events");
+    api.store.create(&ev, event("web.1", "web", "Started")).await.unwrap();
+    api.store.create(&ev, event("db.1", "db", "Pulled")).await.unwrap();
+
+    // `kubectl events --for pod/web` style, through events.k8s.io/v1.
+    let (code, list) = api
+        .get("/apis/events.k8s.io/v1/namespaces/ns/events?fieldSelector=regarding.name%3Dweb")
+        .await;
+    assert_eq!((code, names(&list)), (200, vec!["web.1"]), "{list}");
+    assert_eq!(list["kind"], "EventList");
+    assert_eq!(list["apiVersion"], "events.k8s.io/v1");
+    let item = &list["items"][0];
+    assert_eq!(
+        (item["regarding"]["name"].clone(), item["note"].clone()),
+        (json!("web"), json!("m"))
+    );
+    assert_eq!(item["deprecatedSource"]["component"], "kubelet");
+    let (code, status) =
+        api.get("/apis/events.k8s.io/v1/events?fieldSelector=involvedObject.name%3Dweb").await;
+    assert_eq!(
+        (code, &status["message"]),
+        (400, &json!("field label not supported: involvedObject.name"))
+    );
+
+    // Written as events.k8s.io/v1, read back as core/v1.
+    let new = json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "web.2", "namespace": "ns"},
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "ns"},
+        "reason": "Killing", "note": "Stopping container web", "type": "Normal",
+        "reportingController": "kubelet", "reportingInstance": "node-1", "action": "Kill",
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+    });
+    let (code, created) = api
+        .send(reqwest::Method::POST, "/apis/events.k8s.io/v1/namespaces/ns/events", Some(new))
+        .await;
+    assert_eq!((code, &created["note"]), (201, &json!("Stopping container web")), "{created}");
+    let core = api.store.get(&ev, Some("ns"), "web.2").await.unwrap().to_value();
+    assert_eq!(core["involvedObject"]["name"], "web");
+    assert_eq!(core["message"], "Stopping container web");
+    assert_eq!(core["reportingComponent"], "kubelet");
+    let describe = "involvedObject.name%3Dweb,involvedObject.kind%3DPod";
+    let (_, core_list) =
+        api.get(&format!("/api/v1/namespaces/ns/events?fieldSelector={describe}")).await;
+    assert_eq!(names(&core_list), ["web.1", "web.2"]);
+
+    let (code, patched) = api
+        .patch("/apis/events.k8s.io/v1/namespaces/ns/events/web.2", json!({"note": "changed"}))
+        .await;
+    assert_eq!((code, &patched["note"]), (200, &json!("changed")));
+    assert_eq!(
+        api.store.get(&ev, Some("ns"), "web.2").await.unwrap().to_value()["message"],
+        "changed"
+    );
+}

@@ -179,6 +179,11 @@ impl FieldSelector {
         }
     }
 
+    /// A selector of these requirements (all must hold).
+    pub fn from_requirements(requirements: Vec<FieldRequirement>) -> Self {
+        FieldSelector { requirements }
+    }
+
     /// Parses the selector syntax (see the module docs). Fields are not checked here: see
     /// [`FieldSelector::check`].
     pub fn parse(text: &str) -> Result<Self> {
