@@ -269,3 +269,63 @@ fn from(rv: &str) -> WatchParams {
 fn from_now(store: &weir_store::Store) -> WatchParams {
     from(&store.revision().to_string())
 }
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_contents_then_itself() {
+    let (_dir, store) = store();
+    let (ns, cm, pods) = (rt("namespaces"), rt("cm"), rt("pods"));
+    let created = store.create(&ns, Object::new("v1", "Namespace", None, "team")).await.unwrap();
+    assert_eq!(created.field("spec"), Some(&json!({"finalizers": ["kubernetes"]})));
+    store.create(&cm, obj(&cm, Some("team"), "a", json!({}))).await.unwrap();
+    let mut held = obj(&pods, Some("team"), "held", json!({}));
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    store.create(&pods, held).await.unwrap();
+    store.create(&cm, obj(&cm, Some("other"), "kept", json!({}))).await.unwrap();
+
+    let outcome = store.delete(&ns, None, "team", &DeleteParams::default()).await.unwrap();
+    let DeleteOutcome::Pending(terminating) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(terminating.field("status").unwrap()["phase"], "Terminating");
+    assert!(store.list(&cm, Some("team"), &ListParams::default()).await.unwrap().items.is_empty());
+    let held = store.get(&pods, Some("team"), "held").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some(), "marked, held by its finalizer");
+    assert_eq!(
+        store.list(&cm, Some("other"), &ListParams::default()).await.unwrap().items.len(),
+        1
+    );
+
+    // Deleting again changes nothing; the last finalizer going takes the namespace with it.
+    store.delete(&ns, None, "team", &DeleteParams::default()).await.unwrap();
+    assert!(store.get(&ns, None, "team").await.is_ok());
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    store.patch(&pods, Some("team"), "held", &release, Subresource::Main).await.unwrap();
+    assert!(matches!(store.get(&ns, None, "team").await, Err(Error::NotFound { .. })));
+
+    // An empty namespace goes at once.
+    store.create(&ns, Object::new("v1", "Namespace", None, "empty")).await.unwrap();
+    let outcome = store.delete(&ns, None, "empty", &DeleteParams::default()).await.unwrap();
+    assert!(matches!(outcome, DeleteOutcome::Deleted(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn every_writer_gets_the_api_servers_defaults() {
+    let (_dir, store) = store();
+    let deploy = rt("deploy");
+    let manifest = obj(
+        &deploy,
+        Some("ns"),
+        "web",
+        json!({"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}),
+    );
+    let created = store.create(&deploy, manifest).await.unwrap();
+    let spec = created.field("spec").unwrap();
+    assert_eq!(spec["strategy"]["type"], "RollingUpdate");
+    assert_eq!(spec["template"]["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    // A patch that writes nothing new changes nothing (defaults are stable).
+    let same = store
+        .patch(&deploy, Some("ns"), "web", &Patch::Merge(json!({})), Subresource::Main)
+        .await
+        .unwrap();
+    assert_eq!(same, created);
+}
