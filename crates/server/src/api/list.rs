@@ -295,7 +295,8 @@ pub(crate) async fn list<C: Cluster>(
             },
         });
     };
-    if params.resource_version.is_some() {
+    // As the etcd3 store: `resourceVersion=0` is tolerated beside a continue token.
+    if params.resource_version.as_deref().is_some_and(|rv| rv != "0") {
         return Err(rendered(Error::BadRequest(
             "specifying resource version is not allowed when using continue".to_owned(),
         )));
