@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod data;
+pub mod defaults;
 pub mod openapi;
 pub mod protobuf;
 pub mod schema;

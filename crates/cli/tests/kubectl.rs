@@ -1135,7 +1135,6 @@ fn apply_server_side_with_conflicts_and_force() {
 }
 
 #[test]
-#[ignore = "needs dryRun (helper H4), strategic merge patch (helper H3) and /openapi (helper H2)"]
 fn diff_and_server_dry_run_write_nothing() {
     let Some(k) = Kubectl::start() else { return };
     let sleeper = k.write("sleeper.yaml", SLEEPER);
@@ -1154,7 +1153,6 @@ fn diff_and_server_dry_run_write_nothing() {
 }
 
 #[test]
-#[ignore = "needs fieldSelector on list and watch (helper H4)"]
 fn field_selectors_on_get_and_watch() {
     let Some(k) = Kubectl::start() else { return };
     for name in ["one", "two"] {
@@ -1180,7 +1178,6 @@ fn field_selectors_on_get_and_watch() {
 }
 
 #[test]
-#[ignore = "needs sendInitialEvents and the initial-events-end bookmark (helper H4)"]
 fn wait_and_rollout_status_see_the_deployment_available() {
     let Some(k) = Kubectl::start() else { return };
     let sleeper = k.write("sleeper.yaml", SLEEPER);
@@ -1198,7 +1195,6 @@ fn wait_and_rollout_status_see_the_deployment_available() {
 }
 
 #[test]
-#[ignore = "needs Events with field selectors and events.k8s.io/v1 (helper H4)"]
 fn events_and_describe_show_the_objects_own_events() {
     let Some(k) = Kubectl::start() else { return };
     let sleeper = k.write("sleeper.yaml", SLEEPER);

@@ -13,8 +13,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, FieldError, ListParams, Object, ObjectList, Patch,
-    PropagationPolicy, Registry, ResourceType, Result, Scope, Subresource, WatchEvent, WatchParams,
-    WatchStream,
+    PropagationPolicy, Registry, ResourceType, Result, Scope, Subresource, VersionMatch,
+    WatchEvent, WatchParams, WatchStream,
 };
 
 /// A connection to a running weir's API.
@@ -185,6 +185,8 @@ fn error_from_status(status: StatusCode, body: &Value) -> Error {
         (422, _) => Error::Invalid { kind, name, causes: causes(body) },
         (400, _) => Error::BadRequest(message),
         (503, _) => Error::Unavailable(message),
+        (504, _) => Error::Timeout(message),
+        (403, _) => Error::Forbidden(message),
         _ => Error::Internal(format!("{status}: {message}")),
     }
 }
@@ -245,6 +247,19 @@ impl Cluster for Client {
         let mut request = self.request(Method::GET, &rt.collection_path(namespace));
         if let Some(selector) = &params.label_selector {
             request = request.query(&[("labelSelector", selector.to_string())]);
+        }
+        if let Some(selector) = &params.field_selector {
+            request = request.query(&[("fieldSelector", selector.to_string())]);
+        }
+        if let Some(rv) = &params.resource_version {
+            request = request.query(&[("resourceVersion", rv.as_str())]);
+        }
+        match params.version_match {
+            VersionMatch::Unset => {}
+            VersionMatch::NotOlderThan => {
+                request = request.query(&[("resourceVersionMatch", "NotOlderThan")]);
+            }
+            VersionMatch::Exact => request = request.query(&[("resourceVersionMatch", "Exact")]),
         }
         let value = self.send(request).await?;
         let items = value
@@ -346,7 +361,15 @@ impl Cluster for Client {
         if let Some(selector) = &params.label_selector {
             query.insert("labelSelector", selector.to_string());
         }
+        if let Some(selector) = &params.field_selector {
+            query.insert("fieldSelector", selector.to_string());
+        }
         if params.bookmarks {
+            query.insert("allowWatchBookmarks", "true".to_owned());
+        }
+        if params.send_initial_events {
+            query.insert("sendInitialEvents", "true".to_owned());
+            query.insert("resourceVersionMatch", "NotOlderThan".to_owned());
             query.insert("allowWatchBookmarks", "true".to_owned());
         }
         let request = self.request(Method::GET, &rt.collection_path(namespace)).query(&query);

@@ -51,6 +51,14 @@ pub enum Error {
     /// 410: a watch asked for a resourceVersion the backend no longer retains; list again.
     #[error("too old resource version: {requested} (oldest retained: {oldest})")]
     Expired { requested: u64, oldest: u64 },
+    /// 504: the backend could not answer in time, e.g. a list asked for a resourceVersion
+    /// newer than the backend has (`Too large resource version: …`); retry later.
+    #[error("{0}")]
+    Timeout(String),
+    /// 403: the request is understood and refused (e.g. new content in a terminating
+    /// namespace).
+    #[error("{0}")]
+    Forbidden(String),
     /// 401: no or wrong credentials.
     #[error("unauthorized")]
     Unauthorized,
@@ -84,6 +92,8 @@ impl Error {
             Error::Unauthorized => 401,
             Error::TooLarge { .. } => 413,
             Error::Unavailable(_) => 503,
+            Error::Timeout(_) => 504,
+            Error::Forbidden(_) => 403,
             Error::Internal(_) => 500,
         }
     }
@@ -101,12 +111,20 @@ impl Error {
             Error::Unauthorized => "Unauthorized",
             Error::TooLarge { .. } => "RequestEntityTooLarge",
             Error::Unavailable(_) => "ServiceUnavailable",
+            Error::Timeout(_) => "Timeout",
+            Error::Forbidden(_) => "Forbidden",
             Error::Internal(_) => "InternalError",
         }
     }
 
     /// Whether retrying the same call later may succeed (network, lock, conflict).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Conflict { .. } | Error::Unavailable(_) | Error::Expired { .. })
+        matches!(
+            self,
+            Error::Conflict { .. }
+                | Error::Unavailable(_)
+                | Error::Expired { .. }
+                | Error::Timeout(_)
+        )
     }
 }

@@ -21,6 +21,7 @@
 
 mod apply;
 mod clock;
+mod dry_run;
 mod error;
 mod event;
 mod object;
@@ -34,13 +35,17 @@ use std::future::Future;
 
 pub use apply::{ApplyOutcome, LAST_APPLIED_ANNOTATION, apply, merge as apply_merge};
 pub use clock::wall_clock;
+pub use dry_run::DryRun;
 pub use error::{Error, FieldError, Result};
 pub use event::{EventRecord, event_object, record_event};
 pub use object::{Object, ObjectList, ObjectRef};
-pub use params::{DeleteParams, ListParams, PropagationPolicy, Subresource, WatchParams};
+pub use params::{
+    DeleteParams, INITIAL_EVENTS_END, ListParams, PropagationPolicy, Subresource, VersionMatch,
+    WatchParams,
+};
 pub use patch::{PATCH_MEDIA_TYPES, Patch, PatchParams, apply_patch};
 pub use resource::{Registry, ResourceType, Scope};
-pub use selector::LabelSelector;
+pub use selector::{FieldSelector, LabelSelector};
 pub use watch::{WatchEvent, WatchStream};
 
 /// Embedded mode: the annotation the node agent writes on each pod it runs, with every

@@ -1,5 +1,6 @@
 //! Label selectors, equality- and set-based, parsed from Kubernetes' string syntax
-//! (`app=web,tier!=db,env in (prod,stage),!canary`) or built from a `LabelSelector` object.
+//! (`app=web,tier!=db,env in (prod,stage),!canary`) or built from a `LabelSelector` object;
+//! field selectors are in [`fields`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,6 +8,10 @@ use std::fmt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 
 use crate::{Error, Result};
+
+pub mod fields;
+
+pub use fields::{FieldOperator, FieldRequirement, FieldSelector, selectable_fields};
 
 /// One requirement of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,8 +49,8 @@ pub async fn reflect<C: Cluster>(
         loop {
             let params = WatchParams {
                 resource_version: Some(version.clone()),
-                label_selector: None,
                 bookmarks: true,
+                ..WatchParams::default()
             };
             let stream = tokio::select! {
                 () = shutdown.wait() => return,

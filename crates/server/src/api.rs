@@ -16,13 +16,18 @@
 
 mod body;
 pub(crate) mod discovery;
+mod dry_run;
+mod events;
 mod field_validation;
+mod list;
 mod logs;
 mod meta;
+mod namespaces;
 mod openapi;
 mod path;
 mod scale;
 mod table;
+mod watch;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -37,8 +42,8 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use weir_cluster::{
-    Cluster, DeleteOutcome, DeleteParams, Error, LabelSelector, ListParams, Object, Patch,
-    PatchParams, PropagationPolicy, ResourceType, Subresource, WatchParams,
+    Cluster, DeleteOutcome, DeleteParams, DryRun, Error, Object, Patch, PatchParams,
+    PropagationPolicy, ResourceType, Subresource,
 };
 use weir_model::typed::TypedObject;
 
@@ -64,6 +69,8 @@ pub struct ApiState<C> {
     pub(crate) openapi: openapi::OpenApiCache,
     /// The declared fields of every kind, for `fieldValidation`.
     pub(crate) field_schemas: field_validation::FieldSchemaCache,
+    /// Snapshots of recent paged lists, which their `continue` tokens name.
+    pub(crate) lists: list::Snapshots,
 }
 
 impl<C> ApiState<C> {
@@ -77,6 +84,7 @@ impl<C> ApiState<C> {
             discovery: None,
             openapi: openapi::OpenApiCache::default(),
             field_schemas: field_validation::FieldSchemaCache::default(),
+            lists: list::Snapshots::default(),
         }
     }
 
@@ -91,10 +99,19 @@ impl<C> ApiState<C> {
         self.data_dir = Some(data_dir);
         self
     }
+
+    /// Keeps at most `capacity` paged lists' snapshots, each for `ttl` (defaults: 64, 5 min).
+    pub fn with_list_snapshots(mut self, ttl: std::time::Duration, capacity: usize) -> Self {
+        self.lists = list::Snapshots::new(ttl, capacity);
+        self
+    }
 }
 
 /// The API's router. Every route but `/healthz` requires the bearer token.
-pub fn router<C: Cluster + Clone>(state: Arc<ApiState<C>>) -> Router {
+pub fn router<C: Cluster + DryRun + Clone>(state: Arc<ApiState<C>>) -> Router
+where
+    C::Dry: std::fmt::Debug,
+{
     let authenticated = Router::new()
         .route("/version", get(meta::version))
         .route("/api", get(meta::core_versions::<C>))
@@ -174,14 +191,17 @@ fn ok(code: StatusCode, object: &Object) -> Response {
     (code, Json(object)).into_response()
 }
 
-async fn resource_request<C: Cluster + Clone>(
+async fn resource_request<C: Cluster + DryRun + Clone>(
     State(state): State<Arc<ApiState<C>>>,
     method: Method,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Response
+where
+    C::Dry: std::fmt::Debug,
+{
     // `as=Table`: the response is re-written on its way out (see `table`).
     let table = match (method == Method::GET).then(|| table::requested(&headers, &query)) {
         Some(Err(error)) => return error_response(&error),
@@ -211,14 +231,17 @@ async fn resource_request<C: Cluster + Clone>(
     }
 }
 
-async fn handle<C: Cluster + Clone>(
+async fn handle<C: Cluster + DryRun + Clone>(
     state: &ApiState<C>,
     method: &Method,
     uri: &Uri,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Response, Error> {
+) -> Result<Response, Error>
+where
+    C::Dry: std::fmt::Debug,
+{
     let not_found = || Error::NotFound { kind: "resource".to_owned(), name: uri.path().to_owned() };
     let path = ApiPath::parse(uri.path()).ok_or_else(not_found)?;
     // A protobuf body (kubectl's generators) continues as the JSON it decodes to.
@@ -232,6 +255,11 @@ async fn handle<C: Cluster + Clone>(
         Some(Err(refused)) => return Ok(refused.into_response()),
         _ => body,
     };
+    if events::is_events_v1(&path.group, &path.version, &path.plural) && path.subresource.is_none() {
+        let target = dry_run::Target::of(&state.cluster, dry_run::requested(method, query)?);
+        let (namespace, name) = (path.namespace.as_deref(), path.name.as_deref());
+        return events::serve(state, &target, method, namespace, name, query, headers, body).await;
+    }
     let rt = match state.resources.for_path(&path.group, &path.version, &path.plural) {
         Some(rt) => rt,
         None if matches!(*method, Method::POST | Method::PUT) => {
@@ -247,7 +275,7 @@ async fn handle<C: Cluster + Clone>(
     if !rt.namespaced() && path.namespace.is_some() {
         return Err(not_found());
     }
-    let cluster = &state.cluster;
+    let cluster = &dry_run::Target::of(&state.cluster, dry_run::requested(method, query)?);
     // Reads go through the version the path names (the store answers in it); writes are stored
     // in the preferred version, and their answers relabelled.
     let served = ResourceType { version: path.version.clone(), ..rt.clone() };
@@ -268,21 +296,19 @@ async fn handle<C: Cluster + Clone>(
 
     match (&path.name, method.clone()) {
         (None, Method::GET) if is_true(query.get("watch")) => {
-            watch(cluster, &served, namespace, query).await
+            watch(cluster, &served, namespace, query, std::convert::identity).await
         }
         (None, Method::GET) => {
-            let params = ListParams { label_selector: selector(query)? };
-            let list = cluster.list(&served, namespace, &params).await?;
-            Ok(Json(json!({
-                "apiVersion": served.api_version(), "kind": format!("{}List", rt.kind),
-                "metadata": { "resourceVersion": list.resource_version }, "items": list.items,
-            }))
-            .into_response())
+            match list::list(&state.lists, cluster, &served, namespace, query).await {
+                Ok(page) => Ok(Json(list::body(&served, &page)).into_response()),
+                Err(rendered) => Ok(rendered),
+            }
         }
         (None, Method::POST) if path.subresource.is_none() => {
             let object = checked_body(&rt, namespace, None, body)?;
+            namespaces::admit_create(cluster, &rt, object.namespace(), object.name()).await?;
             let created = cluster.create(&rt, object).await?;
-            after_write(state, &rt, &created);
+            after_write(state, cluster, &rt, &created);
             Ok(ok(StatusCode::CREATED, &as_served(created)))
         }
         (Some(name), Method::GET) => {
@@ -294,7 +320,7 @@ async fn handle<C: Cluster + Clone>(
                 Subresource::Main => cluster.update(&rt, object).await?,
                 Subresource::Status => cluster.update_status(&rt, object).await?,
             };
-            after_write(state, &rt, &updated);
+            after_write(state, cluster, &rt, &updated);
             Ok(ok(StatusCode::OK, &as_served(updated)))
         }
         (Some(name), Method::PATCH) => {
@@ -313,7 +339,7 @@ async fn handle<C: Cluster + Clone>(
                 Subresource::Status => false,
             };
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
-            after_write(state, &rt, &patched);
+            after_write(state, cluster, &rt, &patched);
             // Server-side apply answers 201 when it created the object.
             let code = if creates { StatusCode::CREATED } else { StatusCode::OK };
             Ok(ok(code, &as_served(patched)))
@@ -353,7 +379,15 @@ async fn discover<C>(state: &ApiState<C>, path: &ApiPath) -> Option<ResourceType
         .filter(|rt| rt.plural == path.plural)
 }
 
-fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {
+fn after_write<C: DryRun>(
+    state: &ApiState<C>,
+    target: &dry_run::Target<C>,
+    rt: &ResourceType,
+    object: &Object,
+) {
+    if target.is_dry_run() {
+        return; // nothing was stored
+    }
     if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
         state.resources.learn_crd(object);
     }
@@ -361,14 +395,6 @@ fn after_write<C>(state: &ApiState<C>, rt: &ResourceType, object: &Object) {
 
 fn is_true(value: Option<&String>) -> bool {
     matches!(value.map(String::as_str), Some("true" | "1"))
-}
-
-fn selector(query: &HashMap<String, String>) -> Result<Option<LabelSelector>, Error> {
-    query
-        .get("labelSelector")
-        .filter(|s| !s.is_empty())
-        .map(|s| LabelSelector::parse(s))
-        .transpose()
 }
 
 fn parse_object(body: &Bytes) -> Result<Object, Error> {
@@ -499,12 +525,10 @@ async fn watch<C: Cluster>(
     rt: &ResourceType,
     namespace: Option<&str>,
     query: &HashMap<String, String>,
+    convert: fn(weir_cluster::WatchEvent) -> weir_cluster::WatchEvent,
 ) -> Result<Response, Error> {
-    let params = WatchParams {
-        resource_version: query.get("resourceVersion").filter(|rv| !rv.is_empty()).cloned(),
-        label_selector: selector(query)?,
-        bookmarks: is_true(query.get("allowWatchBookmarks")),
-    };
+    let params = watch::params(query)?;
+    let timeout = watch::timeout(query)?;
     let line = |value: Value| -> Result<Bytes, Infallible> {
         let mut bytes = serde_json::to_vec(&value).expect("JSON values serialize");
         bytes.push(b'\n');
@@ -520,7 +544,7 @@ async fn watch<C: Cluster>(
                 }
                 let bytes = match event {
                     Ok(event) => {
-                        line(serde_json::to_value(&event).expect("watch events serialize"))
+                        line(serde_json::to_value(convert(event)).expect("watch events serialize"))
                     }
                     Err(e) => {
                         *ended = true;
@@ -529,7 +553,11 @@ async fn watch<C: Cluster>(
                 };
                 std::future::ready(Some(bytes))
             });
-            Body::from_stream(events)
+            match timeout {
+                // The stream ends cleanly (the response completes) when the time is up.
+                Some(after) => Body::from_stream(events.take_until(tokio::time::sleep(after))),
+                None => Body::from_stream(events),
+            }
         }
         Err(e @ Error::Expired { .. }) => {
             Body::from_stream(futures::stream::iter([line(error_event(&e))]))

@@ -26,6 +26,9 @@ async fn start(options: StoreOptions) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_with(dir.path(), options).unwrap();
     let resources = Resources::load(dir.path().join("resource-types.json"), &store).await;
+    // As on a cluster, objects are created in namespaces that exist.
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    store.create(&namespaces, Object::new("v1", "Namespace", None, "ns")).await.unwrap();
     let state = ApiState::new(store.clone(), resources, TOKEN.to_owned());
     let app = router(Arc::new(state.with_discovery(store.clone())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

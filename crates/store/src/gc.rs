@@ -14,6 +14,10 @@
 //!   loses its dangling references; any other dependent is deleted in the background.
 //! - `CheckForeground(uid)`: a dependent went away or dropped a reference; if `uid` is an
 //!   owner waiting in a foreground deletion and nothing blocks it any more, finish it.
+//! - Namespaces, as the namespace controller does them: deleting a Namespace marks it
+//!   (`deletionTimestamp`, `status.phase: Terminating`) and deletes everything in it in the
+//!   background; `CheckNamespace(ns)` removes the namespace once nothing is left in it (an
+//!   object held by finalizers keeps it Terminating until the finalizers are gone).
 //!
 //! Because everything happens in one transaction, a crash leaves either none or all of it.
 //! [`sweep`] runs on open anyway, to converge whatever the database holds (dependents of
@@ -32,6 +36,21 @@ pub(crate) enum Work {
     Delete(Key, PropagationPolicy),
     OwnerGone(String),
     CheckForeground(String),
+    CheckNamespace(String),
+}
+
+/// Whether `key` names a Namespace.
+fn is_namespace(key: &Key) -> bool {
+    key.group.is_empty() && key.kind == "Namespace" && key.namespace.is_empty()
+}
+
+fn namespace_key(name: &str) -> Key {
+    Key {
+        group: String::new(),
+        kind: "Namespace".to_owned(),
+        namespace: String::new(),
+        name: name.to_owned(),
+    }
 }
 
 /// Processes work items until none is left.
@@ -45,6 +64,7 @@ pub(crate) fn run(tx: &mut Tx<'_>, mut queue: VecDeque<Work>) -> Result<()> {
             }
             Work::OwnerGone(uid) => owner_gone(tx, &uid, &mut queue)?,
             Work::CheckForeground(uid) => check_foreground(tx, &uid, &mut queue)?,
+            Work::CheckNamespace(ns) => check_namespace(tx, &ns, &mut queue)?,
         }
     }
     Ok(())
@@ -58,11 +78,17 @@ fn delete(
     queue: &mut VecDeque<Work>,
 ) -> Result<()> {
     if obj.metadata.deletion_timestamp.is_some() {
-        // Already being deleted: its finalizers (or its dependents) decide when it goes.
-        if obj.metadata.finalizers.iter().flatten().next().is_none() {
+        // Already being deleted: its finalizers (or its dependents, or its contents) decide
+        // when it goes.
+        if is_namespace(key) {
+            queue.push_back(Work::CheckNamespace(key.name.clone()));
+        } else if obj.metadata.finalizers.iter().flatten().next().is_none() {
             remove(tx, key, obj, queue)?;
         }
         return Ok(());
+    }
+    if is_namespace(key) {
+        return terminate_namespace(tx, key, obj, queue);
     }
     let uid = obj.uid().to_owned();
     match policy {
@@ -133,7 +159,43 @@ pub(crate) fn remove(
     tx.remove(key, &mut obj)?;
     queue.push_back(Work::OwnerGone(obj.uid().to_owned()));
     queue.extend(owners.into_iter().map(Work::CheckForeground));
+    if !key.namespace.is_empty() {
+        queue.push_back(Work::CheckNamespace(key.namespace.clone()));
+    }
     Ok(())
+}
+
+/// Marks a namespace Terminating and deletes what is in it.
+fn terminate_namespace(
+    tx: &mut Tx<'_>,
+    key: &Key,
+    mut obj: Object,
+    queue: &mut VecDeque<Work>,
+) -> Result<()> {
+    obj.metadata.deletion_timestamp = Some(tx.now.clone());
+    let status = obj.data.entry("status").or_insert_with(|| serde_json::json!({}));
+    if let Some(status) = status.as_object_mut() {
+        status.insert("phase".to_owned(), serde_json::json!("Terminating"));
+    }
+    tx.replace(key, &mut obj)?;
+    for content in tx.keys_in_namespace(&key.name)? {
+        queue.push_back(Work::Delete(content, PropagationPolicy::Background));
+    }
+    queue.push_back(Work::CheckNamespace(key.name.clone()));
+    Ok(())
+}
+
+/// Removes a Terminating namespace once it is empty and has no finalizer left.
+fn check_namespace(tx: &mut Tx<'_>, ns: &str, queue: &mut VecDeque<Work>) -> Result<()> {
+    let key = namespace_key(ns);
+    let Some(obj) = tx.get(&key)? else { return Ok(()) };
+    if obj.metadata.deletion_timestamp.is_none()
+        || obj.metadata.finalizers.iter().flatten().next().is_some()
+        || !tx.keys_in_namespace(ns)?.is_empty()
+    {
+        return Ok(());
+    }
+    remove(tx, &key, obj, queue)
 }
 
 fn owner_gone(tx: &mut Tx<'_>, uid: &str, queue: &mut VecDeque<Work>) -> Result<()> {
@@ -202,7 +264,9 @@ pub(crate) fn sweep(tx: &mut Tx<'_>) -> Result<u64> {
         if obj.metadata.deletion_timestamp.is_none() {
             continue;
         }
-        if has_finalizer(&obj, FOREGROUND_FINALIZER) {
+        if is_namespace(&key) {
+            queue.push_back(Work::CheckNamespace(key.name.clone()));
+        } else if has_finalizer(&obj, FOREGROUND_FINALIZER) {
             let uid = obj.uid().to_owned();
             delete_dependents(tx, &uid, &mut queue)?;
             queue.push_back(Work::CheckForeground(uid));

@@ -18,8 +18,14 @@
 //! - durability: WAL with `synchronous=FULL` (an acknowledged write survives `kill -9` and
 //!   power loss), an exclusive lock on the data directory, an integrity check on open.
 //!
-//! What it does not: field selectors, server-side apply, admission/validation of specs,
-//! namespace existence checks (namespaces are implicit), graceful deletion periods. An object
+//! - what an API server adds: defaults of built-in kinds on every write, field selectors on
+//!   list and watch, list versions (`resourceVersionMatch`), streaming-list watches, dry runs
+//!   ([`Store::dry_run`](weir_cluster::DryRun), writes run and rolled back), namespace
+//!   deletion (Terminating, contents deleted, then the namespace).
+//!
+//! What it does not: server-side apply, admission/validation of specs, namespace existence
+//! checks on create (the HTTP API enforces them; embedded writers may use implicit
+//! namespaces), graceful deletion periods. An object
 //! written with owner references that name no existing object is kept until the next
 //! [`Store::open`], whose sweep collects it (Kubernetes' collector would do so within seconds).
 //!
@@ -36,11 +42,14 @@
 //! ```
 //!
 //! Layout: [`store`](crate::Store) (open, connections, calls), `tx` (rows, resourceVersions,
-//! events), `gc` (deletion and garbage collection), `watch`, `object` (keys and rules),
+//! events), `gc` (deletion and garbage collection), `list` (selectors and versions),
+//! `dry_run` ([`DryRunStore`]), `watch`, `object` (keys and rules),
 //! `schema` (DDL and migrations), `lock` (data directory lock), `error`, `options`.
 
+mod dry_run;
 mod error;
 mod gc;
+mod list;
 mod lock;
 mod object;
 mod options;
@@ -50,6 +59,7 @@ mod store;
 mod tx;
 mod watch;
 
+pub use dry_run::DryRunStore;
 pub use error::StoreError;
 pub use object::MAX_OBJECT_BYTES;
 pub use options::{Clock, StoreOptions, SystemClock};

@@ -11,7 +11,9 @@
 //! - `events`: one row per change (`rv` is its resourceVersion), written in the same
 //!   transaction as the change; watches replay from it. `prev_labels` holds the labels an
 //!   object had before a MODIFIED event that changed them, so label-filtered watches can turn
-//!   "started matching" into ADDED and "stopped matching" into DELETED, as Kubernetes does.
+//!   "started matching" into ADDED and "stopped matching" into DELETED, as Kubernetes does;
+//!   `prev_fields` (schema 2) does the same for the selectable fields field selectors read
+//!   (`status.phase` of a Pod, …).
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,10 +24,11 @@ use crate::StoreError;
 use crate::error::is_corruption;
 
 /// The newest schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations, index `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -63,7 +66,14 @@ CREATE TABLE events (
     prev_labels TEXT
 );
 CREATE INDEX events_by_kind ON events (grp, kind, rv);
-"];
+",
+    r"
+-- MODIFIED events whose selectable fields changed: those fields before (a JSON object).
+ALTER TABLE events ADD COLUMN prev_fields TEXT;
+-- What a namespace holds (deleting a namespace deletes its contents).
+CREATE INDEX objects_by_namespace ON objects (namespace);
+",
+];
 
 /// Opens the database file, checks it, and brings its schema up to date.
 pub(crate) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
+use weir_cluster::selector::selectable_fields;
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, ListParams, Object, ObjectList, Patch,
     ResourceType, Result, Subresource, WatchParams, WatchStream,
@@ -25,7 +26,7 @@ use crate::object::{
     seconds, validate_name,
 };
 use crate::patching::{check_apply_identity, crd_name, needs_crd, patch_value};
-use crate::tx::{self, Tx};
+use crate::tx::{self, Prev, Tx};
 use crate::watch::Recent;
 use crate::{StoreError, StoreOptions, schema};
 
@@ -181,6 +182,25 @@ impl Inner {
         result
     }
 
+    /// Runs `f` in a write transaction and commits it ([`Mode::Commit`]) or rolls it back
+    /// ([`Mode::DryRun`]: every rule ran, nothing is kept, no watcher hears of it).
+    pub(crate) fn write_in<T>(
+        &self,
+        mode: Mode,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match mode {
+            Mode::Commit => self.write(f),
+            Mode::DryRun => {
+                let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = seconds(self.opts.clock.now());
+                let mut tx = Tx::begin(&mut conn, now, self.opts.event_retention)?;
+                // Dropping the transaction rolls it back.
+                f(&mut tx)
+            }
+        }
+    }
+
     /// Runs `f` in a write transaction and commits it; wakes watchers if anything changed.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         // A panic inside a transaction rolls it back when the `Tx` drops, so a poisoned
@@ -201,23 +221,43 @@ impl Inner {
     }
 }
 
+/// Whether a write is kept or only run (a dry run, see [`crate::DryRunStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Commit the transaction and notify watchers.
+    Commit,
+    /// Run every rule, answer the result, roll back.
+    DryRun,
+}
+
+/// The stored resourceVersion of `key` (a dry write answers with it: nothing new was stored).
+fn stored_version(tx: &Tx<'_>, key: &Key) -> Result<Option<String>> {
+    Ok(tx.get(key)?.and_then(|o| o.metadata.resource_version))
+}
+
 /// Sets the apiVersion a caller asked for.
 fn as_requested(rt: &ResourceType, mut obj: Object) -> Object {
     obj.api_version = rt.api_version();
     obj
 }
 
-fn create(inner: &Inner, rt: &ResourceType, mut obj: Object) -> Result<Object> {
+pub(crate) fn create(
+    inner: &Inner,
+    rt: &ResourceType,
+    mut obj: Object,
+    mode: Mode,
+) -> Result<Object> {
     let mut key = admit(rt, &mut obj)?;
     if !inner.opts.keep_status_on_create {
         obj.data.remove("status");
     }
     normalize(&mut obj);
+    weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut obj.data);
     let generate = obj.metadata.generate_name.clone().filter(|_| key.name.is_empty());
     if generate.is_none() {
         validate_name(rt, &key.name)?;
     }
-    inner.write(|tx| {
+    inner.write_in(mode, |tx| {
         let meta = &mut obj.metadata;
         meta.uid = Some(uuid::Uuid::new_v4().to_string());
         meta.creation_timestamp = Some(tx.now.clone());
@@ -248,6 +288,10 @@ fn create(inner: &Inner, rt: &ResourceType, mut obj: Object) -> Result<Object> {
             });
         }
         tx.insert(&key, &mut obj)?;
+        if mode == Mode::DryRun {
+            // As the API server answers a dry-run create: no resourceVersion was consumed.
+            obj.metadata.resource_version = None;
+        }
         Ok(obj)
     })
 }
@@ -306,6 +350,7 @@ fn replace(
     next.api_version = rt.api_version();
     next.metadata.resource_version = stored.metadata.resource_version.clone();
     normalize(&mut next);
+    weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut next.data);
     if stored.metadata.deletion_timestamp.is_some() {
         let old: Vec<&String> = stored.metadata.finalizers.iter().flatten().collect();
         if let Some(added) = next.metadata.finalizers.iter().flatten().find(|f| !old.contains(f)) {
@@ -331,8 +376,10 @@ fn replace(
     }
     let mut queue = VecDeque::new();
     let uid = next.uid().to_owned();
+    let namespace = key.group.is_empty() && key.kind == "Namespace";
     if next.metadata.deletion_timestamp.is_some()
         && next.metadata.finalizers.iter().flatten().next().is_none()
+        && !namespace
     {
         gc::remove(tx, key, next, &mut queue)?;
         gc::run(tx, queue)?;
@@ -343,7 +390,9 @@ fn replace(
     }
     let prev_labels = (next.metadata.labels != stored.metadata.labels)
         .then(|| stored.metadata.labels.clone().unwrap_or_default());
-    tx.replace_labelled(key, &mut next, prev_labels)?;
+    let before = selectable_fields(&key.group, &key.kind, &stored);
+    let prev_fields = (before != selectable_fields(&key.group, &key.kind, &next)).then_some(before);
+    tx.replace_selected(key, &mut next, Prev { labels: prev_labels, fields: prev_fields })?;
     let kept: Vec<&str> =
         next.metadata.owner_references.iter().flatten().map(|o| o.uid.as_str()).collect();
     for owner in stored.metadata.owner_references.iter().flatten() {
@@ -351,28 +400,51 @@ fn replace(
             queue.push_back(Work::CheckForeground(owner.uid.clone()));
         }
     }
+    if namespace && next.metadata.deletion_timestamp.is_some() {
+        // A Terminating namespace goes once it is empty and has no finalizer left.
+        queue.push_back(Work::CheckNamespace(key.name.clone()));
+    }
     gc::run(tx, queue)?;
+    if let Some(last) = tx.removed.remove(&uid) {
+        return Ok(last);
+    }
     Ok(next)
 }
 
-fn update(inner: &Inner, rt: &ResourceType, mut obj: Object, sub: Subresource) -> Result<Object> {
+pub(crate) fn update(
+    inner: &Inner,
+    rt: &ResourceType,
+    mut obj: Object,
+    sub: Subresource,
+    mode: Mode,
+) -> Result<Object> {
     let key = admit(rt, &mut obj)?;
     if key.name.is_empty() {
         return Err(invalid(rt, "", "metadata.name", "name is required".to_owned()));
     }
-    inner.write(|tx| replace(tx, rt, &key, obj, sub)).map(|o| as_requested(rt, o))
+    inner
+        .write_in(mode, |tx| {
+            let before = if mode == Mode::DryRun { stored_version(tx, &key)? } else { None };
+            let mut out = replace(tx, rt, &key, obj, sub)?;
+            if mode == Mode::DryRun {
+                out.metadata.resource_version = before;
+            }
+            Ok(out)
+        })
+        .map(|o| as_requested(rt, o))
 }
 
-fn patch(
+pub(crate) fn patch(
     inner: &Inner,
     rt: &ResourceType,
     key: &Key,
     patch: &Patch,
     sub: Subresource,
+    mode: Mode,
 ) -> Result<Object> {
     check_apply_identity(patch, rt, &key.name, key.namespace())?;
     inner
-        .write(|tx| {
+        .write_in(mode, |tx| {
             let now = serde_json::to_value(&tx.now)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -403,8 +475,14 @@ fn patch(
                     created.data.remove("status");
                 }
                 normalize(&mut created);
+                weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut created.data);
                 validate_name(rt, &key.name)?;
-                return insert_new(tx, key, created);
+                let mut out = insert_new(tx, key, created)?;
+                if mode == Mode::DryRun {
+                    // As the API server answers a dry-run create: no resourceVersion was consumed.
+                    out.metadata.resource_version = None;
+                }
+                return Ok(out);
             };
             let live = as_requested(rt, stored.clone()).to_value();
             let value = patch_value(Some(&live), patch, rt, crd.as_ref(), &now)?;
@@ -422,7 +500,11 @@ fn patch(
                 )));
             }
             admit(rt, &mut patched)?;
-            replace(tx, rt, key, patched, sub)
+            let mut out = replace(tx, rt, key, patched, sub)?;
+            if mode == Mode::DryRun {
+                out.metadata.resource_version.clone_from(&stored.metadata.resource_version);
+            }
+            Ok(out)
         })
         .map(|o| as_requested(rt, o))
 }
@@ -440,13 +522,14 @@ fn insert_new(tx: &mut Tx<'_>, key: &Key, mut obj: Object) -> Result<Object> {
     Ok(obj)
 }
 
-fn delete(
+pub(crate) fn delete(
     inner: &Inner,
     rt: &ResourceType,
     key: &Key,
     params: &DeleteParams,
+    mode: Mode,
 ) -> Result<DeleteOutcome> {
-    inner.write(|tx| {
+    inner.write_in(mode, |tx| {
         let stored = tx.get(key)?.ok_or_else(|| not_found(rt, &key.name))?;
         if let Some(uid) = params.precondition_uid.as_deref()
             && uid != stored.uid()
@@ -475,11 +558,17 @@ fn delete(
         }
         let uid = stored.uid().to_owned();
         gc::run(tx, VecDeque::from([Work::Delete(key.clone(), params.propagation_policy)]))?;
+        let dry_version = |mut obj: Object| {
+            if mode == Mode::DryRun {
+                obj.metadata.resource_version.clone_from(&stored.metadata.resource_version);
+            }
+            as_requested(rt, obj)
+        };
         if let Some(last) = tx.removed.remove(&uid) {
-            return Ok(DeleteOutcome::Deleted(as_requested(rt, last)));
+            return Ok(DeleteOutcome::Deleted(dry_version(last)));
         }
         match tx.get(key)? {
-            Some(obj) => Ok(DeleteOutcome::Pending(as_requested(rt, obj))),
+            Some(obj) => Ok(DeleteOutcome::Pending(dry_version(obj))),
             None => Err(Error::Internal(format!("{key} vanished during its deletion"))),
         }
     })
@@ -503,35 +592,26 @@ impl Cluster for Store {
         params: &ListParams,
     ) -> Result<ObjectList> {
         let namespace = namespace.filter(|ns| rt.namespaced() && !ns.is_empty()).map(str::to_owned);
-        let (rt, selector) = (rt.clone(), params.label_selector.clone());
-        self.blocking(move |inner| {
-            let (items, revision) = inner.read(|conn| {
-                let items = tx::list(conn, &rt.group, &rt.kind, namespace.as_deref())?;
-                Ok((items, tx::meta_get(conn, "revision")?))
-            })?;
-            let items = items
-                .into_iter()
-                .filter(|o| selector.as_ref().is_none_or(|s| s.matches(o.metadata.labels.as_ref())))
-                .map(|o| as_requested(&rt, o))
-                .collect();
-            Ok(ObjectList { items, resource_version: revision.to_string() })
-        })
-        .await
+        let (rt, params) = (rt.clone(), params.clone());
+        self.blocking(move |inner| crate::list::list(inner, &rt, namespace.as_deref(), &params))
+            .await
     }
 
     async fn create(&self, rt: &ResourceType, object: Object) -> Result<Object> {
         let rt = rt.clone();
-        self.blocking(move |inner| create(inner, &rt, object)).await
+        self.blocking(move |inner| create(inner, &rt, object, Mode::Commit)).await
     }
 
     async fn update(&self, rt: &ResourceType, object: Object) -> Result<Object> {
         let rt = rt.clone();
-        self.blocking(move |inner| update(inner, &rt, object, Subresource::Main)).await
+        self.blocking(move |inner| update(inner, &rt, object, Subresource::Main, Mode::Commit))
+            .await
     }
 
     async fn update_status(&self, rt: &ResourceType, object: Object) -> Result<Object> {
         let rt = rt.clone();
-        self.blocking(move |inner| update(inner, &rt, object, Subresource::Status)).await
+        self.blocking(move |inner| update(inner, &rt, object, Subresource::Status, Mode::Commit))
+            .await
     }
 
     async fn patch(
@@ -544,7 +624,8 @@ impl Cluster for Store {
     ) -> Result<Object> {
         let key = Key::new(rt, namespace, name)?;
         let (rt, patch_body) = (rt.clone(), patch_body.clone());
-        self.blocking(move |inner| patch(inner, &rt, &key, &patch_body, subresource)).await
+        self.blocking(move |inner| patch(inner, &rt, &key, &patch_body, subresource, Mode::Commit))
+            .await
     }
 
     async fn delete(
@@ -556,7 +637,7 @@ impl Cluster for Store {
     ) -> Result<DeleteOutcome> {
         let key = Key::new(rt, namespace, name)?;
         let (rt, params) = (rt.clone(), params.clone());
-        self.blocking(move |inner| delete(inner, &rt, &key, &params)).await
+        self.blocking(move |inner| delete(inner, &rt, &key, &params, Mode::Commit)).await
     }
 
     async fn watch(

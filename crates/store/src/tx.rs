@@ -67,6 +67,68 @@ pub(crate) fn list(
     Ok(items)
 }
 
+/// The objects of a type as they were at revision `at`, rebuilt from the current rows and the
+/// events after `at`; `None` when the history needed was pruned. Callers check
+/// `compacted <= at <= revision`.
+pub(crate) fn list_at(
+    conn: &Connection,
+    group: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    at: u64,
+) -> Result<Option<Vec<Object>>> {
+    let mut objects: BTreeMap<(String, String), Object> = list(conn, group, kind, namespace)?
+        .into_iter()
+        .map(|o| ((o.namespace().unwrap_or_default().to_owned(), o.name().to_owned()), o))
+        .collect();
+    // Every key changed after `at`, with the type of its first change after it (SQLite takes
+    // the bare `type` from the row with the minimum rv).
+    let changed: Vec<(String, String, String)> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT namespace, name, type, MIN(rv) FROM events
+                 WHERE grp = ?1 AND kind = ?2 AND rv > ?3 AND (?4 IS NULL OR namespace = ?4)
+                 GROUP BY namespace, name",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![group, kind, to_i64(at), namespace], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql)?
+    };
+    let mut before = conn
+        .prepare_cached(
+            "SELECT type, body FROM events
+             WHERE grp = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4 AND rv <= ?5
+             ORDER BY rv DESC LIMIT 1",
+        )
+        .map_err(sql)?;
+    for (ns, name, first_after) in changed {
+        let entry = (ns.clone(), name.clone());
+        objects.remove(&entry);
+        let last: Option<(String, String)> = before
+            .query_row(params![group, kind, ns, name, to_i64(at)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(sql)?;
+        let key = Key { group: group.to_owned(), kind: kind.to_owned(), namespace: ns, name };
+        match last {
+            Some((ty, _)) if ty == EventType::Deleted.as_str() => {}
+            Some((_, body)) => {
+                objects.insert(entry, decode(&body, &key)?);
+            }
+            // Created after `at`: it did not exist then.
+            None if first_after == EventType::Added.as_str() => {}
+            // Its state at `at` was written before the retained history.
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(objects.into_values().collect()))
+}
+
 /// Kind of a stored watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventType {
@@ -117,12 +179,26 @@ pub(crate) struct Change {
     pub(crate) key: Key,
     pub(crate) kind: EventType,
     pub(crate) obj: Object,
-    /// For a MODIFIED change that changed labels: the labels before.
-    pub(crate) prev_labels: Option<Labels>,
+    /// For a MODIFIED change: what selectors see of the object before, where it changed.
+    pub(crate) prev: Prev,
 }
 
 /// An object's labels (empty when it has none).
 pub(crate) type Labels = BTreeMap<String, String>;
+
+/// An object's selectable fields (`weir_cluster::selector::selectable_fields`).
+pub(crate) type Fields = BTreeMap<String, String>;
+
+/// What label and field selectors saw of an object before a MODIFIED change, kept only for
+/// what the change altered, so filtered watches can tell "started matching" (sent as ADDED)
+/// and "stopped matching" (sent as DELETED) from a plain change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Prev {
+    /// The labels before, if the change altered them.
+    pub(crate) labels: Option<Labels>,
+    /// The selectable fields before, if the change altered any.
+    pub(crate) fields: Option<Fields>,
+}
 
 impl<'c> Tx<'c> {
     pub(crate) fn begin(conn: &'c mut Connection, now: Time, retention: u64) -> Result<Self> {
@@ -224,6 +300,28 @@ impl<'c> Tx<'c> {
         rows.collect::<rusqlite::Result<_>>().map_err(sql)
     }
 
+    /// Keys of every object in namespace `ns`, of any kind.
+    pub(crate) fn keys_in_namespace(&self, ns: &str) -> Result<Vec<Key>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT grp, kind, namespace, name FROM objects WHERE namespace = ?1
+                 ORDER BY grp, kind, name",
+            )
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([ns], |row| {
+                Ok(Key {
+                    group: row.get(0)?,
+                    kind: row.get(1)?,
+                    namespace: row.get(2)?,
+                    name: row.get(3)?,
+                })
+            })
+            .map_err(sql)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql)
+    }
+
     /// Keys of objects that carry a `deletionTimestamp` (candidates for the sweep).
     pub(crate) fn deleting(&self) -> Result<Vec<Key>> {
         let mut stmt = self
@@ -274,20 +372,21 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Added, &body, obj, None)
+        self.event(rv, key, EventType::Added, &body, obj, Prev::default())
     }
 
-    /// Replaces a stored object under a fresh resourceVersion (`MODIFIED`), labels unchanged.
+    /// Replaces a stored object under a fresh resourceVersion (`MODIFIED`), labels and
+    /// selectable fields unchanged.
     pub(crate) fn replace(&mut self, key: &Key, obj: &mut Object) -> Result<()> {
-        self.replace_labelled(key, obj, None)
+        self.replace_selected(key, obj, Prev::default())
     }
 
-    /// Replaces a stored object; `prev_labels` are its labels before, if they changed.
-    pub(crate) fn replace_labelled(
+    /// Replaces a stored object; `prev` is what selectors saw of it before, where it changed.
+    pub(crate) fn replace_selected(
         &mut self,
         key: &Key,
         obj: &mut Object,
-        prev_labels: Option<Labels>,
+        prev: Prev,
     ) -> Result<()> {
         let rv = self.next_rv(obj);
         let body = encode(obj)?;
@@ -309,7 +408,7 @@ impl<'c> Tx<'c> {
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
         self.index_owners(obj)?;
-        self.event(rv, key, EventType::Modified, &body, obj, prev_labels)
+        self.event(rv, key, EventType::Modified, &body, obj, prev)
     }
 
     /// Removes an object; its last state gets a fresh resourceVersion (`DELETED`).
@@ -326,7 +425,7 @@ impl<'c> Tx<'c> {
             })
             .map_err(sql)?;
         self.unindex_owners(obj.uid())?;
-        self.event(rv, key, EventType::Deleted, &body, obj, None)?;
+        self.event(rv, key, EventType::Deleted, &body, obj, Prev::default())?;
         self.removed.insert(obj.uid().to_owned(), obj.clone());
         Ok(())
     }
@@ -361,18 +460,24 @@ impl<'c> Tx<'c> {
         kind: EventType,
         body: &str,
         obj: &Object,
-        prev_labels: Option<Labels>,
+        prev: Prev,
     ) -> Result<()> {
-        let prev_json = match &prev_labels {
-            Some(labels) => Some(serde_json::to_string(labels).map_err(|e| {
-                weir_cluster::Error::Internal(format!("cannot encode labels of {key}: {e}"))
-            })?),
-            None => None,
+        let encode = |map: &Option<BTreeMap<String, String>>| -> Result<Option<String>> {
+            map.as_ref()
+                .map(|m| {
+                    serde_json::to_string(m).map_err(|e| {
+                        weir_cluster::Error::Internal(format!(
+                            "cannot encode the event of {key}: {e}"
+                        ))
+                    })
+                })
+                .transpose()
         };
+        let (prev_labels, prev_fields) = (encode(&prev.labels)?, encode(&prev.fields)?);
         self.tx
             .prepare_cached(
-                "INSERT INTO events (rv, grp, kind, namespace, name, type, body, prev_labels)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO events (rv, grp, kind, namespace, name, type, body, prev_labels, prev_fields)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .and_then(|mut stmt| {
                 stmt.execute(params![
@@ -383,11 +488,12 @@ impl<'c> Tx<'c> {
                     key.name,
                     kind.as_str(),
                     body,
-                    prev_json
+                    prev_labels,
+                    prev_fields
                 ])
             })
             .map_err(sql)?;
-        self.changes.push(Change { rv, key: key.clone(), kind, obj: obj.clone(), prev_labels });
+        self.changes.push(Change { rv, key: key.clone(), kind, obj: obj.clone(), prev });
         Ok(())
     }
 

@@ -17,6 +17,11 @@
 //!   Kubernetes' watch cache applies it: a MODIFIED that makes an object start matching is
 //!   sent as ADDED, one that makes it stop matching as DELETED (carrying the new state), and
 //!   changes of objects that match neither before nor after are not sent.
+//! - Field selectors likewise, with the selectable fields an object had before a change
+//!   (stored with the event when the change altered them).
+//! - `send_initial_events`: one `ADDED` per existing matching object (whatever
+//!   `resource_version` says: the current state is at least as new), then a `BOOKMARK` at the
+//!   snapshot's revision annotated `k8s.io/initial-events-end: "true"`, then live changes.
 //! - Bookmarks: with `bookmarks`, a stream idle for `StoreOptions::bookmark_interval` yields a
 //!   `BOOKMARK` whose object carries only apiVersion, kind and `metadata.resourceVersion`.
 //!
@@ -33,13 +38,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 use weir_cluster::{
-    Error, LabelSelector, Object, ResourceType, Result, WatchEvent, WatchParams, WatchStream,
+    Error, FieldSelector, INITIAL_EVENTS_END, LabelSelector, Object, ResourceType, Result,
+    WatchEvent, WatchParams, WatchStream,
 };
 
 use crate::Store;
 use crate::error::sql;
 use crate::object::{Key, decode};
-use crate::tx::{self, Change, EventType, Labels, meta_get};
+use crate::tx::{self, Change, EventType, Fields, Labels, Prev, meta_get};
 
 /// Events read per query.
 const BATCH: usize = 512;
@@ -93,7 +99,7 @@ impl Recent {
                     && c.key.kind == f.kind
                     && f.namespace.as_ref().is_none_or(|ns| *ns == c.key.namespace)
             })
-            .filter_map(|c| f.event(c.kind, c.obj.clone(), c.prev_labels.as_ref()))
+            .filter_map(|c| f.event(c.kind, c.obj.clone(), &c.prev))
             .collect();
         Some((self.end().max(last), events))
     }
@@ -106,24 +112,37 @@ struct Filter {
     kind: String,
     namespace: Option<String>,
     selector: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
 }
 
 impl Filter {
     fn matches(&self, obj: &Object) -> bool {
         self.selector.as_ref().is_none_or(|s| s.matches(obj.metadata.labels.as_ref()))
+            && self.fields.as_ref().is_none_or(|f| f.matches(&self.group, &self.kind, obj))
+    }
+
+    /// Whether the object matched before a change whose earlier labels and fields are `prev`
+    /// (each `None` when the change left it as it is now).
+    fn matched_before(&self, obj: &Object, prev: &Prev) -> bool {
+        let labels = prev.labels.as_ref().or(obj.metadata.labels.as_ref());
+        self.selector.as_ref().is_none_or(|s| s.matches(labels))
+            && self.fields.as_ref().is_none_or(|f| match &prev.fields {
+                Some(fields) => f.matches_fields(
+                    obj.metadata.name.as_deref().unwrap_or_default(),
+                    obj.metadata.namespace.as_deref().unwrap_or_default(),
+                    fields,
+                ),
+                None => f.matches(&self.group, &self.kind, obj),
+            })
     }
 
     /// The event a change becomes for this watch, if any (see the module docs).
-    fn event(
-        &self,
-        kind: EventType,
-        obj: Object,
-        prev_labels: Option<&Labels>,
-    ) -> Option<WatchEvent> {
+    fn event(&self, kind: EventType, obj: Object, prev: &Prev) -> Option<WatchEvent> {
         let now = self.matches(&obj);
-        let kind = match (&self.selector, kind, prev_labels) {
-            (Some(selector), EventType::Modified, Some(prev)) => {
-                match (selector.matches(Some(prev)), now) {
+        let filtered = self.selector.is_some() || self.fields.is_some();
+        let kind = match kind {
+            EventType::Modified if filtered && (prev.labels.is_some() || prev.fields.is_some()) => {
+                match (self.matched_before(&obj, prev), now) {
                     (true, true) => EventType::Modified,
                     (false, true) => EventType::Added,
                     (true, false) => EventType::Deleted,
@@ -173,7 +192,12 @@ pub(crate) async fn watch(
         kind: rt.kind.clone(),
         namespace: namespace.filter(|ns| rt.namespaced() && !ns.is_empty()).map(str::to_owned),
         selector: params.label_selector.clone(),
+        fields: params.field_selector.clone(),
     });
+    if let Some(fields) = &params.field_selector {
+        fields.check(&rt.group, &rt.kind)?;
+    }
+    let initial_events = params.send_initial_events;
     // Subscribe before reading, so no commit between the read and the first wait is missed.
     let rx = store.inner.notify.subscribe();
     let f = Arc::clone(&filter);
@@ -183,7 +207,12 @@ pub(crate) async fn watch(
                 let compacted = meta_get(conn, "compacted")?;
                 let revision = meta_get(conn, "revision")?;
                 match start {
-                    None => {
+                    Some(rv) if rv < compacted && !initial_events => {
+                        Err(Error::Expired { requested: rv, oldest: compacted })
+                    }
+                    Some(rv) if !initial_events => Ok((rv, VecDeque::new())),
+                    // No version, or a streaming list: the current state is at least as new.
+                    _ => {
                         let items = tx::list(conn, &f.group, &f.kind, f.namespace.as_deref())?;
                         let added = items
                             .into_iter()
@@ -192,13 +221,19 @@ pub(crate) async fn watch(
                                 o.api_version.clone_from(&f.api_version);
                                 WatchEvent::Added(o)
                             })
-                            .collect();
-                        Ok((revision, added))
+                            .collect::<VecDeque<_>>();
+                        let mut events = added;
+                        if initial_events {
+                            let mut end = bookmark(&f, revision);
+                            if let WatchEvent::Bookmark(obj) = &mut end {
+                                obj.metadata.annotations = Some(
+                                    [(INITIAL_EVENTS_END.to_owned(), "true".to_owned())].into(),
+                                );
+                            }
+                            events.push_back(end);
+                        }
+                        Ok((revision, events))
                     }
-                    Some(rv) if rv < compacted => {
-                        Err(Error::Expired { requested: rv, oldest: compacted })
-                    }
-                    Some(rv) => Ok((rv, VecDeque::new())),
                 }
             })
         })
@@ -283,7 +318,7 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
     }
     let mut stmt = conn
         .prepare_cached(
-            "SELECT rv, namespace, name, type, body, prev_labels FROM events
+            "SELECT rv, namespace, name, type, body, prev_labels, prev_fields FROM events
              WHERE grp = ?1 AND kind = ?2 AND rv > ?3 AND (?4 IS NULL OR namespace = ?4)
              ORDER BY rv LIMIT ?5",
         )
@@ -305,6 +340,7 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
                     row.get::<_, String>(3)?,
                     row.get::<_, String>(4)?,
                     row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<String>>(6)?,
                 ))
             },
         )
@@ -313,7 +349,7 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
     let mut count = 0;
     let mut position = last;
     for row in rows {
-        let (rv, namespace, name, kind, body, prev) = row.map_err(sql)?;
+        let (rv, namespace, name, kind, body, prev_labels, prev_fields) = row.map_err(sql)?;
         count += 1;
         position = u64::try_from(rv).unwrap_or(position);
         let key = Key { group: f.group.clone(), kind: f.kind.clone(), namespace, name };
@@ -321,13 +357,17 @@ fn read_batch(conn: &Connection, f: &Filter, last: u64) -> Result<(u64, Vec<Watc
             return Err(Error::Internal(format!("stored event {rv} has unknown type {kind:?}")));
         };
         let obj = decode(&body, &key)?;
-        let prev: Option<Labels> = match prev {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                Error::Internal(format!("stored event {rv} of {key} has invalid labels: {e}"))
-            })?),
-            None => None,
+        let parse = |text: Option<String>| -> Result<Option<Labels>> {
+            text.map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    Error::Internal(format!("stored event {rv} of {key} is damaged: {e}"))
+                })
+            })
+            .transpose()
         };
-        events.extend(f.event(kind, obj, prev.as_ref()));
+        let prev: Prev =
+            Prev { labels: parse(prev_labels)?, fields: parse(prev_fields)? as Option<Fields> };
+        events.extend(f.event(kind, obj, &prev));
     }
     if count < BATCH {
         // Everything up to the snapshot's revision has been seen.
@@ -351,7 +391,7 @@ mod tests {
             },
             kind: EventType::Added,
             obj: Object::new("v1", "ConfigMap", Some("ns"), name),
-            prev_labels: None,
+            prev: Prev::default(),
         }
     }
 
@@ -362,6 +402,7 @@ mod tests {
             kind: "ConfigMap".into(),
             namespace: None,
             selector: None,
+            fields: None,
         }
     }
 

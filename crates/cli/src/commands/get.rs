@@ -30,7 +30,10 @@ pub(crate) async fn run<B: Backend>(client: &B, mut args: GetArgs) -> Result<Exi
         Some(name) => vec![client.get(&rt, namespace, name).await?],
         None => {
             let label_selector = args.selector.as_deref().map(LabelSelector::parse).transpose()?;
-            client.list(&rt, namespace, &ListParams { label_selector }).await?.items
+            client
+                .list(&rt, namespace, &ListParams { label_selector, ..ListParams::default() })
+                .await?
+                .items
         }
     };
     let single = args.name.is_some();

@@ -1,5 +1,6 @@
 //! Data-driven tests over Argo CD's own test vectors (`shared/fixtures/argo-cd-test-vectors`).
 
+mod defaulted;
 mod diff;
 mod health;
 mod paths;

@@ -7,4 +7,5 @@ mod crud;
 mod gc;
 mod open;
 mod patches;
+mod semantics;
 mod watch;
