@@ -3,13 +3,10 @@
 //! would set it. Every test reads the stored object back afterwards (`kubectl get -o json` or
 //! the weir CLI) rather than trusting kubectl's exit code.
 //!
-//! Without a kubectl the tests fail under `CI` and are skipped otherwise. Tests of features
-//! other helpers are building are `#[ignore = "needs … (helper Hn)"]`; un-ignore them once the
-//! feature is merged.
+//! Without a kubectl the tests fail under `CI` and are skipped otherwise.
 //!
-//! Some commands carry `--validate=false` where kubectl would otherwise download the OpenAPI
-//! document to validate (helper H2's part); `apply_validates_and_round_trips_builtin_kinds`
-//! runs the same commands without it.
+//! Some commands carry `--validate=false` to keep them about one thing;
+//! `apply_validates_and_round_trips_builtin_kinds` runs the same commands with validation.
 
 mod support;
 
@@ -1031,7 +1028,7 @@ spec:
 }
 
 // ---------------------------------------------------------------------------------------------
-// What other helpers are building: run these once their work is merged.
+// Patches, server-side apply, dry run, selectors, streaming watches and events.
 
 #[test]
 fn apply_validates_and_round_trips_builtin_kinds() {

@@ -255,7 +255,8 @@ where
         Some(Err(refused)) => return Ok(refused.into_response()),
         _ => body,
     };
-    if events::is_events_v1(&path.group, &path.version, &path.plural) && path.subresource.is_none() {
+    if events::is_events_v1(&path.group, &path.version, &path.plural) && path.subresource.is_none()
+    {
         let target = dry_run::Target::of(&state.cluster, dry_run::requested(method, query)?);
         let (namespace, name) = (path.namespace.as_deref(), path.name.as_deref());
         return events::serve(state, &target, method, namespace, name, query, headers, body).await;

@@ -11,7 +11,15 @@ use crate::args::ApplyArgs;
 use crate::manifests;
 
 pub(crate) async fn run<B: Backend>(client: &B, args: ApplyArgs) -> Result<ExitCode> {
-    let objects = manifests::read_all(&args.files, args.recursive)?;
+    let mut objects = manifests::read_all(&args.files, args.recursive)?;
+    // What other objects need first: their namespaces (a cluster refuses an object in a
+    // namespace that does not exist yet) and the CRDs that declare their kinds. Otherwise the
+    // files' order.
+    objects.sort_by_key(|o| match o.kind.as_str() {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        _ => 2,
+    });
     let registry = registry(client).await?;
     let mut failed = false;
     for mut object in objects {

@@ -19,7 +19,8 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use weir_cluster::{
-    Cluster, DeleteParams, Error, LabelSelector, ListParams, Object, ObjectRef, Patch, Subresource,
+    Cluster, DeleteParams, Error, EventRecord, LabelSelector, ListParams, Object, ObjectRef, Patch,
+    Subresource, record_event,
 };
 use weir_controller::{Action, Context, Controller, Reconciler, Shutdown};
 
@@ -114,11 +115,19 @@ impl<C: Cluster> DeploymentReconciler<C> {
         Ok(sets)
     }
 
-    async fn scale(&self, sets: &Sets, scale: &Scale, desired: i32, max: i32) -> Result<(), Error> {
+    async fn scale(
+        &self,
+        d: &Object,
+        sets: &Sets,
+        scale: &Scale,
+        desired: i32,
+        max: i32,
+    ) -> Result<(), Error> {
         let found = sets.new.iter().chain(sets.old.iter()).find(|(o, _)| o.name() == scale.name);
-        let Some((object, _)) = found else {
+        let Some((object, rs)) = found else {
             return Ok(());
         };
+        let before = rs.spec.replicas.unwrap_or(1);
         // A merge patch: only this controller writes a replica set's size, and a patch does
         // not conflict with the status writes of the ReplicaSet controller.
         let patch = Patch::Merge(serde_json::json!({
@@ -130,7 +139,27 @@ impl<C: Cluster> DeploymentReconciler<C> {
         }));
         let ns = object.namespace();
         self.cluster.patch(&replicasets(), ns, object.name(), &patch, Subresource::Main).await?;
+        if before != scale.replicas {
+            self.scaled_event(d, object.name(), before, scale.replicas).await;
+        }
         Ok(())
+    }
+
+    /// Records the `ScalingReplicaSet` Event the Kubernetes deployment controller writes on the
+    /// Deployment (what `kubectl describe deployment` and `kubectl events` show). A failure to
+    /// record it is logged; it never fails the sync.
+    async fn scaled_event(&self, d: &Object, set: &str, from: i32, to: i32) {
+        let direction = if to > from { "up" } else { "down" };
+        let message = format!("Scaled {direction} replica set {set} from {from} to {to}");
+        let record = EventRecord {
+            reason: "ScalingReplicaSet",
+            message: &message,
+            warning: false,
+            component: "deployment-controller",
+        };
+        if let Err(e) = record_event(&*self.cluster, d, record, now()).await {
+            tracing::warn!(deployment = %d.object_ref(), error = %e, "cannot record an event");
+        }
     }
 
     /// Creates the replica set for the deployment's current template.
@@ -181,7 +210,12 @@ impl<C: Cluster> DeploymentReconciler<C> {
             status: None,
         };
         match self.cluster.create(&replicasets(), Object::from_typed(&rs)?).await {
-            Ok(created) => Ok(created),
+            Ok(created) => {
+                if replicas > 0 {
+                    self.scaled_event(d, created.name(), 0, replicas).await;
+                }
+                Ok(created)
+            }
             Err(Error::AlreadyExists { .. }) => {
                 // A set with this name but another template: a hash collision. Bump the count
                 // so the next sync picks another name (Kubernetes' collisionCount).
@@ -262,7 +296,7 @@ impl<C: Cluster> Reconciler for DeploymentReconciler<C> {
             // Paused: no rollout, but a scaling of the only active set still applies.
             let new_view = sets.new.as_ref().map(|(o, rs)| view(o, rs));
             for s in plan::paused_scale(desired, new_view.as_ref(), &old_views) {
-                self.scale(&sets, &s, desired, desired + surge).await?;
+                self.scale(&object, &sets, &s, desired, desired + surge).await?;
             }
             Progress::Paused
         } else if recreate {
@@ -271,14 +305,14 @@ impl<C: Cluster> Reconciler for DeploymentReconciler<C> {
             match plan::recreate_step(desired, new_view.as_ref(), &old_views, running) {
                 RecreateStep::ScaleDownOld(scales) => {
                     for s in &scales {
-                        self.scale(&sets, s, desired, desired).await?;
+                        self.scale(&object, &sets, s, desired, desired).await?;
                     }
                 }
                 RecreateStep::WaitForOldPods => requeue = Some(Duration::from_millis(500)),
                 RecreateStep::ScaleUpNew => {
                     if let Some(name) = &new_name {
                         let s = Scale { name: name.clone(), replicas: desired };
-                        self.scale(&sets, &s, desired, desired).await?;
+                        self.scale(&object, &sets, &s, desired, desired).await?;
                     } else {
                         let created = self
                             .create_new(&object, &dep, desired, max_revision + 1, desired)
@@ -303,7 +337,7 @@ impl<C: Cluster> Reconciler for DeploymentReconciler<C> {
                 &old_views,
             );
             for s in &steps {
-                self.scale(&sets, s, desired, desired + surge).await?;
+                self.scale(&object, &sets, s, desired, desired + surge).await?;
             }
             Progress::Rolling(new_object.name().to_owned())
         } else {
