@@ -203,7 +203,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TLS, kubeconfig, version and discovery (helper H1)
+// TLS, kubeconfig, version and discovery
 
 #[test]
 fn kubeconfig_reaches_weir_over_tls_with_the_token() {
@@ -457,7 +457,7 @@ fn istio_objects_answer_in_the_version_asked_for() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// kubectl's generators: built-in kinds sent as Kubernetes protobuf (helper H7)
+// kubectl's generators: built-in kinds sent as Kubernetes protobuf
 
 /// Every string in `value` that is empty, with its path: a zero value the protobuf body carried
 /// that Go's JSON would not have written.
@@ -728,7 +728,7 @@ fn protobuf_bodies_that_cannot_be_read_are_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writes that work through JSON merge patches and /scale (helper H1)
+// Writes that work through JSON merge patches and /scale
 
 #[test]
 fn apply_custom_resources_create_configure_unchanged() {
