@@ -3,6 +3,7 @@
 pub(crate) mod analysis;
 pub(crate) mod app;
 mod apply;
+pub(crate) mod controller;
 mod delete;
 pub(crate) mod demo;
 mod get;
@@ -24,6 +25,7 @@ use crate::connect;
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Up(args) => up::run(&cli.connection, args).await,
+        Command::Controller(args) => controller::run(&cli.connection, args).await,
         Command::Apply(args) => apply::run(&connect::client(&cli.connection)?, args).await,
         Command::Get(args) => get::run(&connect::client(&cli.connection)?, args).await,
         Command::Delete(args) => delete::run(&connect::client(&cli.connection)?, args).await,

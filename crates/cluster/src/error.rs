@@ -46,6 +46,11 @@ pub enum Error {
     /// 401: no or wrong credentials.
     #[error("unauthorized")]
     Unauthorized,
+    /// 403: the credentials are valid but may not do this (RBAC). Not transient: retrying the
+    /// same call will not help until someone grants the permission, so a controller reports it
+    /// (status, event) and retries slowly.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// 413: the object is larger than the backend accepts.
     #[error("object is too large: {size} bytes (limit {limit} bytes)")]
     TooLarge { size: usize, limit: usize },
@@ -71,6 +76,7 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::Expired { .. } => 410,
             Error::Unauthorized => 401,
+            Error::Forbidden(_) => 403,
             Error::TooLarge { .. } => 413,
             Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,
@@ -87,6 +93,7 @@ impl Error {
             Error::BadRequest(_) => "BadRequest",
             Error::Expired { .. } => "Expired",
             Error::Unauthorized => "Unauthorized",
+            Error::Forbidden(_) => "Forbidden",
             Error::TooLarge { .. } => "RequestEntityTooLarge",
             Error::Unavailable(_) => "ServiceUnavailable",
             Error::Internal(_) => "InternalError",

@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use weir_server::UpConfig;
+use weir_server::{ControllerSet, UpConfig};
 
-use crate::args::{Connection, UpArgs};
+use crate::args::{Connection, Controllers, UpArgs};
 use crate::{bookinfo, config, connect};
 
 pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCode> {
@@ -32,6 +32,10 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
         image_map,
         plugins: file.plugins()?,
         seed,
+        controllers: match args.controllers {
+            Controllers::All => ControllerSet::All,
+            Controllers::None => ControllerSet::None,
+        },
     };
     weir_server::up(
         config,
@@ -60,7 +64,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
