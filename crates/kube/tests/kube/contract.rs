@@ -118,33 +118,43 @@ async fn status_is_a_subresource_and_finalizers_hold_deletion() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
     namespace(&cluster, "status").await;
-    let templates = rt("analysistemplates");
-    let mut template = Object::new("argoproj.io/v1alpha1", "AnalysisTemplate", Some("status"), "t");
+    // A Rollout: a custom resource with a status subresource (no controller runs here).
+    let templates = rt("rollouts");
+    let mut template = Object::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "t", "namespace": "status"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "t"}},
+            "template": {"metadata": {"labels": {"app": "t"}},
+                         "spec": {"containers": [{"name": "c", "image": "example/t:1"}]}},
+            "strategy": {"canary": {"steps": [{"setWeight": 50}]}}
+        }
+    }))
+    .expect("rollout");
     template.metadata.finalizers = Some(vec!["weir.dev/test".to_owned()]);
-    template.data.insert(
-        "spec".to_owned(),
-        json!({"metrics": [{"name": "m", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]}),
-    );
     let created = cluster.create(&templates, template).await.expect("create");
 
     // A status write changes status only; a main-resource write never touches status.
     let mut with_status = created.clone();
-    with_status.data.insert("status".to_owned(), json!({"note": "from status"}));
-    with_status.data.insert("spec".to_owned(), json!({"metrics": []}));
+    with_status.data.insert("status".to_owned(), json!({"message": "from status"}));
+    let mut other_spec = created.field("spec").cloned().unwrap_or_default();
+    other_spec["replicas"] = json!(5);
+    with_status.data.insert("spec".to_owned(), other_spec);
     let written = cluster.update_status(&templates, with_status).await.expect("update_status");
-    assert_eq!(written.field("status"), Some(&json!({"note": "from status"})));
+    assert_eq!(written.field("status"), Some(&json!({"message": "from status"})));
     assert_eq!(written.field("spec"), created.field("spec"), "spec unchanged by a status write");
     let patched = cluster
         .patch(
             &templates,
             Some("status"),
             "t",
-            &Patch::Merge(json!({"status": {"note": "patched"}})),
+            &Patch::Merge(json!({"status": {"message": "patched"}})),
             Subresource::Status,
         )
         .await
         .expect("status patch");
-    assert_eq!(patched.field("status"), Some(&json!({"note": "patched"})));
+    assert_eq!(patched.field("status"), Some(&json!({"message": "patched"})));
 
     let pending = cluster
         .delete(&templates, Some("status"), "t", &DeleteParams::default())
