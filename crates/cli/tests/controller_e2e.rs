@@ -155,9 +155,8 @@ fn the_standby_controller_finishes_a_rollout_after_the_leader_is_killed() {
     };
     wait_for("a leader", Duration::from_secs(60), || !holder().is_empty());
     let status = || get(&weir, "rollouts", "app", "ctl")["status"].clone();
-    let stable = |s: &Value| {
-        s["currentPodHash"].as_str().is_some() && s["currentPodHash"] == s["stableRS"]
-    };
+    let stable =
+        |s: &Value| s["currentPodHash"].as_str().is_some() && s["currentPodHash"] == s["stableRS"];
     wait_for("the first version to be stable", Duration::from_secs(90), || stable(&status()));
     let first = status()["stableRS"].clone();
 
@@ -169,7 +168,8 @@ fn the_standby_controller_finishes_a_rollout_after_the_leader_is_killed() {
 
     // Kill the leader as kill -9 would: no release, the standby waits out the lease.
     let leader = holder();
-    let (dead, standby) = if leader.starts_with("ctl-a") { (&mut a, "ctl-b") } else { (&mut b, "ctl-a") };
+    let (dead, standby) =
+        if leader.starts_with("ctl-a") { (&mut a, "ctl-b") } else { (&mut b, "ctl-a") };
     dead.child.kill().expect("kill the leader");
     let _ = dead.child.wait();
     wait_for("the standby to lead", Duration::from_secs(60), || holder().starts_with(standby));

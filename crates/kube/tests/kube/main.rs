@@ -7,6 +7,7 @@
 mod connect;
 mod contract;
 mod e2e;
+mod faults;
 mod harness;
 mod kube_rs;
 mod leader;
