@@ -36,7 +36,7 @@ struct Inner {
     client: kube::Client,
     server: String,
     default_namespace: String,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     request_timeout: Duration,
     watch_timeout_seconds: u32,
 }
@@ -66,7 +66,7 @@ impl KubeCluster {
                 client,
                 server: server.trim_end_matches('/').to_owned(),
                 default_namespace,
-                limiter: RateLimiter::new(options.qps, options.burst),
+                limiter: Arc::new(RateLimiter::new(options.qps, options.burst)),
                 request_timeout: options.request_timeout,
                 watch_timeout_seconds: WATCH_TIMEOUT_SECONDS,
             }),
@@ -82,7 +82,7 @@ impl KubeCluster {
                 client: inner.client.clone(),
                 server: inner.server.clone(),
                 default_namespace: inner.default_namespace.clone(),
-                limiter: RateLimiter::new(0.0, 1),
+                limiter: inner.limiter.clone(),
                 request_timeout: inner.request_timeout,
                 watch_timeout_seconds: seconds.max(1),
             }),
@@ -120,7 +120,7 @@ impl KubeCluster {
             .await;
         match found {
             Ok((ar, caps)) => Ok(resource_type(&ar, &caps)),
-            Err(Error::Internal(message)) if message.contains("Missing") => {
+            Err(Error::NotFound { .. }) => {
                 Err(Error::NotFound { kind: kind.to_owned(), name: api_version.to_owned() })
             }
             Err(e) => Err(e),

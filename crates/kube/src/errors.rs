@@ -34,6 +34,14 @@ impl Failure {
                 }
             }
             kube::Error::ReadEvents(e) => Failure::Ambiguous(chain(&e)),
+            // Discovery found the group but not the version or kind: the server does not serve
+            // it, which is what a 404 says.
+            kube::Error::Discovery(e) => Failure::Status(Box::new(Status {
+                code: 404,
+                reason: "NotFound".to_owned(),
+                message: e.to_string(),
+                ..Status::default()
+            })),
             other => Failure::Permanent(chain(&other)),
         }
     }

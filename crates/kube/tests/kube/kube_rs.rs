@@ -228,3 +228,14 @@ async fn get_scale_reads_a_deployments_replicas() {
     let scale = api.get_scale("d").await.expect("scale");
     assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
 }
+
+#[tokio::test]
+async fn a_kind_the_server_does_not_serve_is_reported_missing() {
+    let weir = Weir::start().await;
+    let cluster = weir.cluster().await;
+    let unknown = weir_cluster::ResourceType::guess("example.com/v1", "Widget");
+    let error = cluster.discover("example.com/v1", "Widget").await.expect_err("not served");
+    assert!(matches!(error, weir_cluster::Error::NotFound { .. }), "{error:?}");
+    let missing = cluster.missing(std::slice::from_ref(&unknown)).await.expect("missing");
+    assert_eq!(missing, [unknown]);
+}
