@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -16,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
-use weir_cluster::{Cluster, Error};
+use weir_cluster::{Cluster, Error, ListParams, WatchEvent, WatchParams};
 use weir_kube::ConnectOptions;
 
 use crate::harness::{Weir, config_map, namespace, rt, write_kubeconfig};
@@ -35,6 +36,10 @@ struct State {
     refusals: AtomicUsize,
     code: AtomicUsize,
     refused: AtomicUsize,
+    /// When non-zero, watch responses end after this many milliseconds, as an API server
+    /// ends a watch at its `timeoutSeconds` (or a load balancer cuts an idle stream).
+    cut_watches_ms: AtomicUsize,
+    watches: AtomicUsize,
 }
 
 impl FlakyProxy {
@@ -104,7 +109,18 @@ async fn handle(
     }
     let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     *request.uri_mut() = format!("{upstream}{path}").parse().expect("upstream uri");
+    let is_watch = path.contains("watch=true") || path.contains("watch=1");
+    if is_watch {
+        state.watches.fetch_add(1, Ordering::SeqCst);
+    }
+    let cut = state.cut_watches_ms.load(Ordering::SeqCst) as u64;
     match client.request(request).await {
+        Ok(response) if is_watch && cut > 0 => {
+            let (parts, body) = response.into_parts();
+            let frames = http_body_util::BodyStream::new(body)
+                .take_until(tokio::time::sleep(std::time::Duration::from_millis(cut)));
+            Response::from_parts(parts, BodyExt::boxed(http_body_util::StreamBody::new(frames)))
+        }
         Ok(response) => response.map(BodyExt::boxed),
         Err(e) => Response::builder()
             .status(502)
@@ -146,4 +162,46 @@ async fn reads_and_429s_are_retried_and_an_ambiguous_create_is_not() {
     cluster.create(&cms, config_map("faults", "later", "1")).await.expect("create after 429s");
     assert_eq!(proxy.refused(), 2);
     direct.get(&cms, Some("faults"), "later").await.expect("created once");
+}
+
+#[tokio::test]
+async fn a_watch_the_server_ends_is_resumed_without_losing_or_repeating_events() {
+    let weir = Weir::start().await;
+    let direct = weir.cluster().await;
+    namespace(&direct, "resume").await;
+    let proxy = FlakyProxy::start(weir.api.clone()).await;
+    let path = weir.dir.path().join("cutting-kubeconfig");
+    write_kubeconfig(&path, &proxy.addr, &weir.token());
+    let cluster =
+        weir_kube::connect(&ConnectOptions { kubeconfig: Some(path), ..ConnectOptions::default() })
+            .await
+            .expect("connect through the proxy");
+    let cms = rt("configmaps");
+    proxy.state.cut_watches_ms.store(400, Ordering::SeqCst);
+
+    let list = cluster.list(&cms, Some("resume"), &ListParams::default()).await.expect("list");
+    let params = WatchParams {
+        resource_version: Some(list.resource_version),
+        bookmarks: true,
+        ..WatchParams::default()
+    };
+    let mut stream = cluster.watch(&cms, Some("resume"), &params).await.expect("watch");
+    let mut names = Vec::new();
+    for i in 0..4 {
+        direct.create(&cms, config_map("resume", &format!("c{i}"), "x")).await.expect("create");
+        // Each object is created after the proxy has cut the previous watch response.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    while names.len() < 4 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on across cuts")
+            .expect("no error");
+        if let WatchEvent::Added(o) = event {
+            names.push(o.name().to_owned());
+        }
+    }
+    assert_eq!(names, ["c0", "c1", "c2", "c3"], "each change once, in order");
+    assert!(proxy.state.watches.load(Ordering::SeqCst) >= 2, "the watch was reopened");
 }
