@@ -1,7 +1,8 @@
 //! End to end: `weir up --controllers none` as the cluster (store, API, node agent running
 //! pods as processes) and the delivery controllers composed as `weir controller` composes them,
-//! reaching it only through `KubeCluster`. A canary Rollout with two setWeight steps and a
-//! pause is rolled to a new version, promoted, and completes.
+//! reaching it only through `KubeCluster`, confined to one namespace as `--namespace` does. A
+//! canary Rollout with two setWeight steps and a pause is rolled to a new version, promoted,
+//! and completes; a Rollout in another namespace is left alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use weir_cluster::{Cluster, Object, Patch, Subresource};
 use weir_controller::Shutdown;
-use weir_server::controllers::spawn_delivery_controllers;
+use weir_server::controllers::{NamespaceScoped, spawn_delivery_controllers};
 
 use crate::harness::{Weir, namespace, rt};
 
@@ -33,6 +34,25 @@ async fn wait_status(cluster: &weir_kube::KubeCluster, what: &str, check: impl F
     panic!("timed out waiting for {what}; status: {}", status(cluster).await);
 }
 
+fn rollout(image: &str) -> Object {
+    Object::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "app", "namespace": NS},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "app"}},
+            "template": {
+                "metadata": {"labels": {"app": "app"}},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            },
+            "strategy": {"canary": {"steps": [
+                {"setWeight": 50}, {"pause": {}}, {"setWeight": 100}
+            ]}}
+        }
+    }))
+    .expect("rollout")
+}
+
 fn completed(s: &Value) -> bool {
     let hash = s["currentPodHash"].as_str();
     hash.is_some() && hash == s["stableRS"].as_str() && s["currentStepIndex"] == json!(3)
@@ -53,31 +73,20 @@ async fn a_canary_rolls_forward_through_the_kubernetes_backend() {
     let cluster = weir.cluster().await;
     namespace(&cluster, NS).await;
 
+    // As `weir controller --namespace e2e` runs them: a Rollout elsewhere is not theirs.
+    namespace(&cluster, "elsewhere").await;
+    let mut other = rollout("example/app:1");
+    other.metadata.namespace = Some("elsewhere".to_owned());
+    cluster.create(&rt("rollouts"), other).await.expect("create the other rollout");
     let shutdown = Shutdown::new();
     let controllers = spawn_delivery_controllers(
-        Arc::new(cluster.clone()),
+        Arc::new(NamespaceScoped::new(Arc::new(cluster.clone()), NS)),
         weir_analysis_controller::Providers::standard(),
         weir_app_controller::AppControllerConfig::new(weir.dir.path().join("controller")),
         &shutdown,
     );
 
-    let rollout = Object::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-        "metadata": {"name": "app", "namespace": NS},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "app"}},
-            "template": {
-                "metadata": {"labels": {"app": "app"}},
-                "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}
-            },
-            "strategy": {"canary": {"steps": [
-                {"setWeight": 50}, {"pause": {}}, {"setWeight": 100}
-            ]}}
-        }
-    }))
-    .expect("rollout");
-    cluster.create(&rt("rollouts"), rollout).await.expect("create rollout");
+    cluster.create(&rt("rollouts"), rollout("example/app:1")).await.expect("create rollout");
     wait_status(&cluster, "the first version to be stable", completed).await;
     let first = status(&cluster).await["stableRS"].clone();
 
@@ -110,6 +119,9 @@ async fn a_canary_rolls_forward_through_the_kubernetes_backend() {
         completed(s) && s["stableRS"] != first
     })
     .await;
+
+    let untouched = cluster.get(&rt("rollouts"), Some("elsewhere"), "app").await.expect("other");
+    assert_eq!(untouched.field("status"), None, "outside the namespace: never reconciled");
 
     shutdown.trigger();
     for task in controllers {
