@@ -131,6 +131,17 @@ fn signed(duration: Duration) -> SignedDuration {
     SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
 }
 
+/// What one attempt on the Lease came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Attempt {
+    /// This candidate holds it.
+    Held,
+    /// Another candidate holds it and its lease has not expired.
+    HeldBy(String),
+    /// A concurrent write won (create or update conflict): the next read tells who holds it.
+    Raced,
+}
+
 /// How [`LeaderElector::run`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -170,6 +181,10 @@ impl<C: Cluster> LeaderElector<C> {
     /// it afterwards, `Ok(false)` when another does (or won a concurrent write). Errors are
     /// the backend's (unreachable, forbidden).
     pub async fn try_acquire_or_renew(&mut self, now: Timestamp) -> Result<bool> {
+        Ok(self.attempt(now).await? == Attempt::Held)
+    }
+
+    async fn attempt(&mut self, now: Timestamp) -> Result<Attempt> {
         let ns = Some(self.config.namespace.as_str());
         let current = match self.cluster.get(&self.leases, ns, &self.config.name).await {
             Ok(object) => Some(object),
@@ -186,8 +201,8 @@ impl<C: Cluster> LeaderElector<C> {
             );
             object.data.insert("spec".to_owned(), to_value(&spec)?);
             return match self.cluster.create(&self.leases, object).await {
-                Ok(_) => Ok(true),
-                Err(Error::AlreadyExists { .. } | Error::Conflict { .. }) => Ok(false),
+                Ok(_) => Ok(Attempt::Held),
+                Err(Error::AlreadyExists { .. } | Error::Conflict { .. }) => Ok(Attempt::Raced),
                 Err(e) => Err(e),
             };
         };
@@ -212,17 +227,17 @@ impl<C: Cluster> LeaderElector<C> {
             now,
             self.config.lease_duration,
         );
-        if let Decision::Wait { .. } = decision {
-            return Ok(false);
+        if let Decision::Wait { holder } = decision {
+            return Ok(Attempt::HeldBy(holder));
         }
         let next = next_spec(spec.as_ref(), &self.config.identity, now, self.config.lease_duration);
         object.data.insert("spec".to_owned(), to_value(&next)?);
         match self.cluster.update(&self.leases, object).await {
             Ok(written) => {
                 self.observed = Some((written.resource_version().to_owned(), now));
-                Ok(true)
+                Ok(Attempt::Held)
             }
-            Err(Error::Conflict { .. }) => Ok(false),
+            Err(Error::Conflict { .. }) => Ok(Attempt::Raced),
             Err(e) => Err(e),
         }
     }
@@ -282,19 +297,23 @@ impl<C: Cluster> LeaderElector<C> {
             if !shutdown.sleep(self.config.retry_period).await {
                 return Ended::Shutdown;
             }
-            match self.try_acquire_or_renew(wall_clock()).await {
-                Ok(true) => last_renewal = Instant::now(),
-                Ok(false) => {
-                    tracing::warn!(lease = %self.config.name, "leadership lost: another holder");
+            let failure = match self.attempt(wall_clock()).await {
+                Ok(Attempt::Held) => {
+                    last_renewal = Instant::now();
+                    continue;
+                }
+                Ok(Attempt::HeldBy(holder)) => {
+                    tracing::warn!(lease = %self.config.name, %holder, "leadership lost: another holder");
                     return Ended::LostLeadership;
                 }
-                Err(error) => {
-                    tracing::warn!(lease = %self.config.name, %error, "cannot renew the lease");
-                    if last_renewal.elapsed() >= self.config.renew_deadline {
-                        tracing::warn!(lease = %self.config.name, "leadership lost: renew deadline passed");
-                        return Ended::LostLeadership;
-                    }
-                }
+                // Someone wrote the Lease between our read and write: read again next time.
+                Ok(Attempt::Raced) => "the lease changed while renewing".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            tracing::warn!(lease = %self.config.name, %failure, "cannot renew the lease");
+            if last_renewal.elapsed() >= self.config.renew_deadline {
+                tracing::warn!(lease = %self.config.name, "leadership lost: renew deadline passed");
+                return Ended::LostLeadership;
             }
         }
     }
