@@ -158,6 +158,12 @@ async fn run_controllers<C: Cluster>(
 
 /// Warns (once, one line) about the kinds weir manages that the cluster does not serve.
 async fn report_missing_kinds(cluster: &KubeCluster) {
+    // A server without discovery (a weir older than its Kubernetes API work) cannot tell:
+    // every API server serves core/v1 Namespaces.
+    if cluster.discover("v1", "Namespace").await.is_err() {
+        tracing::debug!("the server has no discovery; not checking for CRDs");
+        return;
+    }
     let registry = Registry::builtin();
     let wanted: Vec<ResourceType> =
         ["rollouts", "analysisruns", "analysistemplates", "applications", "appprojects"]
