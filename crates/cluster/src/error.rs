@@ -43,14 +43,13 @@ pub enum Error {
     /// 410: a watch asked for a resourceVersion the backend no longer retains; list again.
     #[error("too old resource version: {requested} (oldest retained: {oldest})")]
     Expired { requested: u64, oldest: u64 },
+    /// 403: the request is understood and refused (e.g. new content in a terminating
+    /// namespace).
+    #[error("{0}")]
+    Forbidden(String),
     /// 401: no or wrong credentials.
     #[error("unauthorized")]
     Unauthorized,
-    /// 403: the credentials are valid but may not do this (RBAC). Not transient: retrying the
-    /// same call will not help until someone grants the permission, so a controller reports it
-    /// (status, event) and retries slowly.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
     /// 413: the object is larger than the backend accepts.
     #[error("object is too large: {size} bytes (limit {limit} bytes)")]
     TooLarge { size: usize, limit: usize },
@@ -76,9 +75,9 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::Expired { .. } => 410,
             Error::Unauthorized => 401,
-            Error::Forbidden(_) => 403,
             Error::TooLarge { .. } => 413,
             Error::Unavailable(_) => 503,
+            Error::Forbidden(_) => 403,
             Error::Internal(_) => 500,
         }
     }
@@ -93,9 +92,9 @@ impl Error {
             Error::BadRequest(_) => "BadRequest",
             Error::Expired { .. } => "Expired",
             Error::Unauthorized => "Unauthorized",
-            Error::Forbidden(_) => "Forbidden",
             Error::TooLarge { .. } => "RequestEntityTooLarge",
             Error::Unavailable(_) => "ServiceUnavailable",
+            Error::Forbidden(_) => "Forbidden",
             Error::Internal(_) => "InternalError",
         }
     }
