@@ -18,7 +18,7 @@ impl Cli {
     /// Server commands log at info; client commands only warn.
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Up(_) | Command::Dashboard(_) => "info",
+            Command::Up(_) | Command::Controller(_) | Command::Dashboard(_) => "info",
             _ => "warn",
         }
     }
@@ -49,6 +49,9 @@ pub(crate) struct Connection {
 pub(crate) enum Command {
     /// Run the embedded control plane: store, API and controllers.
     Up(UpArgs),
+    /// Run the Rollout, AnalysisRun and Application controllers against a Kubernetes cluster
+    /// (a kubeconfig, or the pod's service account).
+    Controller(crate::commands::controller::ControllerArgs),
     /// Create or update objects from manifests.
     Apply(ApplyArgs),
     /// Show objects.
@@ -103,6 +106,17 @@ pub(crate) struct UpArgs {
     /// directory (once), synced by three Applications.
     #[arg(long)]
     pub(crate) demo: bool,
+    /// Which delivery controllers (Rollout, AnalysisRun, Application) run inside: `none` when
+    /// `weir controller` runs them against this weir's API.
+    #[arg(long, value_enum, default_value_t = Controllers::All)]
+    pub(crate) controllers: Controllers,
+}
+
+/// `weir up --controllers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Controllers {
+    All,
+    None,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub(crate) mod analysis;
 pub(crate) mod app;
 mod apply;
+pub(crate) mod controller;
 pub(crate) mod dashboard;
 mod delete;
 pub(crate) mod demo;
@@ -37,6 +38,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     let connection = &cli.connection;
     match cli.command {
         Command::Up(args) => up::run(connection, args).await,
+        Command::Controller(args) => controller::run(connection, args).await,
         Command::Apply(args) => with_backend!(connection, |b| apply::run(&b, args).await),
         Command::Get(args) => with_backend!(connection, |b| get::run(&b, args).await),
         Command::Delete(args) => with_backend!(connection, |b| delete::run(&b, args).await),

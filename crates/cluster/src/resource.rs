@@ -136,6 +136,7 @@ const BUILTIN: &[BuiltinType] = {
         ("batch", &["v1"], "Job", "jobs", Namespaced, &[]),
         ("batch", &["v1"], "CronJob", "cronjobs", Namespaced, &["cj"]),
         ("networking.k8s.io", &["v1"], "Ingress", "ingresses", Namespaced, &["ing"]),
+        ("coordination.k8s.io", &["v1"], "Lease", "leases", Namespaced, &[]),
         ("policy", &["v1"], "PodDisruptionBudget", "poddisruptionbudgets", Namespaced, &["pdb"]),
         (
             "autoscaling",

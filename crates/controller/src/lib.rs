@@ -9,8 +9,11 @@
 //! objects (a change to an object enqueues its controller owner found through
 //! `ownerReferences`) and from arbitrary mappers, and cooperative shutdown through [`Shutdown`].
 //!
-//! What it is not: a decision engine (reconcilers keep their logic in pure functions), a leader
-//! election, or a client: it talks to the backend only through the `Cluster` trait, and time
+//! Also [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, so that two replicas
+//! of `weir controller` are safe.
+//!
+//! What it is not: a decision engine (reconcilers keep their logic in pure functions), or a
+//! client: it talks to the backend only through the `Cluster` trait, and time
 //! only through `tokio::time` (tests may run with a paused clock).
 //!
 //! Read [`Controller`] first, then [`Reconciler`] and [`Action`].
@@ -39,6 +42,7 @@
 mod backoff;
 mod cache;
 mod controller;
+pub mod leader;
 mod queue;
 mod reflector;
 mod shutdown;

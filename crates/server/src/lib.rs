@@ -8,6 +8,7 @@
 
 pub mod api;
 mod auth;
+pub mod controllers;
 mod data_dir;
 mod resources;
 mod tls;
@@ -54,6 +55,19 @@ pub struct UpConfig {
     pub image_map: BTreeMap<String, Vec<String>>,
     /// Objects applied on start (the demo), with their namespaces already set.
     pub seed: Vec<Object>,
+    /// Whether the Rollout, AnalysisRun and Application controllers run here (`--controllers`);
+    /// the store, API, node agent, mesh and proxy always do.
+    pub controllers: ControllerSet,
+}
+
+/// Which delivery controllers `weir up` runs (`--controllers all|none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ControllerSet {
+    /// Rollout, AnalysisRun and Application controllers run in `weir up`.
+    #[default]
+    All,
+    /// None of them: `weir controller` runs them elsewhere, against this weir's API.
+    None,
 }
 
 /// How long open API connections (watches) may stay after a stop is asked for.
@@ -155,36 +169,30 @@ pub async fn up(
     let mut node_config = NodeConfig::new(data_dir.root());
     node_config.image_map = config.image_map.clone();
     node_config.mesh_url = endpoints.mesh.clone();
-    let controllers = vec![
+    let mut controllers = vec![
         tokio::spawn(weir_mesh::run_mesh_controller(
             store.clone(),
             proxy.clone(),
             shutdown.clone(),
         )),
         tokio::spawn(weir_node::run(Arc::new(store.clone()), node_config, shutdown.clone())),
-        tokio::spawn(weir_analysis_controller::run_analysis_controller(
+    ];
+    if config.controllers == ControllerSet::All {
+        controllers.extend(controllers::spawn_delivery_controllers(
             Arc::new(store.clone()),
             weir_analysis_controller::Providers::embedded(
                 Arc::new(store.clone()),
                 Some(proxy.clone()),
             ),
-            shutdown.clone(),
-        )),
-        tokio::spawn(weir_rollout_controller::run_rollout_controller(
-            Arc::new(store.clone()),
-            shutdown.clone(),
-        )),
-        tokio::spawn(weir_app_controller::run_app_controller(
-            Arc::new(store.clone()),
             weir_app_controller::AppControllerConfig {
                 resync: config.app_resync,
                 jitter: config.app_resync_jitter,
                 plugins: config.plugins.clone(),
                 ..weir_app_controller::AppControllerConfig::new(data_dir.root())
             },
-            shutdown.clone(),
-        )),
-    ];
+            &shutdown,
+        ));
+    }
 
     data_dir.write_endpoints(&endpoints).map_err(|source| UpError::Io {
         context: format!("writing {}", data_dir.endpoints_path().display()),

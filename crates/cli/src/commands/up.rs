@@ -4,9 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use weir_server::UpConfig;
+use weir_server::{ControllerSet, UpConfig};
 
-use crate::args::{Connection, UpArgs};
+use crate::args::{Connection, Controllers, UpArgs};
 use crate::{bookinfo, config, connect};
 
 pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCode> {
@@ -32,6 +32,10 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
         image_map,
         plugins: file.plugins()?,
         seed,
+        controllers: match args.controllers {
+            Controllers::All => ControllerSet::All,
+            Controllers::None => ControllerSet::None,
+        },
     };
     weir_server::up(
         config,

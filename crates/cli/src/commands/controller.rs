@@ -1,0 +1,193 @@
+//! `weir controller`: the Rollout, AnalysisRun and Application controllers against a
+//! Kubernetes cluster (kubeconfig or in-cluster service account), through `weir-kube`. Not the
+//! node agent, mesh or proxy: kubelet, kube-controller-manager and Istio do those there.
+//!
+//! With `--leader-elect`, the controllers run only while this process holds a
+//! `coordination.k8s.io/v1` Lease; a process that loses it stops them and stands by again.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+use weir_app_controller::AppControllerConfig;
+use weir_cluster::{Cluster, Registry, ResourceType};
+use weir_controller::Shutdown;
+use weir_controller::leader::{Ended, LeaderElector, LeaseConfig};
+use weir_kube::{ConnectOptions, KubeCluster};
+use weir_server::controllers::{NamespaceScoped, spawn_delivery_controllers};
+
+use crate::args::Connection;
+use crate::connect;
+
+#[derive(Debug, Args)]
+pub(crate) struct ControllerArgs {
+    /// Manage one namespace only (Argo's `--namespaced`); default: all namespaces.
+    #[arg(short, long)]
+    pub(crate) namespace: Option<String>,
+    /// Run the controllers only while holding a Lease, so that several replicas are safe.
+    #[arg(long)]
+    pub(crate) leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "weir-controller")]
+    pub(crate) lease_name: String,
+    /// Namespace of the Lease (default: --namespace, else the kubeconfig context's namespace).
+    #[arg(long)]
+    pub(crate) lease_namespace: Option<String>,
+    /// Seconds a Lease stays held without renewal (client-go's default).
+    #[arg(long, default_value_t = 15)]
+    pub(crate) lease_duration: u64,
+    /// Seconds the leader keeps trying to renew before it stops its controllers.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) renew_deadline: u64,
+    /// Seconds between attempts to acquire or renew the Lease.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) retry_period: u64,
+    /// Most requests per second to the API server (Argo Rollouts' default).
+    #[arg(long, default_value_t = 40.0)]
+    pub(crate) qps: f32,
+    /// Requests allowed at once after an idle period (Argo Rollouts' default).
+    #[arg(long, default_value_t = 80)]
+    pub(crate) burst: u32,
+    /// Seconds between comparisons of Applications with git.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) app_resync: u64,
+    /// Most seconds of random delay added to each comparison.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) app_resync_jitter: u64,
+}
+
+pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result<ExitCode> {
+    let options = ConnectOptions {
+        // The global --kubeconfig/--context (default: KUBECONFIG, else the pod's service
+        // account, else ~/.kube/config).
+        kubeconfig: connection.kubeconfig.clone(),
+        context: connection.context.clone(),
+        qps: args.qps,
+        burst: args.burst,
+        ..ConnectOptions::default()
+    };
+    let cluster = Arc::new(weir_kube::connect(&options).await?);
+    report_missing_kinds(&cluster).await;
+    let app_data = connect::data_dir(connection)?.join("controller");
+    let app_config = AppControllerConfig {
+        resync: Duration::from_secs(args.app_resync),
+        jitter: Duration::from_secs(args.app_resync_jitter),
+        ..AppControllerConfig::new(app_data)
+    };
+    let scope = match &args.namespace {
+        Some(ns) => format!("namespace {ns}"),
+        None => "all namespaces".to_owned(),
+    };
+    println!("weir controller: {} ({scope})", cluster.server());
+
+    let shutdown = Shutdown::new();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            super::up::shutdown_signal().await;
+            shutdown.trigger();
+        }
+    });
+    let election = args.leader_elect.then(|| LeaseConfig {
+        lease_duration: Duration::from_secs(args.lease_duration.max(1)),
+        renew_deadline: Duration::from_secs(args.renew_deadline.max(1)),
+        retry_period: Duration::from_secs(args.retry_period.max(1)),
+        ..LeaseConfig::new(
+            args.lease_name.clone(),
+            args.lease_namespace
+                .clone()
+                .or_else(|| args.namespace.clone())
+                .unwrap_or_else(|| cluster.default_namespace().to_owned()),
+            identity(),
+        )
+    });
+    match &args.namespace {
+        Some(ns) => {
+            let scoped = Arc::new(NamespaceScoped::new(cluster.clone(), ns.clone()));
+            run_controllers(cluster, scoped, app_config, election, shutdown).await;
+        }
+        None => run_controllers(cluster.clone(), cluster, app_config, election, shutdown).await,
+    }
+    println!("weir controller stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the controllers on `managed` until shutdown, under a Lease on `cluster` when `election`
+/// is set (standing by again after a lost leadership).
+async fn run_controllers<C: Cluster>(
+    cluster: Arc<KubeCluster>,
+    managed: Arc<C>,
+    app_config: AppControllerConfig,
+    election: Option<LeaseConfig>,
+    shutdown: Shutdown,
+) {
+    let work = |stop: Shutdown| {
+        let providers = weir_analysis_controller::Providers::embedded(managed.clone(), None);
+        let tasks =
+            spawn_delivery_controllers(managed.clone(), providers, app_config.clone(), &stop);
+        async move {
+            futures::future::join_all(tasks).await;
+        }
+    };
+    let Some(election) = election else {
+        work(shutdown).await;
+        return;
+    };
+    println!(
+        "leader election: Lease {}/{} as {}",
+        election.namespace, election.name, election.identity
+    );
+    let mut elector = LeaderElector::new(cluster, election);
+    loop {
+        match elector.run(&shutdown, work).await {
+            Ended::Shutdown => return,
+            Ended::LostLeadership => {
+                tracing::warn!("leadership lost: controllers stopped; standing by");
+            }
+        }
+    }
+}
+
+/// Warns (once, one line) about the kinds weir manages that the cluster does not serve.
+async fn report_missing_kinds(cluster: &KubeCluster) {
+    // A server without discovery (a weir older than its Kubernetes API work) cannot tell:
+    // every API server serves core/v1 Namespaces.
+    if cluster.discover("v1", "Namespace").await.is_err() {
+        tracing::debug!("the server has no discovery; not checking for CRDs");
+        return;
+    }
+    let registry = Registry::builtin();
+    let wanted: Vec<ResourceType> =
+        ["rollouts", "analysisruns", "analysistemplates", "applications", "appprojects"]
+            .iter()
+            .filter_map(|name| registry.for_name(name).cloned())
+            .collect();
+    match cluster.missing(&wanted).await {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => {
+            let names: Vec<String> =
+                missing.iter().map(|rt| format!("{}.{}", rt.plural, rt.group)).collect();
+            tracing::warn!(
+                "the cluster does not serve {} (`weir install` creates these CRDs); their \
+                 controllers wait until it does",
+                names.join(", ")
+            );
+        }
+        Err(error) => tracing::warn!(%error, "cannot check which CRDs the cluster serves"),
+    }
+}
+
+/// This process's identity for the Lease: the host (the pod's name in a cluster) and a random
+/// suffix, as client-go's examples build it.
+fn identity() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "weir".to_owned());
+    format!("{host}_{:08x}", rand::random::<u32>())
+}
