@@ -345,15 +345,19 @@ fn kube_patch(
     patch: &Patch,
 ) -> Result<(kube::api::Patch<serde_json::Value>, Idempotency, PatchParams)> {
     let pp = PatchParams::default();
-    #[allow(unreachable_patterns)] // Strategic and Apply arrive with helper H3's change.
     match patch {
         Patch::Merge(value) => {
             Ok((kube::api::Patch::Merge(value.clone()), Idempotency::Idempotent, pp))
         }
         Patch::Json(ops) => Ok((kube::api::Patch::Json(ops.clone()), Idempotency::Unsafe, pp)),
-        other => Err(Error::BadRequest(format!(
-            "the Kubernetes backend does not send {} patches yet",
-            other.content_type()
-        ))),
+        Patch::Strategic(value) => {
+            Ok((kube::api::Patch::Strategic(value.clone()), Idempotency::Idempotent, pp))
+        }
+        // Applying the same configuration twice is what server-side apply is made for.
+        Patch::Apply { config, field_manager, force } => Ok((
+            kube::api::Patch::Apply(config.clone()),
+            Idempotency::Idempotent,
+            PatchParams { field_manager: Some(field_manager.clone()), force: *force, ..pp },
+        )),
     }
 }

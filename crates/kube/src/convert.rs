@@ -4,7 +4,8 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::TypeMeta;
 use serde_json::{Map, Value};
 use weir_cluster::{
-    DeleteParams, Error, ListParams, Object, PropagationPolicy, ResourceType, Result, WatchParams,
+    DeleteParams, Error, ListParams, Object, PropagationPolicy, ResourceType, Result, VersionMatch,
+    WatchParams,
 };
 
 /// The kube-rs `ApiResource` of a weir resource type (no discovery needed for known kinds).
@@ -52,6 +53,15 @@ pub(crate) fn list_params(params: &ListParams) -> kube::api::ListParams {
     if let Some(selector) = &params.label_selector {
         lp.label_selector = Some(selector.to_string());
     }
+    if let Some(selector) = &params.field_selector {
+        lp.field_selector = Some(selector.to_string());
+    }
+    lp.resource_version = params.resource_version.clone().filter(|v| !v.is_empty());
+    lp.version_match = match params.version_match {
+        VersionMatch::Unset => None,
+        VersionMatch::NotOlderThan => Some(kube::api::VersionMatch::NotOlderThan),
+        VersionMatch::Exact => Some(kube::api::VersionMatch::Exact),
+    };
     lp
 }
 
@@ -62,6 +72,10 @@ pub(crate) fn watch_params(params: &WatchParams, timeout_seconds: u32) -> kube::
     if let Some(selector) = &params.label_selector {
         wp.label_selector = Some(selector.to_string());
     }
+    if let Some(selector) = &params.field_selector {
+        wp.field_selector = Some(selector.to_string());
+    }
+    wp.send_initial_events = params.send_initial_events;
     wp
 }
 

@@ -112,6 +112,9 @@ pub(crate) fn error_from_status(status: &Status) -> Error {
         (403, _) => Error::Forbidden(message),
         (404, _) => Error::NotFound { kind: or(kind, "resource"), name },
         (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
+        (409, _) if details.is_some_and(|d| !d.causes.is_empty()) => {
+            Error::ApplyConflict { message, causes: field_causes(details) }
+        }
         (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
         (410, _) => {
             let numbers: Vec<u64> = message
@@ -123,20 +126,23 @@ pub(crate) fn error_from_status(status: &Status) -> Error {
                 oldest: numbers.get(1).copied().unwrap_or(0),
             }
         }
-        (422, _) => Error::Invalid {
-            kind,
-            name,
-            causes: details
-                .map(|d| d.causes.as_slice())
-                .unwrap_or_default()
-                .iter()
-                .map(|c| FieldError { field: c.field.clone(), message: c.message.clone() })
-                .collect(),
-        },
+        (415, _) => Error::UnsupportedMediaType(message),
+        (422, _) => Error::Invalid { kind, name, causes: field_causes(details) },
         (400 | 413, _) => Error::BadRequest(message),
         (429 | 503, _) => Error::Unavailable(message),
+        (504, _) => Error::Timeout(message),
         (code, reason) => Error::Internal(format!("{code} {reason}: {message}")),
     }
+}
+
+/// The `details.causes` of a `Status`, as field errors.
+fn field_causes(details: Option<&kube::core::response::StatusDetails>) -> Vec<FieldError> {
+    details
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| FieldError { field: c.field.clone(), message: c.message.clone() })
+        .collect()
 }
 
 fn or(text: String, default: &str) -> String {

@@ -44,6 +44,9 @@ pub(crate) async fn resuming(
     // objects as ADDED events", which is what `None` means in weir.
     let version = params.resource_version.clone().filter(|v| !v.is_empty()).unwrap_or("0".into());
     let first = open(&cluster, &api, &kube_params, &version).await?;
+    // The initial events are sent once: a resumed watch continues from the last version seen.
+    let mut kube_params = kube_params;
+    kube_params.send_initial_events = false;
     let state = Resuming {
         cluster,
         api,

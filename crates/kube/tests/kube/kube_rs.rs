@@ -112,7 +112,6 @@ async fn watcher_without_streaming_lists_sees_objects() {
 }
 
 #[tokio::test]
-#[ignore = "needs sendInitialEvents with the initial-events-end bookmark (helper H4)"]
 async fn watcher_with_streaming_lists_sees_objects() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
@@ -143,7 +142,6 @@ async fn watcher_with_streaming_lists_sees_objects() {
 }
 
 #[tokio::test]
-#[ignore = "needs discovery /api and /apis (helper H1)"]
 async fn discovery_finds_weirs_kinds() {
     let weir = Weir::start().await;
     let discovery = kube::Discovery::new(client(&weir).await).run().await.expect("discovery");
@@ -164,7 +162,6 @@ async fn discovery_finds_weirs_kinds() {
 }
 
 #[tokio::test]
-#[ignore = "needs strategic merge patch (helper H3)"]
 async fn strategic_merge_patch_merges_containers_by_name() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
@@ -185,7 +182,6 @@ async fn strategic_merge_patch_merges_containers_by_name() {
 }
 
 #[tokio::test]
-#[ignore = "needs server-side apply (helper H3)"]
 async fn server_side_apply_creates_then_updates() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
@@ -201,7 +197,6 @@ async fn server_side_apply_creates_then_updates() {
 }
 
 #[tokio::test]
-#[ignore = "needs dryRun=All (helper H4)"]
 async fn dry_run_create_stores_nothing() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
@@ -218,7 +213,6 @@ async fn dry_run_create_stores_nothing() {
 }
 
 #[tokio::test]
-#[ignore = "needs /scale (helper H1)"]
 async fn get_scale_reads_a_deployments_replicas() {
     let weir = Weir::start().await;
     let cluster = weir.cluster().await;
