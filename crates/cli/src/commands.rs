@@ -28,7 +28,7 @@ macro_rules! with_backend {
     ($connection:expr, |$backend:ident| $body:expr) => {
         match connect::connect($connection).await? {
             Connected::Weir($backend) => $body,
-            // WIRING POINT (weir-kube): `Connected::Kube($backend) => $body,`
+            Connected::Kube($backend) => $body,
         }
     };
 }
@@ -67,6 +67,7 @@ async fn version(connection: &crate::args::Connection) -> Result<ExitCode> {
     if let Ok(connected) = connect::connect(connection).await {
         match connected {
             Connected::Weir(backend) => print_reachability(&backend).await,
+            Connected::Kube(backend) => print_reachability(&backend).await,
         }
     }
     Ok(ExitCode::SUCCESS)

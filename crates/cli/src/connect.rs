@@ -83,12 +83,11 @@ pub(crate) fn target(connection: &Connection) -> Target {
     resolve(connection, std::env::var_os("KUBECONFIG").as_ref(), dirs::home_dir().as_deref())
 }
 
-/// A connected backend: weir's own API, or (once wired) a Kubernetes cluster.
+/// A connected backend: weir's own API, or a Kubernetes cluster.
 #[derive(Debug)]
 pub(crate) enum Connected {
     Weir(Client),
-    // WIRING POINT (weir-kube): `Kube(weir_kube::KubeCluster)`, and an arm in
-    // `commands::with_backend!`.
+    Kube(weir_kube::KubeCluster),
 }
 
 /// Connects to what the user means; every problem is one line.
@@ -97,22 +96,13 @@ pub(crate) async fn connect(connection: &Connection) -> Result<Connected> {
         Target::Weir => Ok(Connected::Weir(client(connection)?)),
         Target::Kube(kube) => {
             let endpoint = cluster_endpoint(&kube).await?;
-            // WIRING POINT (weir-kube): replace this error with
-            //   let options = weir_kube::ConnectOptions {
-            //       // `None` lets kube-rs read KUBECONFIG (a list) or ~/.kube/config itself.
-            //       kubeconfig: kube.explicit.then(|| kube.files[0].clone()),
-            //       context: Some(endpoint.context.clone()),
-            //       ..weir_kube::ConnectOptions::default()
-            //   };
-            //   Ok(Connected::Kube(weir_kube::connect(&options).await?))
-            bail!(
-                "the cluster at {} (context \"{}\" in {}) is reachable, but this build of weir \
-                 has no Kubernetes backend yet; use `weir install --dry-run -o yaml | kubectl \
-                 apply -f -` or talk to a weir with --server/--data-dir",
-                endpoint.server,
-                endpoint.context,
-                endpoint.files
-            )
+            let options = weir_kube::ConnectOptions {
+                // `None` lets kube-rs read KUBECONFIG (a list) or ~/.kube/config itself.
+                kubeconfig: kube.explicit.then(|| kube.files[0].clone()),
+                context: Some(endpoint.context.clone()),
+                ..weir_kube::ConnectOptions::default()
+            };
+            Ok(Connected::Kube(weir_kube::connect(&options).await?))
         }
     }
 }

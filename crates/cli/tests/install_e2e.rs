@@ -181,3 +181,61 @@ fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// The client commands through a kubeconfig (the Kubernetes backend, weir-kube over kube-rs),
+/// with weir's own API as the cluster: what `apply`, `get`, `logs` and `delete` do there is
+/// read back through weir's own client.
+#[test]
+fn client_commands_work_through_a_kubeconfig() {
+    let weir = Weir::start();
+    let kubeconfig = weir.data_dir().join("kubeconfig");
+    let kubeconfig = kubeconfig.to_str().unwrap();
+    let through_kube = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig", kubeconfig];
+        all.extend_from_slice(args);
+        weir.ok(&all)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("app.yaml");
+    std::fs::write(
+        &manifests,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: kube-cli}\n\
+         data: {colour: blue}\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: talker, namespace: kube-cli}\n\
+         spec:\n  replicas: 1\n  selector: {matchLabels: {app: talker}}\n  template:\n    \
+         metadata: {labels: {app: talker}}\n    spec:\n      containers:\n      - name: main\n        \
+         image: busybox\n        command: [sh, -c, 'echo hello-through-kube; sleep 3600']\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-cli}\n",
+    )
+    .unwrap();
+
+    assert!(through_kube(&["version"]).contains("the cluster at https://127.0.0.1"));
+    let applied = through_kube(&["apply", "-f", manifests.to_str().unwrap()]);
+    assert!(applied.contains("namespace/kube-cli created"), "{applied}");
+    assert!(applied.contains("configmap/settings created"), "{applied}");
+    let stored = weir.ok(&["get", "configmap", "settings", "-n", "kube-cli", "-o", "json"]);
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["data"]["colour"], "blue");
+    let listed = through_kube(&["get", "deployments", "-n", "kube-cli"]);
+    assert!(listed.contains("talker"), "{listed}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let logged = loop {
+        let pods = weir.ok(&["get", "pods", "-n", "kube-cli", "-o", "json"]);
+        let pods: serde_json::Value = serde_json::from_str(&pods).unwrap();
+        let name = pods["items"][0]["metadata"]["name"].as_str().map(str::to_owned);
+        if let Some(name) = name {
+            let output = weir.run(&["--kubeconfig", kubeconfig, "logs", &name, "-n", "kube-cli"]);
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            if text.contains("hello-through-kube") {
+                break text;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no log line through the kubeconfig");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(logged.contains("hello-through-kube"));
+
+    through_kube(&["delete", "configmap", "settings", "-n", "kube-cli"]);
+    weir.fails(&["get", "configmap", "settings", "-n", "kube-cli"]);
+}

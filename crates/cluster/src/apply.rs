@@ -37,8 +37,8 @@ impl ApplyOutcome {
     }
 }
 
-/// Creates `desired` or updates the live object to match it. Retries once on a write
-/// conflict (a controller wrote between our read and our write).
+/// Creates `desired` or updates the live object to match it. Retries when another writer got
+/// between our read and our write (a conflict, or a create that lost the race).
 pub async fn apply<C: Cluster>(
     cluster: &C,
     rt: &ResourceType,
@@ -51,13 +51,17 @@ pub async fn apply<C: Cluster>(
         let live = match cluster.get(rt, namespace, desired.name()).await {
             Ok(live) => live,
             Err(Error::NotFound { .. }) => {
-                let created = cluster.create(rt, with_last_applied(desired)).await?;
-                return Ok((ApplyOutcome::Created, created));
+                match cluster.create(rt, with_last_applied(desired)).await {
+                    Ok(created) => return Ok((ApplyOutcome::Created, created)),
+                    // Another writer created it since our read: apply to theirs.
+                    Err(Error::AlreadyExists { .. }) if attempts < 3 => continue,
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         };
         let merged = merge(&live, desired);
-        if strip_status(&merged) == strip_status(&live) {
+        if strip_status(&merged) == strip_status(&live) || already_applied(&live, &merged) {
             return Ok((ApplyOutcome::Unchanged, live));
         }
         match cluster.update(rt, merged).await {
@@ -133,6 +137,38 @@ fn with_last_applied(desired: &Object) -> Object {
     out
 }
 
+/// Whether `live` already is what `merged` would write, give or take what the server added:
+/// the same manifest was applied last time (the last-applied annotation, like every label and
+/// annotation, is unchanged) and every field of the manifest has its value in the live object,
+/// which may have more (the API server's defaults, such as a Deployment's `strategy` or a
+/// container's `terminationMessagePath`). Writing would only strip and re-add those defaults.
+fn already_applied(live: &Object, merged: &Object) -> bool {
+    merged.api_version == live.api_version
+        && merged.metadata.labels == live.metadata.labels
+        && merged.metadata.annotations == live.metadata.annotations
+        && merged.data.iter().filter(|(key, _)| key.as_str() != "status").all(|(key, value)| {
+            live.data.get(key).is_some_and(|live_value| is_subset(value, live_value))
+        })
+}
+
+/// Whether every field of `part` is in `whole` with the same value; lists must have the same
+/// length, their items compared in order.
+fn is_subset(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (part, whole) {
+        (Value::Object(part), Value::Object(whole)) => {
+            part.iter().all(|(key, value)| match whole.get(key) {
+                Some(found) => is_subset(value, found),
+                None => value.is_null(),
+            })
+        }
+        (Value::Array(part), Value::Array(whole)) => {
+            part.len() == whole.len() && part.iter().zip(whole).all(|(p, w)| is_subset(p, w))
+        }
+        (part, whole) => part == whole,
+    }
+}
+
 fn strip_status(object: &Object) -> Object {
     let mut object = object.clone();
     object.data.remove("status");
@@ -173,6 +209,25 @@ mod tests {
         assert_eq!(merged.data["data"], json!({"k": "w"}));
         assert_eq!(merged.data["status"], json!({"ok": true}));
         assert_eq!(merged.uid(), "u1");
+    }
+
+    #[test]
+    fn fields_the_server_added_do_not_make_a_reapply_a_change() {
+        let desired = object(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "c"}]}}},
+        }));
+        let mut live = merge(&desired, &desired);
+        live.data["spec"]["strategy"] = json!({"type": "RollingUpdate"});
+        live.data["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = json!("Always");
+        assert!(already_applied(&live, &merge(&live, &desired)), "defaults only");
+
+        let mut changed = desired.clone();
+        changed.data["spec"]["replicas"] = json!(2);
+        assert!(!already_applied(&live, &merge(&live, &changed)), "a changed manifest");
+        let mut fewer = desired.clone();
+        fewer.data["spec"]["template"]["spec"]["containers"] = json!([]);
+        assert!(!already_applied(&live, &merge(&live, &fewer)), "a removed container");
     }
 
     #[test]

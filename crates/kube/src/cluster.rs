@@ -205,7 +205,7 @@ impl KubeCluster {
 }
 
 /// A weir resource type from discovery's answer.
-fn resource_type(ar: &kube::api::ApiResource, caps: &ApiCapabilities) -> ResourceType {
+pub(crate) fn resource_type(ar: &kube::api::ApiResource, caps: &ApiCapabilities) -> ResourceType {
     ResourceType {
         group: ar.group.clone(),
         version: ar.version.clone(),

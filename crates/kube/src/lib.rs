@@ -22,6 +22,7 @@
 //!
 //! Read [`connect`] and [`KubeCluster`] first.
 
+mod client_extras;
 mod cluster;
 mod connect;
 mod convert;

@@ -48,16 +48,23 @@ impl Backend for Client {
     }
 }
 
-// WIRING POINT (weir-kube): implement `Backend` for `weir_kube::KubeCluster`:
-//
-//   impl Backend for weir_kube::KubeCluster {
-//       fn describe(&self) -> String { format!("the cluster at {}", self.server()) }
-//       // API discovery: `kube::discovery::Discovery::new(self.client()).run()`, each
-//       // `(ApiResource, ApiCapabilities)` turned into a `ResourceType` (group, version,
-//       // kind, plural, scope, shortNames) and inserted into `Registry::builtin()`.
-//       fn resources(&self) -> … { … }
-//       // `kube::Api::<Pod>::namespaced(self.client(), namespace).log_stream(pod,
-//       // &LogParams { container, follow, tail_lines: tail, ..Default::default() })`, the
-//       // `AsyncBufRead` turned into a stream of byte chunks, errors into `Error::Unavailable`.
-//       fn pod_log(&self, …) -> … { … }
-//   }
+impl Backend for weir_kube::KubeCluster {
+    fn describe(&self) -> String {
+        format!("the cluster at {}", self.server())
+    }
+
+    fn resources(&self) -> impl Future<Output = Result<Registry>> + Send {
+        self.registry()
+    }
+
+    fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        follow: bool,
+        tail: Option<usize>,
+    ) -> impl Future<Output = Result<BoxStream<'static, Result<Vec<u8>>>>> + Send {
+        weir_kube::KubeCluster::pod_log(self, namespace, pod, container, follow, tail)
+    }
+}
