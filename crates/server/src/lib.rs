@@ -73,6 +73,10 @@ pub enum ControllerSet {
 /// How long open API connections (watches) may stay after a stop is asked for.
 const API_DRAIN: Duration = Duration::from_secs(5);
 
+/// The namespaces `weir up` makes on start: a cluster's own four and Argo CD's.
+const BUILTIN_NAMESPACES: [&str; 5] =
+    ["default", "kube-system", "kube-public", "kube-node-lease", "argocd"];
+
 /// How long pods get to stop after the API has stopped (their own grace periods apply within).
 const STOP_GRACE: Duration = Duration::from_secs(40);
 
@@ -134,8 +138,11 @@ pub async fn up(
         source,
     })?;
     let resources = Resources::load(data_dir.resource_types_path(), &store).await;
-    let default_namespace = Object::new("v1", "Namespace", None, "default");
-    for object in std::iter::once(&default_namespace).chain(&config.seed) {
+    // The namespaces every cluster has, and `argocd`, where Applications and AppProjects live
+    // in an Argo CD installation (weir plays that installation).
+    let namespaces: Vec<Object> =
+        BUILTIN_NAMESPACES.iter().map(|name| Object::new("v1", "Namespace", None, name)).collect();
+    for object in namespaces.iter().chain(&config.seed) {
         seed(&store, &resources, object).await;
     }
 
