@@ -339,6 +339,10 @@ where
                 }
                 Subresource::Status => false,
             };
+            if creates {
+                // A server-side apply that creates: its namespace must exist, as for a POST.
+                namespaces::admit_create(cluster, &rt, namespace, name).await?;
+            }
             let patched = cluster.patch(&rt, namespace, name, &patch, subresource).await?;
             after_write(state, cluster, &rt, &patched);
             // Server-side apply answers 201 when it created the object.

@@ -21,6 +21,10 @@ struct Api {
 async fn start() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
+    // The namespace the tests write in exists, as on a cluster (`weir up` makes it).
+    let namespaces = Registry::builtin().for_name("namespaces").cloned().unwrap();
+    let default = weir_cluster::Object::new("v1", "Namespace", None, "default");
+    weir_cluster::Cluster::create(&store, &namespaces, default).await.unwrap();
     let resources = Resources::load(dir.path().join("resource-types.json"), &store).await;
     let state = ApiState::new(store.clone(), resources, TOKEN.to_owned());
     let app = router(Arc::new(state.with_discovery(store.clone())));

@@ -16,6 +16,9 @@ const TOKEN: &str = "test-token";
 async fn start() -> (String, Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_with(dir.path(), StoreOptions::default()).unwrap();
+    // The namespace the tests write in exists, as on a cluster.
+    let namespace = weir_cluster::Object::new("v1", "Namespace", None, "ns");
+    store.create(&rt("namespaces"), namespace).await.unwrap();
     let resources = Resources::load(dir.path().join("resource-types.json"), &store).await;
     let state = ApiState::new(store.clone(), resources, TOKEN.to_owned());
     let app = router(Arc::new(state.with_discovery(store)));
@@ -149,9 +152,14 @@ async fn strategic_merge_patch_merges_containers_and_is_refused_on_custom_resour
         "$setElementOrder/containers": [{"name": "nginx"}, {"name": "sidecar"}],
         "containers": [{"name": "sidecar", "image": "busybox"}]}}}}));
     let patched = client.patch(&deploys, Some("ns"), "web", &smp, Subresource::Main).await.unwrap();
+    // Merged by name, in `$setElementOrder`'s order (the store also adds the API server's
+    // container defaults, such as `terminationMessagePath`).
+    let containers = patched.data["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    let names_images: Vec<(&Value, &Value)> =
+        containers.iter().map(|c| (&c["name"], &c["image"])).collect();
     assert_eq!(
-        patched.data["spec"]["template"]["spec"]["containers"],
-        json!([{"name": "nginx", "image": "nginx:1.27"}, {"name": "sidecar", "image": "busybox"}])
+        names_images,
+        [(&json!("nginx"), &json!("nginx:1.27")), (&json!("sidecar"), &json!("busybox"))]
     );
 
     let (code, status) = patch(
