@@ -12,6 +12,10 @@
 //! 5. a VirtualService changed by hand is put back by self-heal.
 //!
 //! Throughout, no request may fail except by v3's own injected failures.
+//!
+//! The walk-through runs twice: with the controllers inside `weir up`, and with them in
+//! `weir controller`, a second process that reaches `weir up --controllers none` only through
+//! kube-rs (issue 13's first check).
 
 mod support;
 
@@ -22,14 +26,24 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::{WEIR, Weir};
+use support::{Backend, WEIR, Weir};
 
 const NS: &str = "bookinfo";
 const ROLLOUT: &str = "reviews-rollout";
 
 #[test]
 fn the_demo_walk_through() {
-    let weir = Weir::start_with(&["--demo"]);
+    demo_walk_through(Backend::Embedded);
+}
+
+#[test]
+fn the_demo_walk_through_with_weir_controller_over_kube_rs() {
+    demo_walk_through(Backend::Kube);
+}
+
+fn demo_walk_through(backend: Backend) {
+    // `weir up --demo` compares Applications with git every 5 s: the controller does the same.
+    let weir = Weir::start_backend(backend, &["--demo"], 5);
     let repo = weir.data_dir().join("examples/bookinfo");
     assert!(repo.join(".git").is_dir(), "weir up --demo did not create the demo repository");
 
