@@ -63,12 +63,16 @@ fn demo_walk_through(backend: Backend) {
         (v1 >= 20 && v1 == last.len()).then_some(()).ok_or_else(|| format!("{last:?}"))
     });
     let serving_since = now_ms();
+    // When each stage began (ms since serving_since), to place any failed request.
+    let mut stages = vec![("v1 serving", 0)];
+    let mut stage = |name: &'static str| stages.push((name, now_ms() - serving_since));
     let steps = get_json(&weir, &["ro", ROLLOUT, "-n", NS])["spec"]["strategy"]["canary"]["steps"]
         .as_array()
         .cloned()
         .unwrap();
 
     // 2 and 3. A new version in git starts the canary; weights and traffic follow the steps.
+    stage("v2 committed");
     commit(&repo, "reviews-v1:", "reviews-v2:", "reviews v2");
     let mut checked_weights = Vec::new();
     let mut checked_splits = Vec::new();
@@ -88,6 +92,7 @@ fn demo_walk_through(backend: Backend) {
             std::thread::sleep(Duration::from_millis(200));
             continue;
         }
+        stage("a pause");
         let weight = steps[index - 1]["setWeight"].as_u64().expect("a pause follows setWeight");
         assert_eq!(
             reviews_weights(&weir),
@@ -124,6 +129,7 @@ fn demo_walk_through(backend: Backend) {
                 (now > index).then_some(()).ok_or_else(|| format!("still at step {now}"))
             });
             promoted = true;
+            stage("promoted");
         }
     }
     assert!(checked_weights.len() >= 4, "pauses seen: {checked_weights:?}");
@@ -136,12 +142,14 @@ fn demo_walk_through(backend: Backend) {
             .then_some(())
             .ok_or_else(|| format!("{} {weights:?}", ro["status"]["phase"]))
     });
+    stage("v2 stable");
     let settled = now_ms() + 2_000;
     std::thread::sleep(Duration::from_secs(4));
     let after = traffic.between(settled, now_ms());
     assert!(after.iter().all(|o| o.version() == Some("v2")), "not all on v2: {after:?}");
 
     // 4. A bad version: the background analysis fails and the rollout aborts by itself.
+    stage("v3 committed");
     commit(&repo, "reviews-v2:", "reviews-v3:", "reviews v3");
     let aborted = wait_for("the analysis to abort the v3 rollout", 240, || {
         let ro = get_json(&weir, &["ro", ROLLOUT, "-n", NS]);
@@ -153,6 +161,7 @@ fn demo_walk_through(backend: Backend) {
     assert!(aborted.contains("RolloutAborted") && aborted.contains("analysis"), "{aborted}");
     let tree = weir.ok(&["rollouts", "get", ROLLOUT, "-n", NS]);
     assert!(tree.contains("Degraded") && tree.contains("AnalysisRun"), "{tree}");
+    stage("aborted");
     let runs = get_json(&weir, &["ar", "-n", NS]);
     assert!(
         runs["items"].as_array().unwrap().iter().any(|r| r["status"]["phase"] == "Failed"),
@@ -172,7 +181,13 @@ fn demo_walk_through(backend: Backend) {
     let all: Vec<_> = traffic.stop().into_iter().filter(|o| o.at_ms() >= serving_since).collect();
     let injected = all.iter().filter(|o| !o.ok() && o.injected()).count();
     let other: Vec<_> = all.iter().filter(|o| !o.ok() && !o.injected()).collect();
-    assert!(other.is_empty(), "{} of {} requests failed: {other:?}", other.len(), all.len());
+    let failed_at: Vec<u64> = other.iter().map(|o| o.at_ms() - serving_since).collect();
+    assert!(
+        other.is_empty(),
+        "{} of {} requests failed, at {failed_at:?} ms (stages: {stages:?}): {other:?}",
+        other.len(),
+        all.len()
+    );
     assert!(injected > 0, "v3 never answered, so the analysis had nothing to judge");
 
     // 5. Self-heal: a VirtualService changed by hand is put back from git.
