@@ -224,11 +224,13 @@ fn app_is(app: &Value, sync: &str, health: &str) -> bool {
 fn summary(apps: &[Value]) -> String {
     let line = |a: &Value| {
         format!(
-            "{} {} {} {}",
+            "{} {} {} {} (last operation: {} {})",
             a["metadata"]["name"],
             a["status"]["sync"]["status"],
             a["status"]["health"]["status"],
-            a["status"]["conditions"]
+            a["status"]["conditions"],
+            a["status"]["operationState"]["phase"],
+            a["status"]["operationState"]["message"]
         )
     };
     apps.iter().map(line).collect::<Vec<_>>().join("; ")
