@@ -15,7 +15,8 @@
 //! - [`WebProvider`] (`provider.web`, with a JSONPath subset);
 //! - [`JobProvider`] (`provider.job`, embedded mode: a Pod built from the Job's template);
 //! - [`BuiltinProvider`] (beyond Argo: `plugin: {"weir/builtin": {...}}`, request success
-//!   rate, p99 latency and apdex read from the embedded proxy through [`ProxyStats`]).
+//!   rate, p99 latency and apdex read from the embedded proxy through [`ProxyStats`], or from
+//!   a proxy's admin listener over HTTP for a controller in another process).
 //!
 //! What it is not: no decision logic (verdicts, schedule, messages are `weir-analysis`), no
 //! TLS (reqwest is built without it: `https://` addresses fail with an Error measurement), no

@@ -48,7 +48,7 @@ impl Controller {
             .arg(kubeconfig)
             .arg("--data-dir")
             .arg(data_dir.join(name))
-            .args(["--leader-elect", "--lease-namespace", "default"])
+            .args(["--leader-elect", "--lease-namespace", "default", "--port", "0"])
             .args(["--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "1"])
             .env("HOSTNAME", name)
             .env("WEIR_LOG", "warn")

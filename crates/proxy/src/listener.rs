@@ -1,7 +1,8 @@
 //! Accept loops: HTTP/1.1 connections served by hyper, graceful stop on shutdown.
 //!
 //! A proxy listener hands every request to `Shared::serve`; the admin listener answers
-//! `GET /metrics` (Prometheus text) and `GET /ready`.
+//! `GET /metrics` (Prometheus text), `GET /ready` and `GET /stats/window` (the sliding-window
+//! statistics weir's built-in analysis provider reads, as JSON: see [`window_stats_json`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::metrics::{DestinationSelector, WindowStats};
 use crate::proxy::{METRICS_CONTENT_TYPE, Role, Shared};
 
 /// What a listener serves.
@@ -112,10 +114,84 @@ fn admin(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             (StatusCode::OK, METRICS_CONTENT_TYPE, shared.metrics_text())
         }
         "/ready" => (StatusCode::OK, "text/plain", "LIVE\n".to_owned()),
+        "/stats/window" => match window_query(req.uri().query().unwrap_or_default()) {
+            Ok((selector, window)) => (
+                StatusCode::OK,
+                "application/json",
+                window_stats_json(&shared.window_stats(&selector, window)),
+            ),
+            Err(message) => (StatusCode::BAD_REQUEST, "text/plain", format!("{message}\n")),
+        },
         _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     resp
+}
+
+/// The selector and window of a `/stats/window` query: `service`, `namespace`, `workload`,
+/// `version`, `podTemplateHash` (each optional, as in [`DestinationSelector`]) and `windowMs`
+/// (required), or why the query is not one.
+pub(crate) fn window_query(query: &str) -> Result<(DestinationSelector, Duration), String> {
+    let mut selector = DestinationSelector::default();
+    let mut window = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.into_owned();
+        match key.as_ref() {
+            "service" => selector.service = Some(value),
+            "namespace" => selector.namespace = Some(value),
+            "workload" => selector.workload = Some(value),
+            "version" => selector.version = Some(value),
+            "podTemplateHash" => selector.pod_template_hash = Some(value),
+            "windowMs" => {
+                let ms: u64 =
+                    value.parse().map_err(|_| format!("windowMs {value:?} is not a number"))?;
+                window = Some(Duration::from_millis(ms));
+            }
+            other => return Err(format!("unknown parameter {other:?}")),
+        }
+    }
+    let window = window.ok_or("windowMs is required")?;
+    Ok((selector, window))
+}
+
+/// `{"requests":N,"successes":N,"latencyCounts":[…]}`: a [`WindowStats`] as the built-in
+/// provider reads it back ([`crate::LatencyHistogram::from_counts`]).
+pub(crate) fn window_stats_json(stats: &WindowStats) -> String {
+    let counts: Vec<String> = stats.latency.counts().iter().map(u64::to_string).collect();
+    format!(
+        "{{\"requests\":{},\"successes\":{},\"latencyCounts\":[{}]}}",
+        stats.requests,
+        stats.successes,
+        counts.join(",")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_queries() {
+        let (selector, window) =
+            window_query("service=reviews&namespace=book%20info&version=canary&windowMs=60000")
+                .unwrap();
+        assert_eq!(selector.service.as_deref(), Some("reviews"));
+        assert_eq!(selector.namespace.as_deref(), Some("book info"));
+        assert_eq!(selector.version.as_deref(), Some("canary"));
+        assert_eq!(selector.workload, None);
+        assert_eq!(window, Duration::from_secs(60));
+        assert_eq!(window_query("service=x").unwrap_err(), "windowMs is required");
+        assert!(window_query("windowMs=1m").unwrap_err().contains("not a number"));
+        assert!(window_query("windowMs=1&colour=red").unwrap_err().contains("colour"));
+    }
+
+    #[test]
+    fn window_stats_render_as_json() {
+        let stats = WindowStats { requests: 3, successes: 2, ..WindowStats::default() };
+        let json = window_stats_json(&stats);
+        assert!(json.starts_with("{\"requests\":3,\"successes\":2,\"latencyCounts\":[0,0,"));
+        assert_eq!(json.matches(',').count(), 2 + stats.latency.counts().len() - 1);
+    }
 }

@@ -337,6 +337,18 @@ impl LatencyHistogram {
         None
     }
 
+    /// A histogram from the per-bucket counts [`LatencyHistogram::counts`] gave (e.g. read
+    /// back from the admin listener's `/stats/window`); `None` unless there is one count per
+    /// bucket.
+    pub fn from_counts(counts: Vec<u64>) -> Option<Self> {
+        (counts.len() == LATENCY_BUCKETS).then_some(Self { counts })
+    }
+
+    /// The count of each bucket, lowest latencies first.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
     /// Requests that took at most `ms` milliseconds (bucket resolution), e.g. for apdex.
     pub fn count_at_most_ms(&self, ms: f64) -> u64 {
         let limit = (ms * 1000.0) as u64;

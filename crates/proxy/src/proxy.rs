@@ -612,6 +612,14 @@ impl Shared {
     pub(crate) fn metrics_text(&self) -> String {
         self.registry.render()
     }
+
+    pub(crate) fn window_stats(
+        &self,
+        selector: &crate::metrics::DestinationSelector,
+        window: Duration,
+    ) -> crate::metrics::WindowStats {
+        self.registry.stats(selector, window)
+    }
 }
 
 #[cfg(test)]

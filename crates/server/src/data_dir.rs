@@ -34,6 +34,11 @@ pub struct Endpoints {
     /// The proxy's Prometheus metrics (Istio names), e.g. `http://127.0.0.1:7182/metrics`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
+    /// The proxy's sliding-window statistics, for the built-in analysis provider of a
+    /// controller in another process (`weir controller --proxy-stats-url`), e.g.
+    /// `http://127.0.0.1:7182/stats/window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_stats: Option<String>,
 }
 
 impl Endpoints {
@@ -46,6 +51,7 @@ impl Endpoints {
             gateway: None,
             mesh: None,
             metrics: None,
+            proxy_stats: None,
         }
     }
 }

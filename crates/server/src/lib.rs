@@ -171,6 +171,7 @@ pub async fn up(
     endpoints.gateway = bound(Role::Gateway);
     endpoints.mesh = bound(Role::Mesh);
     endpoints.metrics = proxy.admin_addr().map(|a| format!("http://{a}/metrics"));
+    endpoints.proxy_stats = proxy.admin_addr().map(|a| format!("http://{a}/stats/window"));
 
     let shutdown = Shutdown::new();
     let mut node_config = NodeConfig::new(data_dir.root());

@@ -1,5 +1,6 @@
 //! The built-in provider against a real proxy with two upstreams, the canary failing a known
-//! fraction of requests.
+//! fraction of requests: reading the proxy in process (`weir up`), and reading the same proxy's
+//! admin listener over HTTP (`weir controller --proxy-stats-url`), with the same expectations.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
 use axum::routing::get;
-use weir_analysis_controller::{Providers, ProxyStats};
+use weir_analysis_controller::{BuiltinProvider, Providers, ProxyStats};
 use weir_proxy::{
     Backend, DestinationLabels, ListenerConfig, Proxy, ProxyConfig, Role, Route, RouteTable,
     VirtualHost,
@@ -33,8 +34,24 @@ fn run(metric: &str, subset: &str, condition: &str) -> String {
     )
 }
 
+/// Where the provider under test reads the proxy.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    InProcess,
+    AdminListener,
+}
+
 #[tokio::test]
-async fn builtin_metrics_read_the_proxy_statistics() {
+async fn builtin_metrics_read_the_proxy_statistics_in_process() {
+    builtin_metrics_read_the_proxy_statistics(Reading::InProcess).await;
+}
+
+#[tokio::test]
+async fn builtin_metrics_read_the_proxy_statistics_over_its_admin_listener() {
+    builtin_metrics_read_the_proxy_statistics(Reading::AdminListener).await;
+}
+
+async fn builtin_metrics_read_the_proxy_statistics(reading: Reading) {
     let stable = serve(axum::Router::new().route("/", get(|| async { "ok" }))).await;
     let counter = Arc::new(AtomicUsize::new(0));
     let c = counter.clone();
@@ -73,6 +90,7 @@ async fn builtin_metrics_read_the_proxy_statistics() {
     };
     let config = ProxyConfig {
         listeners: vec![ListenerConfig::mesh("127.0.0.1:0".parse().expect("addr"))],
+        admin: Some("127.0.0.1:0".parse().expect("addr")),
         ..ProxyConfig::default()
     };
     let proxy = Arc::new(Proxy::start(config, &table).await.expect("proxy"));
@@ -84,11 +102,17 @@ async fn builtin_metrics_read_the_proxy_statistics() {
     }
     assert_eq!(counter.load(Ordering::SeqCst), 40, "smooth weighted round-robin splits 50/50");
 
-    let stats: Arc<dyn ProxyStats> = proxy.clone();
-    let world = World::start(
-        Providers::standard().with(Arc::new(weir_analysis_controller::BuiltinProvider::new(stats))),
-    )
-    .await;
+    let provider = match reading {
+        Reading::InProcess => {
+            let stats: Arc<dyn ProxyStats> = proxy.clone();
+            BuiltinProvider::new(stats)
+        }
+        Reading::AdminListener => {
+            let admin = proxy.admin_addr().expect("admin listener");
+            BuiltinProvider::remote(format!("http://{admin}/stats/window")).expect("client")
+        }
+    };
+    let world = World::start(Providers::standard().with(Arc::new(provider))).await;
     let canary_rate =
         world.create_run(&run("request-success-rate", "canary", "result >= 99")).await;
     let stable_rate =
@@ -148,4 +172,16 @@ async fn builtin_metrics_read_the_proxy_statistics() {
     let r = world.completed(&bad_window, 20).await;
     let msg = last(&r, "m").message.clone().unwrap_or_default();
     assert!(msg.starts_with("invalid window \"a minute\": "), "{msg}");
+
+    if let Reading::AdminListener = reading {
+        // A proxy that cannot be reached is an Error measurement naming the URL, not a NaN.
+        let unreachable =
+            BuiltinProvider::remote("http://127.0.0.1:1/stats/window").expect("client");
+        let world = World::start(Providers::standard().with(Arc::new(unreachable))).await;
+        let run = world.create_run(&bad("window: 1m", "window: 1m")).await;
+        let r = world.completed(&run, 20).await;
+        assert_eq!(phase(&r), "Error", "{:?}", r.status);
+        let msg = last(&r, "m").message.clone().unwrap_or_default();
+        assert!(msg.contains("127.0.0.1:1/stats/window"), "{msg}");
+    }
 }

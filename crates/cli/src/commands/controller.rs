@@ -4,13 +4,19 @@
 //!
 //! With `--leader-elect`, the controllers run only while this process holds a
 //! `coordination.k8s.io/v1` Lease; a process that loses it stops them and stands by again.
+//!
+//! On `--bind`:`--port` it serves `GET /healthz` (200 once connected to the cluster, on a
+//! standby too: it is alive and ready to take over) and the Git webhook receiver
+//! `POST /api/webhook`, as `weir up` does.
 
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
 use clap::Args;
+use weir_analysis_controller::{BuiltinProvider, JobProvider, Providers};
 use weir_app_controller::AppControllerConfig;
 use weir_cluster::{Cluster, Registry, ResourceType};
 use weir_controller::Shutdown;
@@ -56,6 +62,17 @@ pub(crate) struct ControllerArgs {
     /// Most seconds of random delay added to each comparison.
     #[arg(long, default_value_t = 60)]
     pub(crate) app_resync_jitter: u64,
+    /// Port of `/healthz` and the Git webhook receiver `/api/webhook`; 0 picks one.
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Address to serve `--port` on (`0.0.0.0` in a pod, so that probes and webhooks reach it).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) bind: IpAddr,
+    /// The `/stats/window` URL of a weir proxy's admin listener (`proxyStats` in a `weir up`'s
+    /// endpoints.json): the `weir/builtin` analysis provider reads traffic statistics there.
+    /// Without it, metrics with that provider are Errors (use Prometheus with Istio).
+    #[arg(long)]
+    pub(crate) proxy_stats_url: Option<String>,
 }
 
 pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result<ExitCode> {
@@ -81,6 +98,13 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
         None => "all namespaces".to_owned(),
     };
     println!("weir controller: {} ({scope})", cluster.server());
+    let providers = providers(args.proxy_stats_url.as_deref())?;
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--bind, --port)"))?;
+    let local = listener.local_addr().with_context(|| format!("listening on {addr}"))?;
+    println!("serving http://{local} (/healthz, /api/webhook)");
 
     let shutdown = Shutdown::new();
     tokio::spawn({
@@ -90,6 +114,7 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
             shutdown.trigger();
         }
     });
+    let server = tokio::spawn(serve(listener, shutdown.clone()));
     let election = args.leader_elect.then(|| LeaseConfig {
         lease_duration: Duration::from_secs(args.lease_duration.max(1)),
         renew_deadline: Duration::from_secs(args.renew_deadline.max(1)),
@@ -106,9 +131,17 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
     match &args.namespace {
         Some(ns) => {
             let scoped = Arc::new(NamespaceScoped::new(cluster.clone(), ns.clone()));
-            run_controllers(cluster, scoped, app_config, election, shutdown).await;
+            let providers = with_job_provider(providers, &scoped);
+            run_controllers(cluster, scoped, providers, app_config, election, shutdown).await;
         }
-        None => run_controllers(cluster.clone(), cluster, app_config, election, shutdown).await,
+        None => {
+            let providers = with_job_provider(providers, &cluster);
+            run_controllers(cluster.clone(), cluster, providers, app_config, election, shutdown)
+                .await;
+        }
+    }
+    if let Err(error) = server.await {
+        tracing::warn!(%error, "the HTTP server ended abnormally");
     }
     println!("weir controller stopped");
     Ok(ExitCode::SUCCESS)
@@ -119,12 +152,13 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
 async fn run_controllers<C: Cluster>(
     cluster: Arc<KubeCluster>,
     managed: Arc<C>,
+    providers: Providers,
     app_config: AppControllerConfig,
     election: Option<LeaseConfig>,
     shutdown: Shutdown,
 ) {
     let work = |stop: Shutdown| {
-        let providers = weir_analysis_controller::Providers::embedded(managed.clone(), None);
+        let providers = providers.clone();
         let tasks =
             spawn_delivery_controllers(managed.clone(), providers, app_config.clone(), &stop);
         async move {
@@ -147,6 +181,33 @@ async fn run_controllers<C: Cluster>(
                 tracing::warn!("leadership lost: controllers stopped; standing by");
             }
         }
+    }
+}
+
+/// The metric providers that need no cluster, and the built-in one when a proxy's statistics
+/// URL is given (the same windows `weir up`'s in-process provider reads).
+fn providers(proxy_stats_url: Option<&str>) -> Result<Providers> {
+    let mut providers = Providers::standard();
+    if let Some(url) = proxy_stats_url {
+        let builtin = BuiltinProvider::remote(url).map_err(|e| anyhow!(e))?;
+        providers = providers.with(Arc::new(builtin));
+    }
+    Ok(providers)
+}
+
+/// `providers` and the job provider (`provider.job`) creating its Jobs on `cluster`.
+fn with_job_provider<C: Cluster>(providers: Providers, cluster: &Arc<C>) -> Providers {
+    providers.with(Arc::new(JobProvider::new(cluster.clone())))
+}
+
+/// Serves `/healthz` and `/api/webhook` on `listener` until `shutdown`.
+async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) {
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+        .route("/api/webhook", axum::routing::post(weir_app_controller::webhook::handle_axum));
+    let stopped = async move { shutdown.wait().await };
+    if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
+        tracing::warn!(%error, "the HTTP server stopped");
     }
 }
 

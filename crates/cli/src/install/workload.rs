@@ -7,10 +7,9 @@ use super::InstallOptions;
 
 /// The name of the ServiceAccount, Deployment, Service, (Cluster)Role and binding.
 pub(crate) const NAME: &str = "weir-controller";
-/// The port of the webhook receiver and the dashboard (`weir controller --port`).
+/// The port of `/healthz` and the webhook receiver (`weir controller --port`). No metrics
+/// port yet: the controller's own Prometheus metrics are issue 20.
 pub(crate) const HTTP_PORT: u16 = 8080;
-/// The port of the Prometheus metrics endpoint (`weir controller --metrics-port`).
-pub(crate) const METRICS_PORT: u16 = 8090;
 /// Where the Application controller keeps its git clones (an emptyDir: clones are a cache).
 const DATA_DIR: &str = "/var/lib/weir";
 /// The image's non-root user (distroless `nonroot`).
@@ -85,8 +84,9 @@ pub(crate) fn controller_args(options: &InstallOptions) -> Vec<String> {
         DATA_DIR.to_owned(),
         "--port".to_owned(),
         HTTP_PORT.to_string(),
-        "--metrics-port".to_owned(),
-        METRICS_PORT.to_string(),
+        // Probes and webhooks come from outside the pod.
+        "--bind".to_owned(),
+        "0.0.0.0".to_owned(),
     ];
     if options.namespaced {
         args.extend(["--namespace".to_owned(), options.namespace.clone()]);
@@ -137,7 +137,6 @@ pub(crate) fn deployment(options: &InstallOptions) -> Value {
                         ],
                         "ports": [
                             { "name": "http", "containerPort": HTTP_PORT, "protocol": "TCP" },
-                            { "name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP" },
                         ],
                         "livenessProbe": probe(10),
                         "readinessProbe": probe(3),
@@ -176,7 +175,6 @@ pub(crate) fn service(options: &InstallOptions) -> Value {
             "selector": selector(),
             "ports": [
                 { "name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP" },
-                { "name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP" },
             ],
         },
     })

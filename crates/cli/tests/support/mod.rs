@@ -1,5 +1,6 @@
 //! What the end-to-end tests share: a `weir up` in a temporary data directory, driven by the
-//! real binary's commands as a user would.
+//! real binary's commands as a user would, with the delivery controllers either inside it or in
+//! a second process reaching it only through kube-rs ([`Backend`]).
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
@@ -15,9 +16,22 @@ pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
+/// Where the Rollout, AnalysisRun and Application controllers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// Inside `weir up`, on its store.
+    Embedded,
+    /// In `weir controller --kubeconfig DATA_DIR/kubeconfig`, a second process that reaches
+    /// `weir up --controllers none` (store, API, node agent, mesh, proxy) through kube-rs, and
+    /// reads the proxy's statistics from its admin listener (`proxyStats` in endpoints.json).
+    Kube,
+}
+
 /// A `weir up` running in its own temporary data directory, stopped with SIGTERM on drop.
 pub(crate) struct Weir {
     pub(crate) child: Child,
+    /// `weir controller`, with [`Backend::Kube`]; stopped before `weir up`.
+    controller: Option<Child>,
     data_dir: PathBuf,
     /// The temporary data directory, removed on drop (none when the test owns the directory).
     _temp: Option<tempfile::TempDir>,
@@ -67,13 +81,67 @@ impl Weir {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let weir = Weir { child, data_dir: data_dir.to_owned(), _temp: None };
+        let weir = Weir { child, controller: None, data_dir: data_dir.to_owned(), _temp: None };
         let deadline = Instant::now() + Duration::from_secs(120);
         while !weir.endpoints_path().exists() {
             assert!(Instant::now() < deadline, "weir up did not write endpoints.json in time");
             std::thread::sleep(Duration::from_millis(50));
         }
         weir
+    }
+
+    /// `weir up` with `extra` flags and the delivery controllers where `backend` says. With
+    /// [`Backend::Kube`], `app_resync` is the `weir controller`'s `--app-resync` (`weir up
+    /// --demo` compares every 5 s; give the same).
+    pub(crate) fn start_backend(backend: Backend, extra: &[&str], app_resync: u64) -> Weir {
+        match backend {
+            Backend::Embedded => Self::start_with(extra),
+            Backend::Kube => {
+                let mut flags = extra.to_vec();
+                flags.extend(["--controllers", "none"]);
+                let mut weir = Self::start_with(&flags);
+                weir.start_controller(app_resync);
+                weir
+            }
+        }
+    }
+
+    /// Starts `weir controller` against this `weir up`'s kubeconfig and checks its `/healthz`.
+    fn start_controller(&mut self, app_resync: u64) {
+        let kubeconfig = self.data_dir.join("kubeconfig");
+        let mut child = Command::new(WEIR)
+            .arg("controller")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--port", "0", "--proxy-stats-url", &self.endpoint("proxyStats")])
+            .args(["--app-resync", &app_resync.to_string(), "--app-resync-jitter", "1"])
+            .env("WEIR_LOG", "warn")
+            .env_remove("KUBECONFIG")
+            .env_remove("WEIR_WEBHOOK_SECRET")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        self.controller = Some(child);
+        // "serving http://ADDR (…)" comes once connected to the cluster; the rest of the
+        // output is drained so that the controller never blocks on a full pipe.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("serving http://") {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("weir controller did not report its HTTP address");
+        let health = raw_http(&addr, "GET /healthz HTTP/1.1");
+        assert!(health.starts_with("HTTP/1.1 200"), "weir controller /healthz: {health}");
     }
 
     pub(crate) fn data_dir(&self) -> &Path {
@@ -126,11 +194,23 @@ impl Weir {
     /// Kills weir with SIGKILL, as a crash would: its pods' processes outlive it until a new
     /// `weir up` on the same data directory ends them.
     pub(crate) fn kill(mut self) {
+        if let Some(controller) = &mut self.controller {
+            let _ = controller.kill();
+            let _ = controller.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
+    /// Stops `weir controller` (if any: it must stop cleanly too) and then `weir up`, as
+    /// Ctrl-C would, and returns `weir up`'s exit status.
     pub(crate) fn stop(mut self) -> std::process::ExitStatus {
+        if let Some(mut controller) = self.controller.take() {
+            let pid = controller.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            let status = controller.wait().unwrap();
+            assert!(status.success(), "weir controller did not stop cleanly: {status}");
+        }
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap()
@@ -139,6 +219,9 @@ impl Weir {
 
 impl Drop for Weir {
     fn drop(&mut self) {
+        if let Some(controller) = &mut self.controller {
+            stop_gracefully(controller);
+        }
         stop_gracefully(&mut self.child);
     }
 }
