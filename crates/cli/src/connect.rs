@@ -236,7 +236,7 @@ mod tests {
         })
     }
 
-    /// The precedence table of the task (H6 brief, part 3): explicit kube flags win over the
+    /// The precedence table (see the module docs): explicit kube flags win over the
     /// data directory and `--server`; `KUBECONFIG` alone never overrides an explicit
     /// `--server`/`--data-dir`; with nothing given, `KUBECONFIG` selects the cluster, and
     /// without it the default data directory is used.

@@ -114,7 +114,7 @@ impl Weir {
     }
 }
 
-/// `DATA_DIR/kubeconfig` when weir writes one (TLS, helper H1), else a kubeconfig written
+/// `DATA_DIR/kubeconfig` when weir writes one (TLS), else a kubeconfig written
 /// here for the plain-HTTP API with the bearer token.
 fn kubeconfig_for(data_dir: &Path, api: &str, path: &Path) -> PathBuf {
     let written = data_dir.join("kubeconfig");
