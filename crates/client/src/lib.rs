@@ -13,8 +13,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, FieldError, ListParams, Object, ObjectList, Patch,
-    PropagationPolicy, Registry, ResourceType, Result, Scope, Subresource, VersionMatch,
-    WatchEvent, WatchParams, WatchStream,
+    PropagationPolicy, Registry, ResourceType, Result, Scope, StatusParts, Subresource,
+    VersionMatch, WatchEvent, WatchParams, WatchStream,
 };
 
 /// A connection to a running weir's API.
@@ -160,40 +160,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn error_from_status(status: StatusCode, body: &Value) -> Error {
     let text =
         |pointer: &str| body.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned();
-    let message = text("/message");
-    let (kind, name) = (text("/details/kind"), text("/details/name"));
-    match (status.as_u16(), text("/reason").as_str()) {
-        (401, _) => Error::Unauthorized,
-        (404, _) => Error::NotFound { kind: or(kind, "resource"), name },
-        (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
-        (409, _) if body.pointer("/details/causes").is_some() => {
-            Error::ApplyConflict { message, causes: causes(body) }
-        }
-        (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
-        (410, _) => {
-            let numbers: Vec<u64> = message
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse().ok())
-                .collect();
-            Error::Expired {
-                requested: numbers.first().copied().unwrap_or(0),
-                oldest: numbers.get(1).copied().unwrap_or(0),
-            }
-        }
-        (413, _) => Error::BadRequest(message),
-        (415, _) => Error::UnsupportedMediaType(message),
-        (422, _) => Error::Invalid { kind, name, causes: causes(body) },
-        (400, _) => Error::BadRequest(message),
-        (503, _) => Error::Unavailable(message),
-        (504, _) => Error::Timeout(message),
-        (403, _) => Error::Forbidden(message),
-        _ => Error::Internal(format!("{status}: {message}")),
-    }
-}
-
-/// The `details.causes` of a `Status`, as field errors.
-fn causes(body: &Value) -> Vec<FieldError> {
-    body.pointer("/details/causes")
+    let causes = body
+        .pointer("/details/causes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -201,18 +169,15 @@ fn causes(body: &Value) -> Vec<FieldError> {
             field: c.get("field").and_then(Value::as_str).unwrap_or("").to_owned(),
             message: c.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
         })
-        .collect()
-}
-
-fn or(text: String, default: &str) -> String {
-    if text.is_empty() { default.to_owned() } else { text }
-}
-
-fn conflict_detail(message: &str) -> String {
-    message
-        .split_once("\": ")
-        .map(|(_, detail)| detail.to_owned())
-        .unwrap_or_else(|| message.to_owned())
+        .collect();
+    Error::from_status(StatusParts {
+        code: status.as_u16(),
+        reason: text("/reason"),
+        message: text("/message"),
+        kind: text("/details/kind"),
+        name: text("/details/name"),
+        causes,
+    })
 }
 
 fn item_path(

@@ -77,7 +77,57 @@ fn join_causes(causes: &[FieldError]) -> String {
     causes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// What a Kubernetes `Status` body says, as [`Error::from_status`] reads it (each client
+/// takes it from its own representation of the body).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusParts {
+    /// The HTTP code (`code`).
+    pub code: u16,
+    /// `reason` (`AlreadyExists`, `Conflict`, …).
+    pub reason: String,
+    /// `message`.
+    pub message: String,
+    /// `details.kind`.
+    pub kind: String,
+    /// `details.name`.
+    pub name: String,
+    /// `details.causes`.
+    pub causes: Vec<FieldError>,
+}
+
 impl Error {
+    /// Rebuilds the error a server answered with from its `Status` (the inverse of
+    /// [`Error::status`] and [`Error::reason`]): the same mapping for every client of a
+    /// Kubernetes-style API (weir's own HTTP client, the kube-rs backend).
+    pub fn from_status(status: StatusParts) -> Error {
+        let StatusParts { code, reason, message, kind, name, causes } = status;
+        match (code, reason.as_str()) {
+            (401, _) => Error::Unauthorized,
+            (403, _) => Error::Forbidden(message),
+            (404, _) => Error::NotFound { kind: non_empty(kind, "resource"), name },
+            (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
+            // A server-side apply conflict names the fields and managers as causes.
+            (409, _) if !causes.is_empty() => Error::ApplyConflict { message, causes },
+            (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
+            (410, _) => {
+                let numbers: Vec<u64> = message
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                Error::Expired {
+                    requested: numbers.first().copied().unwrap_or(0),
+                    oldest: numbers.get(1).copied().unwrap_or(0),
+                }
+            }
+            (415, _) => Error::UnsupportedMediaType(message),
+            (422, _) => Error::Invalid { kind, name, causes },
+            (400 | 413, _) => Error::BadRequest(message),
+            (429 | 503, _) => Error::Unavailable(message),
+            (504, _) => Error::Timeout(message),
+            (code, reason) => Error::Internal(format!("{code} {reason}: {message}")),
+        }
+    }
+
     /// The HTTP status code Kubernetes would answer with.
     pub fn status(&self) -> u16 {
         match self {
@@ -127,4 +177,16 @@ impl Error {
                 | Error::Timeout(_)
         )
     }
+}
+
+fn non_empty(text: String, default: &str) -> String {
+    if text.is_empty() { default.to_owned() } else { text }
+}
+
+/// The detail of a conflict message (`Operation cannot be fulfilled on x "y": <detail>`).
+fn conflict_detail(message: &str) -> String {
+    message
+        .split_once("\": ")
+        .map(|(_, detail)| detail.to_owned())
+        .unwrap_or_else(|| message.to_owned())
 }

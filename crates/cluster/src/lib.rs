@@ -36,7 +36,7 @@ use std::future::Future;
 pub use apply::{ApplyOutcome, LAST_APPLIED_ANNOTATION, apply, merge as apply_merge};
 pub use clock::wall_clock;
 pub use dry_run::DryRun;
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, Result, StatusParts};
 pub use event::{EventRecord, event_object, record_event};
 pub use object::{Object, ObjectList, ObjectRef};
 pub use params::{

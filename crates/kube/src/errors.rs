@@ -2,7 +2,7 @@
 //! `Status` body, so a controller cannot tell which backend answered.
 
 use kube::core::Status;
-use weir_cluster::{Error, FieldError};
+use weir_cluster::{Error, FieldError, StatusParts};
 
 /// What went wrong with one request, as the retry policy needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,58 +104,19 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 /// Rebuilds the cluster error from a `Status` (as `weir-client` does from the same body).
 pub(crate) fn error_from_status(status: &Status) -> Error {
     let details = status.details.as_ref();
-    let kind = details.map(|d| d.kind.clone()).unwrap_or_default();
-    let name = details.map(|d| d.name.clone()).unwrap_or_default();
-    let message = status.message.clone();
-    match (status.code, status.reason.as_str()) {
-        (401, _) => Error::Unauthorized,
-        (403, _) => Error::Forbidden(message),
-        (404, _) => Error::NotFound { kind: or(kind, "resource"), name },
-        (409, "AlreadyExists") => Error::AlreadyExists { kind, name },
-        (409, _) if details.is_some_and(|d| !d.causes.is_empty()) => {
-            Error::ApplyConflict { message, causes: field_causes(details) }
-        }
-        (409, _) => Error::Conflict { kind, name, message: conflict_detail(&message) },
-        (410, _) => {
-            let numbers: Vec<u64> = message
-                .split(|c: char| !c.is_ascii_digit())
-                .filter_map(|n| n.parse().ok())
-                .collect();
-            Error::Expired {
-                requested: numbers.first().copied().unwrap_or(0),
-                oldest: numbers.get(1).copied().unwrap_or(0),
-            }
-        }
-        (415, _) => Error::UnsupportedMediaType(message),
-        (422, _) => Error::Invalid { kind, name, causes: field_causes(details) },
-        (400 | 413, _) => Error::BadRequest(message),
-        (429 | 503, _) => Error::Unavailable(message),
-        (504, _) => Error::Timeout(message),
-        (code, reason) => Error::Internal(format!("{code} {reason}: {message}")),
-    }
-}
-
-/// The `details.causes` of a `Status`, as field errors.
-fn field_causes(details: Option<&kube::core::response::StatusDetails>) -> Vec<FieldError> {
-    details
-        .map(|d| d.causes.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| FieldError { field: c.field.clone(), message: c.message.clone() })
-        .collect()
-}
-
-fn or(text: String, default: &str) -> String {
-    if text.is_empty() { default.to_owned() } else { text }
-}
-
-/// `operation cannot be fulfilled on rollouts.argoproj.io "r": the object has been modified`
-/// → `the object has been modified`.
-fn conflict_detail(message: &str) -> String {
-    message
-        .split_once("\": ")
-        .map(|(_, detail)| detail.to_owned())
-        .unwrap_or_else(|| message.to_owned())
+    Error::from_status(StatusParts {
+        code: status.code,
+        reason: status.reason.clone(),
+        message: status.message.clone(),
+        kind: details.map(|d| d.kind.clone()).unwrap_or_default(),
+        name: details.map(|d| d.name.clone()).unwrap_or_default(),
+        causes: details
+            .map(|d| d.causes.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| FieldError { field: c.field.clone(), message: c.message.clone() })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
