@@ -37,9 +37,6 @@ fn the_demo_walk_through() {
 }
 
 #[test]
-#[ignore = "known broken (issue 13): every step passes through kube-rs up to the end, but 5-24 \
-            requests get a 502 from the proxy within ~0.5 s of the v2 rollout's completion; \
-            run with --ignored"]
 fn the_demo_walk_through_with_weir_controller_over_kube_rs() {
     demo_walk_through(Backend::Kube);
 }

@@ -169,7 +169,15 @@ impl MeshState {
             // Nothing changed for the data plane (e.g. a pod status or our own status write).
         } else {
             match proxy.update(&translation.table) {
-                Ok(()) => self.installed = Some(translation.table.clone()),
+                Ok(()) => {
+                    if tracing::enabled!(tracing::Level::DEBUG) {
+                        let backends: Vec<String> = (translation.table.backends.iter())
+                            .map(|(name, b)| format!("{name}={}", b.endpoints.len()))
+                            .collect();
+                        tracing::debug!(backends = %backends.join(" "), "mesh: route table installed");
+                    }
+                    self.installed = Some(translation.table.clone());
+                }
                 Err(invalid) => {
                     tracing::warn!(error = %invalid, "mesh: the proxy refused the route table; the last good one keeps serving")
                 }

@@ -237,8 +237,13 @@ async fn pass<C: Cluster>(
         let mut after = resolved.clone();
         after.status = Some(out.status.clone());
         analysis::create_runs(cluster, &after, &out.commands).await?;
-        sync_ephemeral_metadata(cluster, &after, &new_hash, &replica_sets).await?;
+        let relabel = ephemeral_relabels(cluster, &after, &new_hash, &replica_sets).await?;
+        relabel_pods(cluster, &relabel, Half::First).await?;
         traffic::reconcile(cluster, &after, &rs_views, &out.commands).await?;
+        relabel_pods(cluster, &relabel, Half::Second).await?;
+        for change in &relabel {
+            record_ephemeral(cluster, ns, &change.replica_set, change.desired.as_ref()).await?;
+        }
     }
 
     let mut status: RolloutStatus = out.status;
@@ -322,17 +327,34 @@ async fn record_ephemeral<C: Cluster>(
     }
 }
 
-/// Argo's ephemeral metadata: the stable ReplicaSet's pods carry `stableMetadata`, the
-/// canary's `canaryMetadata`. Pods are patched before their ReplicaSet records the change,
-/// so a pass cut short is repeated whole.
-async fn sync_ephemeral_metadata<C: Cluster>(
+/// A ReplicaSet whose pods' ephemeral metadata must change: Argo's ephemeral metadata gives
+/// the stable ReplicaSet's pods `stableMetadata` and the canary's `canaryMetadata`.
+#[derive(Debug)]
+struct Relabel {
+    namespace: Option<String>,
+    replica_set: String,
+    desired: Option<PodTemplateMetadata>,
+    patch: serde_json::Value,
+    pods: Vec<String>,
+}
+
+/// Which of a ReplicaSet's pods [`relabel_pods`] patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Half {
+    First,
+    Second,
+}
+
+/// The ReplicaSets whose pods need new ephemeral metadata, with those pods.
+async fn ephemeral_relabels<C: Cluster>(
     cluster: &C,
     ro: &Rollout,
     new_hash: &str,
     replica_sets: &[Object],
-) -> Result<(), String> {
+) -> Result<Vec<Relabel>, String> {
     let stable = ro.status.as_ref().and_then(|s| s.stable_rs.clone()).unwrap_or_default();
     let ns = ro.metadata.namespace.as_deref();
+    let mut relabels = Vec::new();
     for rs in replica_sets {
         let hash = rs.label(weir_rollout::hash::POD_TEMPLATE_HASH_LABEL).unwrap_or("");
         if hash.is_empty() || (hash != new_hash && hash != stable) {
@@ -344,17 +366,45 @@ async fn sync_ephemeral_metadata<C: Cluster>(
         }
         let previous = replicaset::recorded_ephemeral(rs);
         let patch = replicaset::pod_ephemeral_patch(previous.as_ref(), desired.as_ref());
-        for pod in owned(cluster, "pods", ns, rs.uid()).await? {
-            let patch = weir_cluster::Patch::Merge(patch.clone());
-            let result = cluster
-                .patch(&rt("pods"), ns, pod.name(), &patch, weir_cluster::Subresource::Main)
-                .await;
+        let pods = owned(cluster, "pods", ns, rs.uid()).await?;
+        relabels.push(Relabel {
+            namespace: ns.map(str::to_owned),
+            replica_set: rs.name().to_owned(),
+            desired,
+            patch,
+            pods: pods.iter().map(|p| p.name().to_owned()).collect(),
+        });
+    }
+    Ok(relabels)
+}
+
+/// Patches the ephemeral metadata onto half of each ReplicaSet's pods.
+///
+/// Make before break: the pass relabels the first half (rounded down), then drives traffic,
+/// then relabels the rest, and only then records the change on the ReplicaSet (a pass cut
+/// short is repeated whole). Subsets may select on ephemeral labels, as the demo's
+/// DestinationRule does with `version: canary|stable`: when a promoted canary's pods become
+/// stable, the subset traffic leaves keeps pods until the route has moved off it, and the one
+/// it moves to already has pods, so no request meets an empty subset. (One pod cannot be in
+/// both; with a single replica the switch is as short as two writes.)
+async fn relabel_pods<C: Cluster>(
+    cluster: &C,
+    relabels: &[Relabel],
+    half: Half,
+) -> Result<(), String> {
+    for relabel in relabels {
+        let (first, second) = relabel.pods.split_at(relabel.pods.len() / 2);
+        let pods = if half == Half::First { first } else { second };
+        for pod in pods {
+            let patch = weir_cluster::Patch::Merge(relabel.patch.clone());
+            let ns = relabel.namespace.as_deref();
+            let result =
+                cluster.patch(&rt("pods"), ns, pod, &patch, weir_cluster::Subresource::Main).await;
             match result {
                 Ok(_) | Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(format!("patching pod {}: {e}", pod.name())),
+                Err(e) => return Err(format!("patching pod {pod}: {e}")),
             }
         }
-        record_ephemeral(cluster, ns, rs.name(), desired.as_ref()).await?;
     }
     Ok(())
 }

@@ -29,14 +29,27 @@ pub(crate) fn owner_reference(ro: &Rollout) -> Value {
 /// The ephemeral metadata a ReplicaSet with `hash` should carry: the stable metadata for the
 /// stable ReplicaSet (or a first one when nothing is stable yet), the canary metadata for a
 /// new one beside a distinct stable one, none for older ones.
+///
+/// A canary just promoted to stable keeps its canary metadata while the traffic weights still
+/// send it traffic as the canary (the pass that promotes it leaves the canary weight where the
+/// last step put it; the next one moves it to stable). Subsets may select on these labels, as
+/// the demo's DestinationRule does with `version: canary|stable`: relabelling the pods first
+/// would empty the canary subset while the route still sends it everything.
 pub(crate) fn desired_ephemeral(
     ro: &Rollout,
     hash: &str,
     new_hash: &str,
 ) -> Option<PodTemplateMetadata> {
     let canary = ro.spec.canary()?;
-    let stable = ro.status.as_ref().and_then(|s| s.stable_rs.as_deref()).unwrap_or("");
-    if hash == stable || (stable.is_empty() && hash == new_hash) {
+    let status = ro.status.as_ref();
+    let stable = status.and_then(|s| s.stable_rs.as_deref()).unwrap_or("");
+    let weights = status.and_then(|s| s.canary.as_ref()).and_then(|c| c.weights.as_ref());
+    let still_served_as_canary = weights.is_some_and(|w| {
+        w.canary.weight > 0 && w.canary.pod_template_hash.as_deref() == Some(hash)
+    });
+    if hash == stable && hash == new_hash && still_served_as_canary {
+        canary.canary_metadata.clone()
+    } else if hash == stable || (stable.is_empty() && hash == new_hash) {
         canary.stable_metadata.clone()
     } else if hash == new_hash {
         canary.canary_metadata.clone()
@@ -268,5 +281,25 @@ mod tests {
         assert!(desired_ephemeral(&rollout("h2"), "h1", "h2").is_none(), "old RS: none");
         let patch = pod_ephemeral_patch(canary.as_ref(), promoted.as_ref());
         assert_eq!(patch["metadata"]["labels"]["version"], "stable");
+    }
+
+    #[test]
+    fn a_promoted_canary_keeps_its_canary_labels_while_the_route_still_weights_it_as_canary() {
+        let weighted = |canary_weight: i32| {
+            let mut ro = rollout("h2");
+            ro.status.as_mut().expect("status").canary = serde_json::from_value(json!({
+                "weights": {
+                    "canary": {"podTemplateHash": "h2", "weight": canary_weight},
+                    "stable": {"podTemplateHash": "h2", "weight": 100 - canary_weight}}
+            }))
+            .expect("canary status");
+            ro
+        };
+        let label = |ro: &Rollout| {
+            desired_ephemeral(ro, "h2", "h2").and_then(|m| m.labels).expect("labels")["version"]
+                .clone()
+        };
+        assert_eq!(label(&weighted(100)), "canary", "the route still sends it all as canary");
+        assert_eq!(label(&weighted(0)), "stable", "the route has moved to the stable subset");
     }
 }

@@ -16,6 +16,13 @@ pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
+/// The `WEIR_LOG` filter for the processes a test starts: `warn`, or `WEIR_TEST_LOG` when set
+/// (e.g. `WEIR_TEST_LOG=weir_rollout_controller=info,weir_mesh=debug` to see what led to a
+/// failure; their standard error is the test's).
+pub(crate) fn log_filter() -> String {
+    std::env::var("WEIR_TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
+}
+
 /// Where the Rollout, AnalysisRun and Application controllers run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -76,7 +83,7 @@ impl Weir {
             ])
             .arg(data_dir)
             .args(extra)
-            .env("WEIR_LOG", "warn")
+            .env("WEIR_LOG", log_filter())
             .env_remove("WEIR_WEBHOOK_SECRET")
             .stdout(Stdio::null())
             .spawn()
@@ -117,7 +124,7 @@ impl Weir {
             .arg(&self.data_dir)
             .args(["--port", "0", "--proxy-stats-url", &self.endpoint("proxyStats")])
             .args(["--app-resync", &app_resync.to_string(), "--app-resync-jitter", "1"])
-            .env("WEIR_LOG", "warn")
+            .env("WEIR_LOG", log_filter())
             .env_remove("KUBECONFIG")
             .env_remove("WEIR_WEBHOOK_SECRET")
             .stdout(Stdio::piped())

@@ -319,8 +319,14 @@ async fn reviews_rollout_canary_through_istio() {
         e.weights().await == (0, 100) && e.subset_hashes().await == (v2.clone(), v2.clone())
     })
     .await;
-    let rs2 = env.get("replicasets", &format!("reviews-rollout-{v2}")).await;
-    assert_eq!(rs2["spec"]["template"]["metadata"]["labels"]["version"], "stable");
+    // The pods move to the stable metadata once the route has moved (make before break), and
+    // the ReplicaSet records it last.
+    let rs2 = format!("reviews-rollout-{v2}");
+    env.until("v2 carries the stable metadata", async |e| {
+        let rs = e.get("replicasets", &rs2).await;
+        rs["spec"]["template"]["metadata"]["labels"]["version"] == "stable"
+    })
+    .await;
 
     // Restart: every pod is replaced, then status.restartedAt records it.
     let at = weir_rollout_controller::now();

@@ -90,7 +90,10 @@ async fn answer(State(service): State<Arc<Service>>, uri: Uri) -> Response {
             Ok(response) => {
                 let status = response.status().as_u16();
                 failed |= status >= 500;
-                let body = response.json::<Value>().await.unwrap_or(Value::Null);
+                // A proxy's own reply (e.g. `no healthy upstream`) is plain text: keep it as
+                // text, so whoever reads the answer can tell why the call failed.
+                let text = response.text().await.unwrap_or_default();
+                let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
                 json!({"url": url, "status": status, "body": body})
             }
             Err(e) => {

@@ -69,6 +69,10 @@ struct Outcome {
     /// Why no response arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// For a failed response that is not the service's injected failure: the innermost failed
+    /// call of the answer tree, e.g. `http://reviews:9080/reviews/1: 503 no healthy upstream`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
 }
 
 impl Outcome {
@@ -181,13 +185,40 @@ async fn send(http: &reqwest::Client, url: &str, host: &str, service: &str) -> O
         Err(e) => (0, Value::Null, Some(e.to_string())),
     };
     let answer = find_service(&body, service);
+    let injected = answer.is_some_and(|a| a.get("error").and_then(Value::as_str).is_some());
+    let cause = (status >= 300 && !injected).then(|| failed_call(&body)).flatten();
     Outcome {
         at_ms: epoch_ms(),
         status,
         version: answer.and_then(|a| a.get("version")).and_then(Value::as_str).map(str::to_owned),
-        injected: answer.is_some_and(|a| a.get("error").and_then(Value::as_str).is_some()),
+        injected,
         error,
+        cause,
     }
+}
+
+/// The innermost failed call in a sample-service answer tree (`calls` with a 5xx `status` or an
+/// `error`), as `URL: STATUS BODY` or `URL: ERROR`.
+fn failed_call(body: &Value) -> Option<String> {
+    let calls = body.get("calls")?.as_array()?;
+    calls.iter().find_map(|call| {
+        let inner = call.get("body").and_then(failed_call);
+        let url = call.get("url").and_then(Value::as_str).unwrap_or("?");
+        let status = call.get("status").and_then(Value::as_u64);
+        let error = call.get("error").and_then(Value::as_str);
+        inner.or_else(|| match (status, error) {
+            (_, Some(error)) => Some(format!("{url}: {error}")),
+            (Some(status), None) if status >= 500 => {
+                let text = match call.get("body") {
+                    Some(Value::String(text)) => text.trim().to_owned(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                Some(format!("{url}: {status} {text}"))
+            }
+            _ => None,
+        })
+    })
 }
 
 /// The first object in a sample-service response tree (an answer and its `calls`) that
@@ -269,6 +300,23 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_names_its_innermost_failed_call() {
+        let body = json!({"service": "productpage", "version": "v1", "calls": [
+            {"url": "http://details:9080/details/1", "status": 200,
+             "body": {"service": "details", "version": "v1"}},
+            {"url": "http://reviews:9080/reviews/1", "status": 503, "body": "no healthy upstream\n"},
+        ]});
+        assert_eq!(
+            failed_call(&body).as_deref(),
+            Some("http://reviews:9080/reviews/1: 503 no healthy upstream")
+        );
+        let nested = json!({"calls": [{"url": "http://reviews", "status": 502, "body":
+            {"calls": [{"url": "http://ratings", "error": "connection refused"}]}}]});
+        assert_eq!(failed_call(&nested).as_deref(), Some("http://ratings: connection refused"));
+        assert_eq!(failed_call(&json!({"service": "x"})), None);
+    }
+
+    #[test]
     fn injected_failures_are_counted_apart() {
         let mut summary = Summary::default();
         let outcome = |status: u16, version: &str, injected: bool| Outcome {
@@ -277,6 +325,7 @@ mod tests {
             version: Some(version.to_owned()),
             injected,
             error: None,
+            cause: None,
         };
         summary.add(&outcome(200, "v2", false));
         summary.add(&outcome(502, "v3", true));
