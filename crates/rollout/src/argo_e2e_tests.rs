@@ -153,13 +153,15 @@ fn a_blue_green_rollback_within_the_scale_down_delay_is_fast_tracked() {
     w.set_image("reviews:v1");
     let out = w.step();
     assert_eq!(w.status().stable_rs.as_deref(), Some(v1.as_str()), "promoted in one pass");
-    assert!(out.commands.contains(&Command::SetServiceSelector {
-        service: "active".into(),
-        hash: v1.clone()
-    }));
-    assert!(out.events.iter().any(|e| e.message.ends_with(&format!(
-        "Rollback to 'bg-{v1}' within scaleDownDelay"
-    ))));
+    assert!(
+        out.commands
+            .contains(&Command::SetServiceSelector { service: "active".into(), hash: v1.clone() })
+    );
+    assert!(
+        out.events
+            .iter()
+            .any(|e| e.message.ends_with(&format!("Rollback to 'bg-{v1}' within scaleDownDelay")))
+    );
     w.settle();
     assert_eq!(w.runs.len(), 2, "no new analysis");
     assert_eq!(w.phase(), ("Healthy".to_owned(), String::new()));

@@ -359,7 +359,8 @@ fn run(pass: &mut Pass<'_>) {
 
     // An abort of a finished update has nothing to undo. A first revision is stable at once
     // but not finished until its pods are available: a deadline abort of it stays.
-    let finished = pass.new_rs.as_ref().is_some_and(|rs| rs.available_replicas >= ro.spec.replicas());
+    let finished =
+        pass.new_rs.as_ref().is_some_and(|rs| rs.available_replicas >= ro.spec.replicas());
     if pass.fully_promoted() && pass.aborted() && finished {
         pass.status.abort = None;
     }
