@@ -68,7 +68,11 @@ fn columns(kind: &str) -> Vec<Column> {
             wide("SELECTOR", |o| labels_text(o.to_value().pointer("/spec/selector"))),
         ],
         "Rollout" => vec![
-            col("DESIRED", |o| number(o, "/spec/replicas")),
+            // Argo's default for an omitted `spec.replicas` is 1.
+            col("DESIRED", |o| {
+                let text = at(o, "/spec/replicas");
+                if text.is_empty() { "1".to_owned() } else { text }
+            }),
             col("CURRENT", |o| number(o, "/status/replicas")),
             col("UP-TO-DATE", |o| number(o, "/status/updatedReplicas")),
             col("AVAILABLE", |o| number(o, "/status/availableReplicas")),
@@ -284,6 +288,30 @@ mod tests {
             text,
             "NAMESPACE   NAME        READY   STATUS             RESTARTS   AGE\n\
              bookinfo    reviews-1   1/2     CrashLoopBackOff   3          60s\n"
+        );
+    }
+
+    #[test]
+    fn a_rollout_without_replicas_desires_one() {
+        // Argo defaults `spec.replicas` to 1 (`defaults.GetReplicasOrDefault`).
+        let now: Timestamp = "2026-01-10T00:00:00Z".parse().unwrap();
+        let rollout = |replicas: Option<i64>| {
+            let mut value = serde_json::json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "ro", "creationTimestamp": "2026-01-09T23:59:00Z"},
+                "spec": {}, "status": {"replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}
+            });
+            if let Some(n) = replicas {
+                value["spec"]["replicas"] = n.into();
+            }
+            Object::from_value(value).unwrap()
+        };
+        let text = table("Rollout", &[rollout(None), rollout(Some(0))], false, false, now);
+        assert_eq!(
+            text,
+            "NAME   DESIRED   CURRENT   UP-TO-DATE   AVAILABLE   AGE\n\
+             ro     1         1         1            1           60s\n\
+             ro     0         1         1            1           60s\n"
         );
     }
 }

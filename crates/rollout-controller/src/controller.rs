@@ -13,7 +13,9 @@ use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
 use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
-use crate::{analysis, execute, overlap, references, replicaset, restart, traffic, workload};
+use crate::{
+    analysis, execute, overlap, references, release, replicaset, restart, traffic, workload,
+};
 
 /// How soon a pass whose status write lost a race runs again.
 const CONFLICT_RETRY: Duration = Duration::from_millis(100);
@@ -69,7 +71,7 @@ impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     async fn reconcile(&self, key: &ObjectRef, ctx: &Context) -> Result<Action, String> {
         let cluster = self.cluster.as_ref();
         let Some(object) = read_rollout(cluster, key.namespace.as_deref(), &key.name).await? else {
-            return Ok(Action::await_change());
+            return gone(cluster, key.namespace.as_deref(), &key.name).await;
         };
         let Some(ro) = typed(&object) else {
             return Ok(Action::await_change());
@@ -89,12 +91,22 @@ pub async fn reconcile_rollout<C: Cluster>(
     now: Timestamp,
 ) -> Result<Action, String> {
     let Some(object) = read_rollout(cluster, namespace, name).await? else {
-        return Ok(Action::await_change());
+        return gone(cluster, namespace, name).await;
     };
     let Some(ro) = typed(&object) else {
         return Ok(Action::await_change());
     };
     pass(cluster, None, &object, &ro, now).await
+}
+
+/// A Rollout that is gone (or going) gives back the DestinationRules it managed.
+async fn gone<C: Cluster>(
+    cluster: &C,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Action, String> {
+    release::destination_rules(cluster, namespace, name, None).await?;
+    Ok(Action::await_change())
 }
 
 /// The Rollout from the backend (never a cache: its status is what the pass builds on);
@@ -244,12 +256,15 @@ async fn pass<C: Cluster>(
         for change in &relabel {
             record_ephemeral(cluster, ns, &change.replica_set, change.desired.as_ref()).await?;
         }
+        let name = ro.metadata.name.as_deref().unwrap_or("");
+        release::destination_rules(cluster, ns, name, Some(&resolved)).await?;
     }
 
     let mut status: RolloutStatus = out.status;
-    if resolved.spec.workload_ref.is_some()
-        && let Some(generation) = res.workload_generation
-    {
+    if resolved.spec.workload_ref.is_none() {
+        // Argo's `persistRolloutStatus`: a Rollout with its own template observes no workload.
+        status.workload_observed_generation = None;
+    } else if let Some(generation) = res.workload_generation {
         status.workload_observed_generation = Some(generation.to_string());
     }
     let mut events = out.events.clone();

@@ -24,6 +24,7 @@ mod observe;
 pub mod ops;
 mod overlap;
 mod references;
+mod release;
 mod replicaset;
 mod restart;
 mod traffic;

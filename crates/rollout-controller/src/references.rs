@@ -30,6 +30,10 @@ fn services(ro: &Rollout) -> Vec<(String, String)> {
     } else if let Some(canary) = ro.spec.canary() {
         out.push(("spec.strategy.canary.stableService", canary.stable_service().to_owned()));
         out.push(("spec.strategy.canary.canaryService", canary.canary_service().to_owned()));
+        if let Some(pp) = &canary.ping_pong {
+            out.push(("spec.strategy.canary.pingPong.pingService", pp.ping_service.clone()));
+            out.push(("spec.strategy.canary.pingPong.pongService", pp.pong_service.clone()));
+        }
     }
     out.into_iter().filter(|(_, n)| !n.is_empty()).map(|(p, n)| (p.to_owned(), n)).collect()
 }

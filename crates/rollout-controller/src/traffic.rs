@@ -107,8 +107,11 @@ async fn write<C: Cluster>(cluster: &C, updates: &[ObjectUpdate]) -> Result<(), 
     Ok(())
 }
 
-/// The Service selectors a pass wants: the engine's blue-green `SetServiceSelector`s, and for
-/// a canary the stable/canary Services on the hashes traffic is weighted to.
+/// The Service selectors a pass wants, every pass (so a Service re-applied without its hash
+/// selector is put right): the engine's blue-green `SetServiceSelector`s and the active and
+/// preview Services on the hashes the status records; for a canary the stable/canary Services
+/// on the hashes traffic is weighted to, or with `pingPong` the stable one of ping/pong on the
+/// stable hash and, mid-update, the other on the new hash.
 fn wanted_selectors(ro: &Rollout, commands: &[Command]) -> Vec<(String, String)> {
     let mut wanted: Vec<(String, String)> = commands
         .iter()
@@ -117,10 +120,33 @@ fn wanted_selectors(ro: &Rollout, commands: &[Command]) -> Vec<(String, String)>
             _ => None,
         })
         .collect();
+    if let (Some(bg), Some(status)) = (ro.spec.blue_green(), ro.status.as_ref()) {
+        let recorded = status.blue_green.clone().unwrap_or_default();
+        let pairs = [
+            (bg.active_service.clone(), recorded.active_selector),
+            (bg.preview_service().to_owned(), recorded.preview_selector),
+        ];
+        for (service, hash) in pairs {
+            let hash = hash.unwrap_or_default();
+            if !service.is_empty() && !hash.is_empty() && !wanted.iter().any(|(s, _)| *s == service)
+            {
+                wanted.push((service, hash));
+            }
+        }
+        return wanted;
+    }
     let (Some(canary), Some(status)) = (ro.spec.canary(), ro.status.as_ref()) else {
         return wanted;
     };
-    if canary.ping_pong.is_some() {
+    if let Some((stable_service, canary_service)) = weir_rollout::steps::ping_pong_services(ro) {
+        let stable = status.stable_rs.clone().unwrap_or_default();
+        let current = status.current_pod_hash.clone().unwrap_or_default();
+        if !stable.is_empty() {
+            wanted.push((stable_service, stable.clone()));
+        }
+        if !current.is_empty() && current != stable {
+            wanted.push((canary_service, current));
+        }
         return wanted;
     }
     let weights = status.canary.as_ref().and_then(|c| c.weights.as_ref());

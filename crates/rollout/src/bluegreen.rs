@@ -39,6 +39,10 @@ pub(crate) fn run(pass: &mut Pass<'_>) {
         {
             switch(pass, preview, false);
         }
+        if previewing && let Some(reason) = fast_rollback(pass, &bg) {
+            switch(pass, &bg.active_service, true);
+            promote(pass, &reason);
+        }
         return;
     }
     let Some(new) = pass.new_rs.clone() else {
@@ -150,6 +154,33 @@ pub(crate) fn run(pass: &mut Pass<'_>) {
         );
     }
     scale_down_old(pass, &bg);
+}
+
+/// Argo's fast-tracked rollback (`isBlueGreenFastTracked`, `shouldFullPromote`): the template
+/// went back to a ReplicaSet that still runs all its pods, because it is within its
+/// `scaleDownDelaySeconds` (a `scale-down-deadline`) or within `rollbackWindow`. It becomes
+/// active and stable at once: no preview pause, no pre- or post-promotion analysis. Decided
+/// on the pass that sees the template change (an abort's deadline on the new ReplicaSet, seen
+/// after a retry, is no rollback). Returns the promotion's reason.
+fn fast_rollback(pass: &mut Pass<'_>, bg: &BlueGreenStrategy) -> Option<String> {
+    let new = pass.new_rs.clone().filter(|_| !pass.created_rs)?;
+    let replicas = pass.ro.spec.replicas();
+    if new.replicas() != replicas || new.available_replicas < replicas {
+        return None;
+    }
+    let reason = if new.annotations.contains_key(SCALE_DOWN_DEADLINE_ANNOTATION) {
+        if bg.post_promotion_analysis.is_some() {
+            format!("Rollback to '{}' within scaleDownDelay", new.name)
+        } else {
+            "Completed blue-green update".to_owned()
+        }
+    } else if crate::canary::rollback_within_window(pass) {
+        "Rollback within window".to_owned()
+    } else {
+        return None;
+    };
+    pass.commands.push(Command::SetScaleDownDeadline { name: new.name.clone(), deadline: None });
+    Some(reason)
 }
 
 fn selector(pass: &Pass<'_>, active: bool) -> String {

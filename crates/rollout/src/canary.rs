@@ -357,7 +357,11 @@ fn run(pass: &mut Pass<'_>) {
         );
     }
 
-    if pass.fully_promoted() && pass.aborted() {
+    // An abort of a finished update has nothing to undo. A first revision is stable at once
+    // but not finished until its pods are available: a deadline abort of it stays.
+    let finished =
+        pass.new_rs.as_ref().is_some_and(|rs| rs.available_replicas >= ro.spec.replicas());
+    if pass.fully_promoted() && pass.aborted() && finished {
         pass.status.abort = None;
     }
     if ro.spec.blue_green().is_some() {
@@ -470,7 +474,7 @@ fn reset_status(pass: &mut Pass<'_>) {
 
 /// `rollbackWindow.revisions`: the new template is an older ReplicaSet that still has
 /// replicas, at most that many revisions behind stable (§3.3 b): its steps are skipped.
-fn rollback_within_window(pass: &Pass<'_>) -> bool {
+pub(crate) fn rollback_within_window(pass: &Pass<'_>) -> bool {
     let Some(window) = pass.ro.spec.rollback_window.as_ref().and_then(|w| w.revisions) else {
         return false;
     };

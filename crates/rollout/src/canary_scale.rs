@@ -300,16 +300,20 @@ fn reconcile_weights(pass: &mut Pass<'_>) {
     if max > 0 && stable_available < (max - desired) * replicas / max {
         return;
     }
+    let (stable_service, canary_service) = match steps::ping_pong_services(&view) {
+        Some((stable, canary)) => (Some(stable), Some(canary)),
+        None => (canary_cfg.stable_service.clone(), canary_cfg.canary_service.clone()),
+    };
     let weights = TrafficWeights {
         additional: None,
         canary: WeightDestination {
             pod_template_hash: Some(canary_hash.clone()),
-            service_name: canary_cfg.canary_service.clone(),
+            service_name: canary_service,
             weight: desired,
         },
         stable: WeightDestination {
             pod_template_hash: Some(stable_hash.clone()),
-            service_name: canary_cfg.stable_service.clone(),
+            service_name: stable_service,
             weight: max - desired,
         },
         verified: None,

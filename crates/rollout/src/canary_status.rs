@@ -154,13 +154,13 @@ fn progressing(pass: &mut Pass<'_>, new_name: &str) {
     let mut old = pass.old.clone();
     old.conditions = None;
     if current.is_none() || conditions::rollout_progressing(ro, &old, &pass.status) {
-        let c = new_condition(
-            PROGRESSING,
-            "True",
-            reason::RS_UPDATED,
-            conditions::progressing_message(new_name),
-            now,
-        );
+        // Argo names the Rollout when there is no new ReplicaSet (an invalid spec).
+        let message = if new_name.is_empty() {
+            conditions::rollout_progressing_message(ro.metadata.name.as_deref().unwrap_or(""))
+        } else {
+            conditions::progressing_message(new_name)
+        };
+        let c = new_condition(PROGRESSING, "True", reason::RS_UPDATED, message, now);
         replace(&mut pass.status, c);
         return;
     }
@@ -185,7 +185,10 @@ fn replace(status: &mut RolloutStatus, mut condition: weir_model::rollouts::Roll
     set_condition(status, condition);
 }
 
-/// Progress deadline (§3.10): suppressed at pause and analysis steps and while paused.
+/// Progress deadline (§3.10): suppressed at pause and analysis steps, while paused and once
+/// the update has finished (`NewReplicaSetAvailable`). A first revision is promoted to stable
+/// at once ("Initial deploy") but is not finished until its pods are available, so its
+/// deadline counts as any other's.
 fn deadline(pass: &mut Pass<'_>, new_name: &str) {
     let ro = pass.ro;
     let now = pass.now();
@@ -194,11 +197,17 @@ fn deadline(pass: &mut Pass<'_>, new_name: &str) {
         .0
         .is_some_and(|s| s.pause.is_some() || s.analysis.is_some() || s.experiment.is_some());
     let paused = pass.status.pause_conditions.as_ref().is_some_and(|p| !p.is_empty());
-    if at_wait_step || paused || pass.fully_promoted() {
+    let finished = conditions::get_condition(&pass.status, PROGRESSING)
+        .is_some_and(|c| c.reason == reason::NEW_RS_AVAILABLE);
+    if at_wait_step || paused || finished {
         return;
     }
     if conditions::rollout_timed_out(ro, &pass.status, now) {
-        let message = conditions::timed_out_message(new_name);
+        let message = if new_name.is_empty() {
+            conditions::rollout_timed_out_message(ro.metadata.name.as_deref().unwrap_or(""))
+        } else {
+            conditions::timed_out_message(new_name)
+        };
         let c = new_condition(PROGRESSING, "False", reason::TIMED_OUT, message.clone(), now);
         replace(&mut pass.status, c);
         if ro.spec.progress_deadline_abort() {

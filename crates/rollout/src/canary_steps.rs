@@ -142,6 +142,17 @@ fn clear_pause(pass: &mut Pass<'_>) {
 
 /// `promoteStable`: the current template becomes stable and the steps are done.
 fn promote(pass: &mut Pass<'_>, reason: &str) {
+    // `pingPong`: the Service that carried the new pods becomes the stable one (Argo's
+    // `promoteStable` flips `stablePingPong` whenever the stable ReplicaSet changes).
+    if pass.status.stable_rs.as_deref() != Some(pass.new_hash.as_str())
+        && let Some((stable, _)) = steps::ping_pong_services(&pass.view())
+    {
+        let ping = pass.ro.spec.canary().and_then(|c| c.ping_pong.as_ref());
+        let stable_is_ping = ping.is_some_and(|pp| pp.ping_service == stable);
+        let flipped = if stable_is_ping { steps::PONG } else { steps::PING };
+        pass.status.canary.get_or_insert_with(Default::default).stable_ping_pong =
+            Some(flipped.to_owned());
+    }
     pass.status.stable_rs = Some(pass.new_hash.clone());
     let len = pass.steps_len();
     pass.status.current_step_index = (len > 0).then_some(len);

@@ -66,6 +66,16 @@ pub fn progressing_message(rs: &str) -> String {
     format!("ReplicaSet \"{rs}\" is progressing.")
 }
 
+/// `Rollout "x" is progressing.`: Argo's message when there is no new ReplicaSet to name.
+pub fn rollout_progressing_message(rollout: &str) -> String {
+    format!("Rollout \"{rollout}\" is progressing.")
+}
+
+/// `Rollout "x" has timed out progressing.`: the deadline message without a new ReplicaSet.
+pub fn rollout_timed_out_message(rollout: &str) -> String {
+    format!("Rollout \"{rollout}\" has timed out progressing.")
+}
+
 /// `ReplicaSet "x" has successfully progressed.`
 pub fn available_message(rs: &str) -> String {
     format!("ReplicaSet \"{rs}\" has successfully progressed.")
@@ -188,13 +198,14 @@ pub fn rollout_completed(status: &RolloutStatus) -> bool {
 }
 
 /// `RolloutTimedOut`: the `Progressing` condition has not been refreshed for
-/// `progressDeadlineSeconds` (never while paused or aborted).
+/// `progressDeadlineSeconds` (never while paused or aborted, nor once the update has
+/// finished: a `NewReplicaSetAvailable` condition is not a base to estimate progress from).
 pub fn rollout_timed_out(ro: &Rollout, new: &RolloutStatus, now: Timestamp) -> bool {
     let Some(cond) = get_condition(new, PROGRESSING) else {
         return false;
     };
     match cond.reason.as_str() {
-        reason::ABORTED | reason::PAUSED => false,
+        reason::ABORTED | reason::PAUSED | reason::NEW_RS_AVAILABLE => false,
         reason::TIMED_OUT => true,
         _ => {
             let deadline = i64::from(ro.spec.progress_deadline_seconds());

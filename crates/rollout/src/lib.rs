@@ -21,6 +21,8 @@
 //! pod-template hash follows the Kubernetes ≥ 1.34 JSON form ([`JsonForm::Current`]), with
 //! [`JsonForm::Legacy`] available to recognise ReplicaSets of older controllers.
 
+#[cfg(test)]
+mod argo_e2e_tests;
 pub mod bluegreen;
 pub mod canary;
 mod canary_analysis;

@@ -159,3 +159,26 @@ pub fn before_starting_step(ro: &Rollout) -> bool {
         None => false,
     }
 }
+
+/// `status.canary.stablePingPong` value when the ping service is stable.
+pub const PING: &str = "ping";
+/// `status.canary.stablePingPong` value when the pong service is stable.
+pub const PONG: &str = "pong";
+
+/// Argo's `GetStableAndCanaryServices` with `pingPong`: `(stable, canary)` Service names,
+/// the ping service being stable until `status.canary.stablePingPong` says `pong` (Argo's
+/// `IsStablePing`). `None` without `pingPong`.
+pub fn ping_pong_services(ro: &Rollout) -> Option<(String, String)> {
+    let pp = ro.spec.canary()?.ping_pong.as_ref()?;
+    let stable_is_pong = ro
+        .status
+        .as_ref()
+        .and_then(|s| s.canary.as_ref())
+        .and_then(|c| c.stable_ping_pong.as_deref())
+        == Some(PONG);
+    Some(if stable_is_pong {
+        (pp.pong_service.clone(), pp.ping_service.clone())
+    } else {
+        (pp.ping_service.clone(), pp.pong_service.clone())
+    })
+}
