@@ -141,10 +141,6 @@ fn validate_digest(digest: &str) -> Result<(), String> {
         "sha256" => 64,
         "sha384" => 96,
         "sha512" => 128,
-        // go-digest's `DigestRegexpAnchored` wants a lower-case algorithm.
-        _ if algorithm.bytes().any(|b| b.is_ascii_uppercase()) => {
-            return Err("invalid checksum digest format".into());
-        }
         _ => return Err("unsupported digest algorithm".into()),
     };
     if encoded.len() != hex_len {
@@ -214,7 +210,11 @@ mod tests {
                 "invalid checksum digest length",
             ),
             (format!("validname@invaliddigest:{SHA}"), "unsupported digest algorithm"),
-            (format!("validname@SHA256:{SHA}"), "invalid checksum digest format"),
+            // Go splits the tag off at the first ':', so an upper-case algorithm is an upper-case name.
+            (
+                format!("validname@SHA256:{SHA}"),
+                "repository name (library/validname@SHA256) must be lowercase",
+            ),
             (format!("repo@sha256:{}", SHA.to_uppercase()), "invalid checksum digest format"),
             (format!("test:5000/repo:{long_tag}"), "invalid reference format"),
             ("aa/asdf$$^/aa".into(), "invalid reference format"),
