@@ -143,17 +143,22 @@ impl ServerCertVerifier for SkipVerification {
 pub(crate) fn describe(err: &(dyn StdError + 'static)) -> Option<String> {
     let mut next: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = next {
-        // `io::Error::source` skips the error it wraps: look inside it by hand.
-        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-        let found = e
-            .downcast_ref::<rustls::Error>()
-            .or_else(|| inner.and_then(|i| i.downcast_ref::<rustls::Error>()));
-        if let Some(tls) = found {
+        if let Some(tls) = rustls_error(e) {
             return Some(go_text(tls));
         }
         next = e.source();
     }
     None
+}
+
+/// `e` as a rustls error, looking through `io::Error`s (whose `source()` skips the error they
+/// wrap: reqwest's chain is `io::Error(Other, io::Error(InvalidData, rustls::Error))`).
+fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 /// A rustls error as Go's TLS client reports the same failure.
@@ -208,6 +213,11 @@ mod tests {
             describe(&plain).as_deref(),
             Some("http: server gave HTTP response to HTTPS client")
         );
+        let nested = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        ));
+        assert!(describe(&nested).is_some_and(|t| t.ends_with("signed by unknown authority")));
         let other = std::io::Error::other("connection refused");
         assert_eq!(describe(&other), None);
     }
