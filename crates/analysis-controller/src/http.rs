@@ -1,5 +1,5 @@
-//! What the HTTP providers share: the client (TLS in [`crate::tls`]), headers and basic authentication, Go-like error
-//! texts for transport failures, and Go's float formatting.
+//! What the HTTP providers share: the client (TLS in [`crate::tls`]), headers and basic
+//! authentication, Go-like error texts for transport failures, and Go's float formatting.
 
 use std::error::Error as _;
 use std::time::Duration;

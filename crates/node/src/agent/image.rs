@@ -210,7 +210,8 @@ mod tests {
                 "invalid checksum digest length",
             ),
             (format!("validname@invaliddigest:{SHA}"), "unsupported digest algorithm"),
-            // Go splits the tag off at the first ':', so an upper-case algorithm is an upper-case name.
+            // Go splits the tag off at the first ':': an upper-case algorithm is an upper-case
+            // name.
             (
                 format!("validname@SHA256:{SHA}"),
                 "repository name (library/validname@SHA256) must be lowercase",
