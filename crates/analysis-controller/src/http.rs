@@ -1,15 +1,15 @@
-//! What the HTTP providers share: the client, headers and basic authentication, Go-like error
-//! texts for transport failures, and Go's float formatting.
+//! What the HTTP providers share: the client (TLS in [`crate::tls`]), headers and basic
+//! authentication, Go-like error texts for transport failures, and Go's float formatting.
 
 use std::error::Error as _;
 use std::time::Duration;
 
 use weir_model::rollouts::{Authentication, WebMetricHeader};
 
-/// A reqwest client without a global timeout (each request sets its own), or why none could
-/// be built.
+/// A reqwest client without a global timeout (each request sets its own) that speaks
+/// `https://` with the system's roots (see [`crate::tls`]), or why none could be built.
 pub(crate) fn client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder().build().map_err(|e| format!("cannot build an HTTP client: {e}"))
+    crate::tls::client(Some(crate::tls::system_roots()))
 }
 
 /// Adds `headers` and, if configured, basic authentication.
@@ -45,11 +45,8 @@ pub(crate) fn timeout_secs(secs: Option<i64>, default: u64) -> Duration {
 /// whole cause chain (reqwest hides the interesting part in `source()`).
 pub(crate) fn transport_error(method: &str, url: &str, err: &reqwest::Error) -> String {
     let method = go_method(method);
-    if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
-        return format!(
-            "{method} \"{url}\": https is not supported: weir is built without TLS, use an \
-             http:// address"
-        );
+    if let Some(tls) = crate::tls::describe(err) {
+        return format!("{method} \"{url}\": {tls}");
     }
     if err.is_timeout() {
         return format!(

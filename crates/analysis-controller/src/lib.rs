@@ -33,6 +33,7 @@ mod prometheus;
 mod providers;
 mod secrets;
 mod skywalking;
+mod tls;
 mod web;
 
 pub use builtin::{BUILTIN_PLUGIN, BuiltinProvider, ProxyStats};

@@ -17,9 +17,8 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric, PrometheusMetric};
 
-use crate::http::{
-    body_excerpt, client, decorate, go_float, timeout_secs, transport_error, wall_clock,
-};
+use crate::http::{body_excerpt, decorate, go_float, timeout_secs, transport_error, wall_clock};
+use crate::tls::Clients;
 
 /// Environment variable with the address used when a metric has none (as Argo).
 pub(crate) const ADDRESS_ENV: &str = "ARGO_ROLLOUTS_PROMETHEUS_ADDRESS";
@@ -28,7 +27,8 @@ const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// The Prometheus provider (type name `Prometheus`).
 #[derive(Debug)]
 pub struct PrometheusProvider {
-    client: Result<reqwest::Client, String>,
+    /// Verifying and `insecure: true` clients.
+    clients: Clients,
 }
 
 impl Default for PrometheusProvider {
@@ -38,14 +38,14 @@ impl Default for PrometheusProvider {
 }
 
 impl PrometheusProvider {
-    /// A provider with its own HTTP client.
+    /// A provider with its own HTTP clients (TLS with the system's roots).
     pub fn new() -> Self {
-        PrometheusProvider { client: client() }
+        PrometheusProvider { clients: Clients::new() }
     }
 
     async fn measure(&self, metric: &Metric, now: Timestamp) -> Result<Observation, String> {
         let spec = metric.provider.prometheus.as_ref().ok_or("no prometheus provider")?;
-        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let client = self.clients.get(spec.insecure == Some(true))?;
         let address = spec
             .address
             .clone()

@@ -11,15 +11,17 @@ use weir_analysis::{
 use weir_expr::Value;
 use weir_model::rollouts::{Measurement, Metric};
 
-use crate::http::{client, decorate, go_json, timeout_secs, transport_error, wall_clock};
+use crate::http::{decorate, go_json, timeout_secs, transport_error, wall_clock};
 use crate::jsonpath;
+use crate::tls::Clients;
 
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
 /// The web provider (type name `Web`).
 #[derive(Debug)]
 pub struct WebProvider {
-    client: Result<reqwest::Client, String>,
+    /// Verifying and `insecure: true` clients.
+    clients: Clients,
 }
 
 impl Default for WebProvider {
@@ -29,14 +31,14 @@ impl Default for WebProvider {
 }
 
 impl WebProvider {
-    /// A provider with its own HTTP client.
+    /// A provider with its own HTTP clients (TLS with the system's roots).
     pub fn new() -> Self {
-        WebProvider { client: client() }
+        WebProvider { clients: Clients::new() }
     }
 
     async fn measure(&self, metric: &Metric) -> Result<Observation, String> {
         let spec = metric.provider.web.as_ref().ok_or("no web provider")?;
-        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let client = self.clients.get(spec.insecure == Some(true))?;
         let method_name = spec.method.as_deref().filter(|m| !m.is_empty()).unwrap_or("GET");
         let method = reqwest::Method::from_bytes(method_name.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("invalid method {method_name:?}"))?;

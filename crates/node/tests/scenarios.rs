@@ -745,3 +745,88 @@ async fn jobs_run_their_pods_to_completion_and_retry_up_to_the_backoff_limit() {
     assert_eq!(tries, 2, "one pod per try, no more after the limit");
     env.stop().await;
 }
+
+/// Issue 14 item 7: an image reference that does not parse is refused as the kubelet refuses
+/// it, even when the container has a `command` (nothing needs the image to run it): the
+/// container waits with `InvalidImageName` and the kubelet's message, its command never runs,
+/// and the Deployment misses its progress deadline (Degraded in Argo CD's terms), where it
+/// used to be Healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_image_reference_never_runs_and_the_deployment_misses_its_deadline() {
+    let mut env = Env::start();
+    let ran = env.data.join("ran");
+    let mut bad = deployment("badimage", json!({"type": "RollingUpdate"}), "1");
+    bad["spec"]["replicas"] = json!(1);
+    bad["spec"]["progressDeadlineSeconds"] = json!(2);
+    bad["spec"]["template"]["spec"]["containers"] = json!([{
+        "name": "app", "image": "alpine:ops!",
+        "command": ["/bin/sh", "-c", format!("touch {} && exec sleep 60", ran.display())]
+    }]);
+    env.create("deployments", bad).await;
+    let waiting = eventually("InvalidImageName", async || {
+        let pods = env.pods().await;
+        let pod = pods.first()?;
+        let waiting = container_status(pod)?.state.as_ref()?.waiting.clone()?;
+        (waiting.reason.as_deref() == Some("InvalidImageName")).then_some(waiting)
+    })
+    .await;
+    assert_eq!(
+        waiting.message.as_deref(),
+        Some(
+            "Failed to apply default image tag \"alpine:ops!\": couldn't parse image name \
+             \"alpine:ops!\": invalid reference format"
+        )
+    );
+    let d = eventually("progress deadline exceeded", async || {
+        let d = env.get("deployments", "badimage").await;
+        (condition(&d, "Progressing").1 == "ProgressDeadlineExceeded").then_some(d)
+    })
+    .await;
+    assert_eq!(condition(&d, "Progressing").0, "False");
+    assert_eq!(condition(&d, "Available").0, "False");
+    assert!(!ran.exists(), "the command of a container with an invalid image never runs");
+    env.stop().await;
+}
+
+/// Issue 14 item 9 / issue 16 item 3: a Deployment deleted right after its creation, while
+/// its controllers are still creating its ReplicaSet and Pods, leaves no Pod, no ReplicaSet
+/// and no process behind. Tried several times, deleting after different short delays (to
+/// land in different phases of the scale-up; nothing asserts on timing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_deployment_while_it_scales_up_leaves_no_pod_or_process() {
+    let mut env = Env::start();
+    std::fs::create_dir_all(&env.data).expect("data dir");
+    let pids = env.data.join("pids");
+    for attempt in 0..6u64 {
+        let name = format!("gone-{attempt}");
+        let mut d = deployment(&name, json!({"type": "RollingUpdate"}), "1");
+        d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(1);
+        // `$$$$` is `$$` after Kubernetes' `$(VAR)` expansion: the shell's pid, kept by exec.
+        d["spec"]["template"]["spec"]["containers"] = json!([{
+            "name": "app", "image": "app:v1",
+            "command": ["/bin/sh", "-c", format!("echo $$$$ >> {} && exec sleep 120", pids.display())]
+        }]);
+        env.create("deployments", d).await;
+        tokio::time::sleep(Duration::from_millis(40 * attempt)).await;
+        env.store
+            .delete(&rt("deployments"), Some(NS), &name, &DeleteParams::default())
+            .await
+            .expect("delete deployment");
+    }
+    eventually("no pod and no replica set left", async || {
+        let sets = env.store.list(&rt("replicasets"), Some(NS), &ListParams::default()).await;
+        (env.pods().await.is_empty() && sets.ok()?.items.is_empty()).then_some(())
+    })
+    .await;
+    eventually("every process that was started has ended", async || {
+        let started = std::fs::read_to_string(&pids).unwrap_or_default();
+        let mut started_pids = started.lines().filter_map(|l| l.trim().parse::<i32>().ok());
+        started_pids.all(|pid| !alive(pid)).then_some(())
+    })
+    .await;
+    // Whatever a controller still had in flight is collected as it is written.
+    let sets = env.store.list(&rt("replicasets"), Some(NS), &ListParams::default()).await;
+    assert!(sets.expect("list").items.is_empty());
+    assert!(env.pods().await.is_empty());
+    env.stop().await;
+}

@@ -19,6 +19,14 @@
 //!   background; `CheckNamespace(ns)` removes the namespace once nothing is left in it (an
 //!   object held by finalizers keeps it Terminating until the finalizers are gone).
 //!
+//! - Dangling owners at write time ([`collect_if_owners_gone`]): a write that stores an
+//!   object naming owners none of which exists any more (a ReplicaSet controller that read
+//!   its ReplicaSet just before a Rollout's deletion removed it, and creates a Pod for it)
+//!   collects that object in the same transaction, as the Kubernetes garbage collector does
+//!   once it sees a dependent whose owners are all absent. Owner removal and dependent
+//!   creation are both writes, so collection is continuous: no window is left in which a
+//!   dependent of a vanished owner exists (and no Pod process starts for one).
+//!
 //! Because everything happens in one transaction, a crash leaves either none or all of it.
 //! [`sweep`] runs on open anyway, to converge whatever the database holds (dependents of
 //! owners that vanished another way, foreground deletions left pending).
@@ -234,6 +242,43 @@ fn check_foreground(tx: &mut Tx<'_>, uid: &str, queue: &mut VecDeque<Work>) -> R
     } else {
         tx.replace(&key, &mut obj)
     }
+}
+
+/// Queues the collection of the object just stored under `key` when it names owners and
+/// none of them is alive: each is absent, or waiting in a foreground deletion (whose new
+/// dependents are deleted in the foreground too, as `delete_dependents` does). An object with
+/// at least one live owner is kept (a dangling reference beside a live one is dropped by the
+/// sweep on open, as before).
+pub(crate) fn collect_if_owners_gone(
+    tx: &Tx<'_>,
+    key: &Key,
+    obj: &Object,
+    queue: &mut VecDeque<Work>,
+) -> Result<()> {
+    let mut owners = obj.metadata.owner_references.iter().flatten().peekable();
+    if owners.peek().is_none() {
+        return Ok(());
+    }
+    let mut owner_in_foreground_deletion = false;
+    for owner in owners {
+        match tx.get_by_uid(&owner.uid)? {
+            None => {}
+            Some((_, o))
+                if o.metadata.deletion_timestamp.is_some()
+                    && has_finalizer(&o, FOREGROUND_FINALIZER) =>
+            {
+                owner_in_foreground_deletion = true;
+            }
+            Some(_) => return Ok(()),
+        }
+    }
+    let policy = if owner_in_foreground_deletion {
+        PropagationPolicy::Foreground
+    } else {
+        PropagationPolicy::Background
+    };
+    queue.push_back(Work::Delete(key.clone(), policy));
+    Ok(())
 }
 
 /// Keeps only the owner references whose uid passes `keep`.

@@ -288,6 +288,7 @@ pub(crate) fn create(
             });
         }
         tx.insert(&key, &mut obj)?;
+        collect_created_without_owners(tx, &key, &obj)?;
         if mode == Mode::DryRun {
             // As the API server answers a dry-run create: no resourceVersion was consumed.
             obj.metadata.resource_version = None;
@@ -400,6 +401,12 @@ fn replace(
             queue.push_back(Work::CheckForeground(owner.uid.clone()));
         }
     }
+    let before: Vec<&str> =
+        stored.metadata.owner_references.iter().flatten().map(|o| o.uid.as_str()).collect();
+    if kept.iter().any(|uid| !before.contains(uid)) {
+        // A new owner reference: the object goes if none of its owners is alive.
+        gc::collect_if_owners_gone(tx, key, &next, &mut queue)?;
+    }
     if namespace && next.metadata.deletion_timestamp.is_some() {
         // A Terminating namespace goes once it is empty and has no finalizer left.
         queue.push_back(Work::CheckNamespace(key.name.clone()));
@@ -478,6 +485,7 @@ pub(crate) fn patch(
                 weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut created.data);
                 validate_name(rt, &key.name)?;
                 let mut out = insert_new(tx, key, created)?;
+                collect_created_without_owners(tx, key, &out)?;
                 if mode == Mode::DryRun {
                     // As the API server answers a dry-run create: no resourceVersion was consumed.
                     out.metadata.resource_version = None;
@@ -507,6 +515,21 @@ pub(crate) fn patch(
             Ok(out)
         })
         .map(|o| as_requested(rt, o))
+}
+
+/// After a create: collects the new object at once if every owner it names is gone (see
+/// [`gc::collect_if_owners_gone`]). The caller still answers with the object as created, as
+/// the API server answers a create that its garbage collector undoes a moment later.
+fn collect_created_without_owners(tx: &mut Tx<'_>, key: &Key, obj: &Object) -> Result<()> {
+    let mut queue = VecDeque::new();
+    gc::collect_if_owners_gone(tx, key, obj, &mut queue)?;
+    if queue.is_empty() {
+        return Ok(());
+    }
+    tracing::debug!(object = %key, "created with owners that are all gone: collected");
+    gc::run(tx, queue)?;
+    tx.removed.remove(obj.uid());
+    Ok(())
 }
 
 /// Stamps a new object (uid, creationTimestamp, generation 1) and inserts it under `key`.

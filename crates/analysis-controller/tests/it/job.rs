@@ -47,3 +47,32 @@ async fn job_pods_that_exit_zero_succeed_and_others_fail() {
     world.stop_controller().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent).await;
 }
+
+/// Issue 14 item 7: a Job metric whose image reference does not parse never runs its command
+/// (the node agent refuses the image as the kubelet does, `InvalidImageName`), so the
+/// measurement is Inconclusive as in Argo — not Successful because `sh -c 'exit 0'` ran.
+#[tokio::test]
+async fn job_metrics_with_an_invalid_image_are_inconclusive_even_with_a_command() {
+    let mut world = World::start(Providers::new()).await;
+    world.stop_controller().await;
+    world.start_controller(Providers::embedded(world.store.clone(), None));
+    let ran = world.dir.path().join("ran");
+    let agent = tokio::spawn(weir_node::run_node_agent(
+        world.store.clone(),
+        NodeConfig::new(world.dir.path()),
+        world.shutdown.clone(),
+    ));
+    let run = world
+        .create_run(&format!(
+            "spec:\n  metrics:\n  - name: smoke\n    provider:\n      job:\n        spec:\n          backoffLimit: 0\n          template:\n            spec:\n              containers:\n              - name: check\n                image: \"alpine:ops!\"\n                command: [sh, -c, \"touch {} && exit 0\"]\n",
+            ran.display()
+        ))
+        .await;
+    let r = world.completed(&run, 30).await;
+    assert_eq!(phase(&r), "Inconclusive", "{:?}", r.status);
+    let m = last(&r, "smoke");
+    assert!(m.message.as_deref().unwrap_or("").ends_with(": InvalidImageName"), "{m:?}");
+    assert!(!ran.exists(), "the command of a container with an invalid image never runs");
+    world.stop_controller().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), agent).await;
+}

@@ -16,5 +16,6 @@ mod script;
 mod skywalking;
 mod stack;
 mod support;
+mod tls;
 mod vectors;
 mod web;

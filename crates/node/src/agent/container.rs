@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use weir_cluster::Cluster;
 use weir_controller::Shutdown;
 
+use super::image::INVALID_IMAGE_NAME;
 use super::probe::{Target, run_probe};
 use super::process::{group_alive, signal_group, spawn, start_error_message};
 use super::spec::{command_line, environment, expand};
@@ -87,6 +88,18 @@ pub(super) async fn supervise<C: Cluster>(
                     container.name
                 )),
             };
+        });
+        stop.wait().await;
+        return Outcome::Stopped;
+    }
+    // As the kubelet does before anything runs, whatever runs the container (a `command` or
+    // weir's image map): an image reference that does not parse never starts.
+    if let Some(image) = container.image.as_deref().filter(|i| !i.is_empty())
+        && let Err(message) = super::image::validate(image)
+    {
+        shared.update(index, |c| {
+            c.state =
+                RunState::Waiting { reason: INVALID_IMAGE_NAME.into(), message: Some(message) };
         });
         stop.wait().await;
         return Outcome::Stopped;

@@ -9,6 +9,7 @@
 //! keeping their restart counts and ports — never orphaning or duplicating a process.
 
 mod container;
+mod image;
 mod probe;
 mod process;
 mod spec;

@@ -1,7 +1,8 @@
 //! Deletion: finalizers, propagation policies, garbage collection, and its convergence on
 //! reopen after a crash.
 
-use serde_json::json;
+use futures::StreamExt;
+use serde_json::{Value, json};
 use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, ListParams, Object, Patch, PropagationPolicy,
     Subresource, WatchEvent, WatchParams,
@@ -79,7 +80,6 @@ async fn foreground_deletion_removes_dependents_first() {
         .await;
     assert!(matches!(outcome.unwrap(), DeleteOutcome::Deleted(_)));
     assert_eq!((count(&store, "rs").await, count(&store, "pods").await), (0, 0));
-    use futures::StreamExt;
     let marked = w.next().await.unwrap().unwrap();
     let WatchEvent::Modified(marked) = marked else { panic!("{marked:?}") };
     assert!(marked.metadata.deletion_timestamp.is_some());
@@ -196,7 +196,6 @@ async fn finalizers_keep_an_object_pending_until_removed() {
     none_left.metadata.finalizers = None;
     let last = store.update(&cm, none_left).await.unwrap();
     assert_eq!(store.get(&cm, Some("ns"), "held").await.unwrap_err().status(), 404);
-    use futures::StreamExt;
     let event = w.next().await.unwrap().unwrap();
     assert_eq!(event, WatchEvent::Deleted(last));
 }
@@ -260,4 +259,93 @@ async fn collection_converges_on_reopen_after_a_crash() {
     assert_eq!(count(&store, "rs").await, 0, "dependents of the vanished owner are collected");
     assert_eq!(count(&store, "pods").await, 0, "recursively");
     assert_eq!(count(&store, "cm").await, 0, "the pending foreground deletion finished");
+}
+
+/// Issue 16 item 3 / issue 14 item 9: a controller that read its owner just before the owner
+/// was deleted creates a dependent naming the vanished owner. The Kubernetes garbage collector
+/// deletes such a dependent (all its owners are absent); here it goes in the very write that
+/// created it, so nothing (no ReplicaSet, no Pod, no Pod process) survives its owner.
+#[tokio::test]
+async fn a_dependent_created_after_its_owner_was_deleted_is_collected_at_once() {
+    let (_dir, store) = store();
+    let (d, r, p) = (rt("deploy"), rt("rs"), rt("pods"));
+    for attempt in 0..3 {
+        let name = format!("web-{attempt}");
+        let deploy = store.create(&d, obj(&d, Some("ns"), &name, json!({}))).await.unwrap();
+        store.delete(&d, Some("ns"), &name, &DeleteParams::default()).await.unwrap();
+        let start = store.revision();
+        // The late ReplicaSet: the create is answered as the API server answers it...
+        let rs = owned_by(obj(&r, Some("ns"), &format!("{name}-rs"), json!({})), &deploy, true);
+        let rs = store.create(&r, rs).await.unwrap();
+        assert!(!rs.uid().is_empty());
+        // ...and so is a Pod for it, created by a controller that still had it cached.
+        let pod = owned_by(obj(&p, Some("ns"), &format!("{name}-pod"), json!({})), &rs, true);
+        store.create(&p, pod).await.unwrap();
+        assert_eq!(count(&store, "rs").await, 0, "the ReplicaSet of a deleted owner is collected");
+        assert_eq!(count(&store, "pods").await, 0, "and so is the Pod of a collected ReplicaSet");
+        // Watchers see each dependent come and go.
+        let mut w = store
+            .watch(
+                &p,
+                None,
+                &WatchParams { resource_version: Some(start.to_string()), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = [w.next().await, w.next().await]
+            .iter()
+            .map(|e| match e {
+                Some(Ok(WatchEvent::Added(_))) => "ADDED",
+                Some(Ok(WatchEvent::Deleted(_))) => "DELETED",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["ADDED", "DELETED"]);
+    }
+}
+
+#[tokio::test]
+async fn a_patch_naming_only_gone_owners_collects_the_object_but_one_live_owner_keeps_it() {
+    let (_dir, store) = store();
+    let (r, cm) = (rt("rs"), rt("cm"));
+    let gone = store.create(&r, obj(&r, Some("ns"), "gone", json!({}))).await.unwrap();
+    store.delete(&r, Some("ns"), "gone", &DeleteParams::default()).await.unwrap();
+    let live = store.create(&r, obj(&r, Some("ns"), "live", json!({}))).await.unwrap();
+    let refs = |owners: &[&Object]| {
+        let refs: Vec<Value> = owners
+            .iter()
+            .map(|o| {
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": o.name(),
+                       "uid": o.uid()})
+            })
+            .collect();
+        Patch::Merge(json!({"metadata": {"ownerReferences": refs}}))
+    };
+    store.create(&cm, obj(&cm, Some("ns"), "kept", json!({}))).await.unwrap();
+    store.patch(&cm, Some("ns"), "kept", &refs(&[&gone, &live]), Subresource::Main).await.unwrap();
+    assert!(store.get(&cm, Some("ns"), "kept").await.is_ok(), "one live owner keeps it");
+    store.create(&cm, obj(&cm, Some("ns"), "dropped", json!({}))).await.unwrap();
+    store.patch(&cm, Some("ns"), "dropped", &refs(&[&gone]), Subresource::Main).await.unwrap();
+    let err = store.get(&cm, Some("ns"), "dropped").await.unwrap_err();
+    assert_eq!(err.status(), 404, "an object whose every owner is gone is collected");
+    // Unrelated writes to objects without owners are untouched.
+    assert!(store.get(&r, Some("ns"), "live").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_dependent_created_under_an_owner_in_foreground_deletion_is_deleted_too() {
+    let (_dir, store) = store();
+    let (r, p) = (rt("rs"), rt("pods"));
+    let rs = store.create(&r, obj(&r, Some("ns"), "rs", json!({}))).await.unwrap();
+    // A blocking dependent held by a finalizer keeps the owner's foreground deletion pending.
+    let mut held = owned_by(obj(&p, Some("ns"), "held", json!({})), &rs, true);
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    store.create(&p, held).await.unwrap();
+    store.delete(&r, Some("ns"), "rs", &policy(PropagationPolicy::Foreground)).await.unwrap();
+    let late = owned_by(obj(&p, Some("ns"), "late", json!({})), &rs, true);
+    store.create(&p, late).await.unwrap();
+    assert_eq!(store.get(&p, Some("ns"), "late").await.unwrap_err().status(), 404);
+    // The owner still waits for the held one.
+    let owner = store.get(&r, Some("ns"), "rs").await.unwrap();
+    assert!(owner.metadata.deletion_timestamp.is_some());
 }
