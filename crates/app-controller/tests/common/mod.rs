@@ -198,8 +198,7 @@ pub(crate) async fn start_on(backend: Backend, root: &Path, node_agent: bool) ->
 
 /// A `KubeCluster` connected through the kubeconfig of a new API server over `store`.
 async fn kube_backend(store: &Store, data_dir: &Path) -> (KubeCluster, ApiServer) {
-    let server =
-        weir_server::serve_store(store.clone(), data_dir).await.expect("serve the API");
+    let server = weir_server::serve_store(store.clone(), data_dir).await.expect("serve the API");
     let options = ConnectOptions {
         kubeconfig: Some(server.kubeconfig_path()),
         // No client-side throttling: a test's waits are bounded by wall time.
@@ -253,6 +252,14 @@ pub(crate) async fn start_configured_on(
 }
 
 impl Harness {
+    /// Creates a namespace, as a person does before pointing an app at it (an API server
+    /// refuses objects in a namespace that does not exist).
+    pub(crate) async fn namespace(&self, name: &str) {
+        apply(&*self.store, &rt("namespaces"), &Object::new("v1", "Namespace", None, name))
+            .await
+            .expect("namespace");
+    }
+
     pub(crate) async fn create(&self, app: &Object) {
         apply(&*self.store, &rt("applications"), app).await.expect("create app");
     }
