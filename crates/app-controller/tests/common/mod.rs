@@ -150,6 +150,7 @@ pub(crate) enum Backend {
 /// Generates, for each `async fn name(backend: Backend)`, a module `name` with two tests on a
 /// two-worker runtime, `embedded` and `kube`, that run it on each backend. One body per
 /// scenario, two runs.
+#[allow(unused_macros, reason = "not every test binary that shares this module uses it")]
 macro_rules! both_backends {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
@@ -164,6 +165,7 @@ macro_rules! both_backends {
         }
     )+};
 }
+#[allow(unused_imports, reason = "not every test binary that shares this module uses it")]
 pub(crate) use both_backends;
 
 pub(crate) struct Harness {
