@@ -4,13 +4,15 @@
 //! What it is not: it holds no business logic. Controllers are composed here as they land;
 //! each one is written against [`weir_cluster::Cluster`] and knows nothing of HTTP.
 //!
-//! Read [`up`] first, then [`api::router`].
+//! Read [`up`] first, then [`api::router`]. [`serve_store`] serves the API alone over a store
+//! the caller opened (tests that act on the store and reach it through a Kubernetes client).
 
 pub mod api;
 mod auth;
 pub mod controllers;
 mod data_dir;
 mod resources;
+mod serve;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -20,7 +22,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use weir_cluster::{Object, apply};
 use weir_controller::Shutdown;
 use weir_node::NodeConfig;
@@ -29,6 +30,7 @@ use weir_store::Store;
 
 pub use data_dir::{DataDir, Endpoints};
 pub use resources::Resources;
+pub use serve::{ApiServer, serve_store};
 pub use tls::TlsError;
 
 /// How `weir up` runs.
@@ -146,15 +148,7 @@ pub async fn up(
         seed(&store, &resources, object).await;
     }
 
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-    let listener =
-        TcpListener::bind(addr).await.map_err(|source| UpError::Bind { addr, source })?;
-    let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
-    let tls = tls::ensure(&data_dir.tls_paths())?;
-    data_dir.write_kubeconfig(api_addr, &tls.ca_pem, &token)?;
-    let listener =
-        tls::listener::DualListener::new(listener, tokio_rustls::TlsAcceptor::from(tls.config))
-            .map_err(|source| UpError::Bind { addr, source })?;
+    let (listener, api_addr) = serve::listen(&data_dir, config.port, &token).await?;
 
     let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let proxy_config = ProxyConfig {

@@ -1,6 +1,11 @@
 //! What the Application controller tests share: real git repositories made with the `git` CLI
 //! (and served by `git daemon`), a real `weir_store::Store`, the controller (and, when asked,
 //! the node agent running Pods as processes), and bounded polling.
+//!
+//! The controller runs on one of two backends ([`Backend`], [`both_backends!`]): the store
+//! itself, or a `weir_kube::KubeCluster` that reaches the same store only through weir's API
+//! server (TLS, the kubeconfig `weir up` writes). The test's own steps and the node agent (the
+//! kubelet and Job controller a cluster has) act on the store directly either way.
 
 #![allow(dead_code)]
 
@@ -14,6 +19,8 @@ use serde_json::{Value, json};
 use weir_app_controller::{AppControllerConfig, RefreshHandle, run_app_controller};
 use weir_cluster::{Cluster, Object, Patch, Registry, ResourceType, Subresource, apply};
 use weir_controller::Shutdown;
+use weir_kube::{ConnectOptions, KubeCluster};
+use weir_server::ApiServer;
 use weir_store::Store;
 
 /// The bound of every wait (generous: the machine may be loaded).
@@ -131,12 +138,44 @@ pub(crate) fn application(name: &str, repo: &str, path: &str, policy: Value) -> 
     .expect("application")
 }
 
+/// Which cluster API the Application controller is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// The store itself, as in `weir up`.
+    Embedded,
+    /// kube-rs through weir's API server over the same store, as `weir controller` runs.
+    Kube,
+}
+
+/// Generates, for each `async fn name(backend: Backend)`, a module `name` with two tests on a
+/// two-worker runtime, `embedded` and `kube`, that run it on each backend. One body per
+/// scenario, two runs.
+#[allow(unused_macros, reason = "not every test binary that shares this module uses it")]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                super::$name($crate::common::Backend::Embedded).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn kube() {
+                super::$name($crate::common::Backend::Kube).await;
+            }
+        }
+    )+};
+}
+#[allow(unused_imports, reason = "not every test binary that shares this module uses it")]
+pub(crate) use both_backends;
+
 pub(crate) struct Harness {
     pub(crate) store: Arc<Store>,
     pub(crate) refresh: RefreshHandle,
     pub(crate) dir: tempfile::TempDir,
     shutdown: Shutdown,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The API server the Kube backend's controller talks to (stopped after the controller).
+    api: Option<ApiServer>,
 }
 
 /// Starts the store and the controller (resync one hour: only commits seen through refresh
@@ -147,6 +186,34 @@ pub(crate) async fn start(root: &Path, node_agent: bool) -> Harness {
 
 /// [`start`] with changes to the controller's configuration.
 pub(crate) async fn start_configured(
+    root: &Path,
+    node_agent: bool,
+    configure: impl FnOnce(&mut AppControllerConfig),
+) -> Harness {
+    start_configured_on(Backend::Embedded, root, node_agent, configure).await
+}
+
+/// [`start`] with the controller on `backend`.
+pub(crate) async fn start_on(backend: Backend, root: &Path, node_agent: bool) -> Harness {
+    start_configured_on(backend, root, node_agent, |_| {}).await
+}
+
+/// A `KubeCluster` connected through the kubeconfig of a new API server over `store`.
+async fn kube_backend(store: &Store, data_dir: &Path) -> (KubeCluster, ApiServer) {
+    let server = weir_server::serve_store(store.clone(), data_dir).await.expect("serve the API");
+    let options = ConnectOptions {
+        kubeconfig: Some(server.kubeconfig_path()),
+        // No client-side throttling: a test's waits are bounded by wall time.
+        qps: 0.0,
+        ..ConnectOptions::default()
+    };
+    let cluster = weir_kube::connect(&options).await.expect("connect through kube-rs");
+    (cluster, server)
+}
+
+/// [`start_configured`] with the controller on `backend`.
+pub(crate) async fn start_configured_on(
+    backend: Backend,
     root: &Path,
     node_agent: bool,
     configure: impl FnOnce(&mut AppControllerConfig),
@@ -165,7 +232,17 @@ pub(crate) async fn start_configured(
     configure(&mut config);
     let refresh = config.refresh.clone();
     let shutdown = Shutdown::new();
-    let mut tasks = vec![tokio::spawn(run_app_controller(store.clone(), config, shutdown.clone()))];
+    let (controller, api) = match backend {
+        Backend::Embedded => {
+            (tokio::spawn(run_app_controller(store.clone(), config, shutdown.clone())), None)
+        }
+        Backend::Kube => {
+            let (cluster, server) = kube_backend(&store, &dir.path().join("api")).await;
+            let task = run_app_controller(Arc::new(cluster), config, shutdown.clone());
+            (tokio::spawn(task), Some(server))
+        }
+    };
+    let mut tasks = vec![controller];
     if node_agent {
         let mut node = weir_node::NodeConfig::new(dir.path());
         node.image_map = BTreeMap::new();
@@ -173,10 +250,18 @@ pub(crate) async fn start_configured(
         tasks.push(tokio::spawn(weir_node::run_node_agent(store.clone(), node, shutdown.clone())));
         tasks.push(tokio::spawn(weir_node::run_job_controller(store.clone(), shutdown.clone())));
     }
-    Harness { store, refresh, dir, shutdown, tasks }
+    Harness { store, refresh, dir, shutdown, tasks, api }
 }
 
 impl Harness {
+    /// Creates a namespace, as a person does before pointing an app at it (an API server
+    /// refuses objects in a namespace that does not exist).
+    pub(crate) async fn namespace(&self, name: &str) {
+        apply(&*self.store, &rt("namespaces"), &Object::new("v1", "Namespace", None, name))
+            .await
+            .expect("namespace");
+    }
+
     pub(crate) async fn create(&self, app: &Object) {
         apply(&*self.store, &rt("applications"), app).await.expect("create app");
     }
@@ -264,6 +349,9 @@ impl Harness {
         self.shutdown.trigger();
         for task in self.tasks {
             tokio::time::timeout(WAIT, task).await.expect("stops").expect("no panic");
+        }
+        if let Some(api) = self.api {
+            api.stop().await;
         }
     }
 }

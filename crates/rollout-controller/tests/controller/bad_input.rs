@@ -53,11 +53,11 @@ fn rollout_of(case: &Value, name: &str) -> Value {
            "metadata": {"name": name}, "spec": spec})
 }
 
-#[tokio::test]
-async fn every_invalid_spec_rule_degrades_with_argos_message() {
+both_backends!(every_invalid_spec_rule_degrades_with_argos_message);
+async fn every_invalid_spec_rule_degrades_with_argos_message(backend: Backend) {
     let text = std::fs::read_to_string(VECTORS).expect("vectors");
     let doc: Value = serde_yaml_ng::from_str(&text).expect("yaml");
-    let w = World::new().await;
+    let w = World::on(backend).await;
     let mut checked = 0;
     let mut failures = Vec::new();
     for (i, case) in doc["validation"].as_array().expect("cases").iter().enumerate() {
@@ -94,9 +94,9 @@ fn invalid_message(name: &str, error: &str) -> (String, String) {
     ("Degraded".to_owned(), format!("InvalidSpec: The Rollout \"{name}\" is invalid: {error}"))
 }
 
-#[tokio::test]
-async fn missing_services_virtual_services_and_routes_are_reported_and_retried() {
-    let w = World::new().await;
+both_backends!(missing_services_virtual_services_and_routes_are_reported_and_retried);
+async fn missing_services_virtual_services_and_routes_are_reported_and_retried(backend: Backend) {
+    let w = World::on(backend).await;
     let canary =
         with(host_level_routing("app"), json!({"steps": [{"setWeight": 10}, {"pause": {}}]}));
     w.create(canary_rollout("app", 1, canary)).await;
@@ -182,9 +182,9 @@ async fn missing_services_virtual_services_and_routes_are_reported_and_retried()
     assert_eq!(w.vs_weights("app", "app-canary", "app-stable").await, (10, 90), "weights restored");
 }
 
-#[tokio::test]
-async fn missing_destination_rule_and_analysis_template_are_reported() {
-    let w = World::new().await;
+both_backends!(missing_destination_rule_and_analysis_template_are_reported);
+async fn missing_destination_rule_and_analysis_template_are_reported(backend: Backend) {
+    let w = World::on(backend).await;
     let objects = subset_level_objects("app");
     w.create(objects[0].clone()).await;
     w.create(objects[2].clone()).await;
@@ -220,9 +220,9 @@ async fn missing_destination_rule_and_analysis_template_are_reported() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn a_deployment_fighting_over_the_same_pods_is_reported() {
-    let w = World::new().await;
+both_backends!(a_deployment_fighting_over_the_same_pods_is_reported);
+async fn a_deployment_fighting_over_the_same_pods_is_reported(backend: Backend) {
+    let w = World::on(backend).await;
     w.create(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app-v1"},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "app"}},
                  "template": template("app", "app:v1")}}))

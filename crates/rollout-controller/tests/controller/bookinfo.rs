@@ -3,6 +3,11 @@
 //! stable; a template change walks the Istio weights 10/90 → pause → promote → 20/80 across a
 //! controller restart; abort puts 0/100 back; retry and promotions finish the update; restart
 //! replaces every pod; undo brings revision 1 back as the canary and `promote --full` ends it.
+//!
+//! On both backends: the Rollout controller and the `weir rollouts` operations and views run
+//! on the store or through kube-rs and the API server ([`crate::harness::ControllerApi`]); the
+//! node agent (the kubelet and kube-controller-manager here) and the test's own edits act on
+//! the store.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +20,8 @@ use weir_model::rollouts::Rollout;
 use weir_node::NodeConfig;
 use weir_rollout_controller::{ops, run_rollout_controller, view};
 use weir_store::Store;
+
+use crate::harness::{Backend, ControllerApi, both_backends, on_api};
 
 const NS: &str = "bookinfo";
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bookinfo");
@@ -48,6 +55,7 @@ fn find(docs: &[Value], kind: &str, name: &str) -> Value {
 struct Env {
     _dir: tempfile::TempDir,
     store: Arc<Store>,
+    api: ControllerApi,
     node: Shutdown,
     rollouts: Shutdown,
     rollout_task: Option<tokio::task::JoinHandle<()>>,
@@ -76,24 +84,33 @@ fn node_config(data: &Path) -> NodeConfig {
 }
 
 impl Env {
-    async fn start() -> Env {
+    async fn start(backend: Backend) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(Store::open(&dir.path().join("store")).expect("open store"));
+        let api = ControllerApi::start(backend, store.clone(), &dir.path().join("api")).await;
         let node = Shutdown::new();
         tokio::spawn(weir_node::run(
             store.clone(),
             node_config(&dir.path().join("data")),
             node.clone(),
         ));
-        let mut env = Env { _dir: dir, store, node, rollouts: Shutdown::new(), rollout_task: None };
+        let mut env =
+            Env { _dir: dir, store, api, node, rollouts: Shutdown::new(), rollout_task: None };
         env.start_rollouts();
         env
     }
 
     fn start_rollouts(&mut self) {
         self.rollouts = Shutdown::new();
-        self.rollout_task =
-            Some(tokio::spawn(run_rollout_controller(self.store.clone(), self.rollouts.clone())));
+        let shutdown = self.rollouts.clone();
+        self.rollout_task = Some(match &self.api {
+            ControllerApi::Embedded(store) => {
+                tokio::spawn(run_rollout_controller(store.clone(), shutdown))
+            }
+            ControllerApi::Kube { cluster, .. } => {
+                tokio::spawn(run_rollout_controller(Arc::new(cluster.clone()), shutdown))
+            }
+        });
     }
 
     async fn restart_rollouts(&mut self) {
@@ -157,11 +174,18 @@ impl Env {
 
     async fn promote(&self) {
         let patch = ops::promote(&self.rollout().await, false);
-        ops::apply(self.store.as_ref(), NS, "reviews-rollout", &patch).await.expect("promote");
+        on_api!(&self.api, |c| ops::apply(c, NS, "reviews-rollout", &patch).await)
+            .expect("promote");
     }
 
     async fn status_patch(&self, patch: ops::RolloutPatch) {
-        ops::apply(self.store.as_ref(), NS, "reviews-rollout", &patch).await.expect("patch");
+        on_api!(&self.api, |c| ops::apply(c, NS, "reviews-rollout", &patch).await).expect("patch");
+    }
+
+    /// What `weir rollouts get` reads.
+    async fn tree(&self) -> view::RolloutTree {
+        on_api!(&self.api, |c| view::RolloutTree::read(c, NS, "reviews-rollout").await)
+            .expect("tree")
     }
 
     /// Waits (≤ 30 s) until `check` holds, showing the rollout's status if it never does.
@@ -217,9 +241,9 @@ async fn background_runs(env: &Env) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reviews_rollout_canary_through_istio() {
-    let mut env = Env::start().await;
+both_backends!(multi_thread: reviews_rollout_canary_through_istio);
+async fn reviews_rollout_canary_through_istio(backend: Backend) {
+    let mut env = Env::start(backend).await;
     env.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
     let app = documents(&format!("{EXAMPLES}/application/bookinfo.yaml"));
     env.create(find(&app, "Service", "reviews")).await;
@@ -277,8 +301,7 @@ async fn reviews_rollout_canary_through_istio() {
     .await;
     env.until("background analysis started", async |e| !background_runs(e).await.is_empty()).await;
 
-    let tree =
-        view::RolloutTree::read(env.store.as_ref(), NS, "reviews-rollout").await.expect("tree");
+    let tree = env.tree().await;
     let shown = view::render_get(&tree, weir_rollout_controller::now());
     assert!(shown.contains("  Step:          3/8"), "{shown}");
     assert!(shown.contains("  ActualWeight:  20"), "{shown}");
@@ -340,8 +363,7 @@ async fn reviews_rollout_canary_through_istio() {
 
     // Undo: the Deployment gets revision 1's template back (its ReplicaSet is reused as the
     // canary, since v2 is stable); `promote --full` finishes it.
-    let tree =
-        view::RolloutTree::read(env.store.as_ref(), NS, "reviews-rollout").await.expect("tree");
+    let tree = env.tree().await;
     let undo = ops::undo(&env.rollout().await, &tree.replica_sets, None).expect("undo");
     assert_eq!(undo.revision, 1);
     assert_eq!(undo.target.1, "Deployment");
@@ -371,9 +393,9 @@ fn selector_hash(service: &Value) -> String {
     service["spec"]["selector"]["rollouts-pod-template-hash"].as_str().unwrap_or("").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blue_green_switches_services_on_promotion() {
-    let env = Env::start().await;
+both_backends!(multi_thread: blue_green_switches_services_on_promotion);
+async fn blue_green_switches_services_on_promotion(backend: Backend) {
+    let env = Env::start(backend).await;
     env.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
     for name in ["bg-active", "bg-preview"] {
         env.create(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
@@ -424,8 +446,7 @@ async fn blue_green_switches_services_on_promotion() {
             && selector_hash(&e.get("services", "bg-active").await) == green
     })
     .await;
-    let tree =
-        view::RolloutTree::read(env.store.as_ref(), NS, "reviews-rollout").await.expect("tree");
+    let tree = env.tree().await;
     let shown = view::render_get(&tree, weir_rollout_controller::now());
     assert!(shown.contains("Strategy:        BlueGreen"), "{shown}");
 }

@@ -6,8 +6,14 @@
 //!
 //! Real parts: the SQLite store, the controller runtime with its watches and workers, the wall
 //! clock (pauses are one second long). The kubelet is a stand-in that marks pods ready.
+//!
+//! On both backends. Embedded: store, kubelet and controller are one process (`weir up`),
+//! all killed and reopened together. Kube (`weir controller` against a cluster): the store,
+//! weir's API server over it and the kubelet run on a runtime of their own that lives through
+//! every kill, as a cluster does; only the controller process, connected through kube-rs,
+//! dies and starts again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +23,9 @@ use weir_controller::Shutdown;
 use weir_rollout_controller::run_rollout_controller;
 use weir_store::Store;
 
-use crate::harness::{NS, canary_rollout, host_level_objects, host_level_routing, rt, with};
+use crate::harness::{
+    Backend, NS, both_backends, canary_rollout, host_level_objects, host_level_routing, rt, with,
+};
 
 /// A small deterministic generator (xorshift64*), so every seed replays the same kills.
 struct Rng(u64);
@@ -35,8 +43,43 @@ impl Rng {
     }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// What outlives the controller's deaths.
+enum Host {
+    /// The store's directory: the store is part of the controller's process.
+    Embedded(PathBuf),
+    /// A cluster: the store, the API server over it and the kubelet on their own runtime
+    /// (dropped last: fields drop in order).
+    Kube { server: weir_server::ApiServer, store: Arc<Store>, _runtime: tokio::runtime::Runtime },
+}
+
+impl Host {
+    fn new(backend: Backend, dir: &Path) -> Host {
+        let data = dir.join("store");
+        match backend {
+            Backend::Embedded => Host::Embedded(data),
+            Backend::Kube => {
+                let runtime = runtime();
+                let store = Arc::new(Store::open(&data).expect("store"));
+                let server = runtime
+                    .block_on(weir_server::serve_store(store.as_ref().clone(), &dir.join("api")))
+                    .expect("serve the API");
+                runtime.spawn(kubelet_loop(store.clone()));
+                Host::Kube { server, store, _runtime: runtime }
+            }
+        }
+    }
+}
+
 /// One life of the controller: its own runtime (so killing it drops every task it spawned)
-/// and its own store handle.
+/// and its own store handle (embedded) or kube-rs client (Kube).
 struct Incarnation {
     runtime: tokio::runtime::Runtime,
     store: Arc<Store>,
@@ -44,12 +87,21 @@ struct Incarnation {
 }
 
 impl Incarnation {
-    fn start(dir: &Path) -> Incarnation {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+    fn start(host: &Host) -> Incarnation {
+        let runtime = runtime();
+        let shutdown = Shutdown::new();
+        let dir = match host {
+            Host::Embedded(dir) => dir,
+            Host::Kube { store, server, .. } => {
+                let options = weir_kube::ConnectOptions {
+                    kubeconfig: Some(server.kubeconfig_path()),
+                    ..weir_kube::ConnectOptions::default()
+                };
+                let cluster = runtime.block_on(weir_kube::connect(&options)).expect("connect");
+                runtime.spawn(run_rollout_controller(Arc::new(cluster), shutdown.clone()));
+                return Incarnation { runtime, store: store.clone(), _shutdown: shutdown };
+            }
+        };
         // The previous life's blocking SQLite calls may still be finishing: wait for the lock.
         let deadline = Instant::now() + Duration::from_secs(30);
         let store = loop {
@@ -62,7 +114,6 @@ impl Incarnation {
                 Err(e) => panic!("reopening the store: {e}"),
             }
         };
-        let shutdown = Shutdown::new();
         runtime.spawn(run_rollout_controller(store.clone(), shutdown.clone()));
         runtime.spawn(kubelet_loop(store.clone()));
         Incarnation { runtime, store, _shutdown: shutdown }
@@ -166,11 +217,15 @@ fn hash_of(image: &str) -> String {
 }
 
 /// Runs the whole rollout with `kills` random kills (seeded), returns its outcome.
-fn rollout_with_kills(seed: u64, kills: usize) -> (String, (i64, i64), Vec<(String, i64)>) {
+fn rollout_with_kills(
+    backend: Backend,
+    seed: u64,
+    kills: usize,
+) -> (String, (i64, i64), Vec<(String, i64)>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("store");
+    let host = Host::new(backend, dir.path());
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let life = Incarnation::start(&data);
+    let life = Incarnation::start(&host);
     let v1 = hash_of("app:v1");
     let v2 = hash_of("app:v2");
     life.block_on(async {
@@ -201,7 +256,7 @@ fn rollout_with_kills(seed: u64, kills: usize) -> (String, (i64, i64), Vec<(Stri
         std::thread::sleep(Duration::from_millis(rng.below(700)));
         mid_rollout += usize::from(!life.block_on(finished(life.store.as_ref(), &v2)));
         life.kill();
-        life = Incarnation::start(&data);
+        life = Incarnation::start(&host);
     }
     assert!(kills == 0 || mid_rollout > 0, "seed {seed}: every kill came after the end");
     let result = life.block_on(async {
@@ -224,15 +279,15 @@ async fn wait(store: &Store, what: &str, mut check: impl AsyncFnMut(&Store) -> b
     panic!("timed out waiting for {what}: {:#}", rollout_status(store).await);
 }
 
-#[test]
-fn killed_at_random_points_the_rollout_finishes_the_same() {
-    let baseline = rollout_with_kills(0, 0);
+both_backends!(blocking: killed_at_random_points_the_rollout_finishes_the_same);
+fn killed_at_random_points_the_rollout_finishes_the_same(backend: Backend) {
+    let baseline = rollout_with_kills(backend, 0, 0);
     let v2 = hash_of("app:v2");
     assert_eq!(baseline.0, v2);
     assert_eq!(baseline.1, (0, 100));
     assert_eq!(baseline.2.len(), 2, "{:?}", baseline.2);
     for seed in 1..=4 {
-        let crashed = rollout_with_kills(seed, 3);
+        let crashed = rollout_with_kills(backend, seed, 3);
         assert_eq!(crashed, baseline, "seed {seed}");
     }
 }

@@ -33,9 +33,9 @@ async fn update(w: &World, name: &str, version: &str) -> String {
     w.status(name).await.current_pod_hash.expect("current hash")
 }
 
-#[tokio::test]
-async fn scenario_01_initial_deploy_skips_steps() {
-    let w = World::new().await;
+both_backends!(scenario_01_initial_deploy_skips_steps);
+async fn scenario_01_initial_deploy_skips_steps(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 5, steps)).await;
     let st = w.status("app").await;
@@ -57,9 +57,9 @@ async fn scenario_01_initial_deploy_skips_steps() {
     );
 }
 
-#[tokio::test]
-async fn scenario_02_basic_canary_20_percent() {
-    let w = World::new().await;
+both_backends!(scenario_02_basic_canary_20_percent);
+async fn scenario_02_basic_canary_20_percent(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 5, steps)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -81,14 +81,14 @@ async fn scenario_02_basic_canary_20_percent() {
     );
 }
 
-#[tokio::test]
-async fn scenario_03_rounding() {
+both_backends!(scenario_03_rounding);
+async fn scenario_03_rounding(backend: Backend) {
     for (replicas, weight, surge, unavailable, want) in [
         (10, 41, json!("25%"), json!("25%"), (4, 6)),
         (1, 20, json!(1), json!(0), (1, 1)),
         (1, 49, json!(0), json!(1), (0, 1)),
     ] {
-        let w = World::new().await;
+        let w = World::on(backend).await;
         let canary = json!({"maxSurge": surge, "maxUnavailable": unavailable,
                             "steps": [{"setWeight": weight}, {"pause": {}}]});
         let v1 = healthy(&w, canary_rollout("app", replicas, canary)).await;
@@ -99,9 +99,9 @@ async fn scenario_03_rounding() {
     }
 }
 
-#[tokio::test]
-async fn scenario_04_surge_and_unavailable_limits() {
-    let w = World::new().await;
+both_backends!(scenario_04_surge_and_unavailable_limits);
+async fn scenario_04_surge_and_unavailable_limits(backend: Backend) {
+    let w = World::on(backend).await;
     let canary =
         json!({"maxSurge": 2, "maxUnavailable": 0, "steps": [{"setWeight": 30}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 10, canary)).await;
@@ -109,7 +109,7 @@ async fn scenario_04_surge_and_unavailable_limits() {
     w.reconcile("app").await;
     assert_eq!((w.replicas_of(&v2).await, w.replicas_of(&v1).await), (2, 10), "≤ 12 pods");
 
-    let w = World::new().await;
+    let w = World::on(backend).await;
     let canary =
         json!({"maxSurge": 0, "maxUnavailable": 2, "steps": [{"setWeight": 30}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 10, canary)).await;
@@ -118,9 +118,9 @@ async fn scenario_04_surge_and_unavailable_limits() {
     assert_eq!((w.replicas_of(&v2).await, w.replicas_of(&v1).await), (0, 8), "first pass");
 }
 
-#[tokio::test]
-async fn scenario_05_indefinite_pause_then_promote() {
-    let w = World::new().await;
+both_backends!(scenario_05_indefinite_pause_then_promote);
+async fn scenario_05_indefinite_pause_then_promote(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 5, steps)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -138,9 +138,9 @@ async fn scenario_05_indefinite_pause_then_promote() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn scenario_06_timed_pause() {
-    let w = World::new().await;
+both_backends!(scenario_06_timed_pause);
+async fn scenario_06_timed_pause(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 50}, {"pause": {"duration": "3s"}}]});
     healthy(&w, canary_rollout("app", 1, steps)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -165,12 +165,12 @@ async fn scenario_06_timed_pause() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn scenario_07_duration_formats() {
+both_backends!(scenario_07_duration_formats);
+async fn scenario_07_duration_formats(backend: Backend) {
     for (duration, seconds) in
         [(json!(10), 10), (json!("10"), 10), (json!("10m"), 600), (json!("1h"), 3600)]
     {
-        let w = World::new().await;
+        let w = World::on(backend).await;
         let steps = json!({"steps": [{"setWeight": 50}, {"pause": {"duration": duration}}]});
         healthy(&w, canary_rollout("app", 1, steps)).await;
         update(&w, "app", "v2").await;
@@ -191,7 +191,7 @@ async fn scenario_07_duration_formats() {
         (json!("abc"), "Duration needs to be greater than 0"),
         (json!(-1), "Duration needs to be greater than 0"),
     ] {
-        let w = World::new().await;
+        let w = World::on(backend).await;
         w.create(canary_rollout("app", 1, json!({"steps": [{"pause": {"duration": duration}}]})))
             .await;
         w.reconcile("app").await;
@@ -202,9 +202,9 @@ async fn scenario_07_duration_formats() {
     }
 }
 
-#[tokio::test]
-async fn scenario_08_spec_paused() {
-    let w = World::new().await;
+both_backends!(scenario_08_spec_paused);
+async fn scenario_08_spec_paused(backend: Backend) {
+    let w = World::on(backend).await;
     let canary =
         json!({"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}]});
     let v1 = healthy(&w, with(canary_rollout("app", 5, canary), json!({}))).await;
@@ -243,9 +243,9 @@ async fn aborted_basic(w: &World) -> (String, String) {
     (v1, v2)
 }
 
-#[tokio::test]
-async fn scenario_09_manual_abort_basic() {
-    let w = World::new().await;
+both_backends!(scenario_09_manual_abort_basic);
+async fn scenario_09_manual_abort_basic(backend: Backend) {
+    let w = World::on(backend).await;
     let (v1, v2) = aborted_basic(&w).await;
     let st = w.status("app").await;
     assert_eq!(st.abort, Some(true));
@@ -265,9 +265,9 @@ async fn scenario_09_manual_abort_basic() {
     assert!(w.event_reasons("app").await.contains(&"RolloutAborted".to_owned()));
 }
 
-#[tokio::test]
-async fn scenario_10_retry() {
-    let w = World::new().await;
+both_backends!(scenario_10_retry);
+async fn scenario_10_retry(backend: Backend) {
+    let w = World::on(backend).await;
     let (v1, v2) = aborted_basic(&w).await;
     w.op("app", ops::retry()).await;
     w.reconcile("app").await;
@@ -279,9 +279,9 @@ async fn scenario_10_retry() {
     assert_eq!(w.phase("app").await.0, "Paused");
 }
 
-#[tokio::test]
-async fn scenario_11_reapplying_the_stable_spec_after_abort() {
-    let w = World::new().await;
+both_backends!(scenario_11_reapplying_the_stable_spec_after_abort);
+async fn scenario_11_reapplying_the_stable_spec_after_abort(backend: Backend) {
+    let w = World::on(backend).await;
     let (v1, _) = aborted_basic(&w).await;
     let before = w.list("replicasets").await.len();
     w.set_image("app", "app:v1").await;
@@ -300,9 +300,9 @@ fn template_for(name: &str) -> Value {
            "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]}})
 }
 
-#[tokio::test]
-async fn scenario_13_background_analysis_with_starting_step() {
-    let w = World::new().await;
+both_backends!(scenario_13_background_analysis_with_starting_step);
+async fn scenario_13_background_analysis_with_starting_step(backend: Backend) {
+    let w = World::on(backend).await;
     w.create(template_for("bg")).await;
     let canary = json!({"analysis": {"templates": [{"templateName": "bg"}], "startingStep": 2},
         "steps": [{"setWeight": 20}, {"pause": {"duration": "10m"}}, {"setWeight": 40}, {"pause": {"duration": "10m"}}]});
@@ -326,8 +326,8 @@ async fn scenario_13_background_analysis_with_starting_step() {
     assert_eq!(run["spec"]["terminate"], true, "terminated on promotion");
 }
 
-async fn istio_world(app: &str, subset: bool) -> World {
-    let w = World::new().await;
+async fn istio_world(backend: Backend, app: &str, subset: bool) -> World {
+    let w = World::on(backend).await;
     let objects = if subset { subset_level_objects(app) } else { host_level_objects(app) };
     for o in objects {
         w.create(o).await;
@@ -339,9 +339,9 @@ fn selector_hash(svc: &Value) -> String {
     svc["spec"]["selector"]["rollouts-pod-template-hash"].as_str().unwrap_or("").to_owned()
 }
 
-#[tokio::test]
-async fn scenario_26_istio_host_level_full_flow() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_26_istio_host_level_full_flow);
+async fn scenario_26_istio_host_level_full_flow(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let canary =
         with(host_level_routing("app"), json!({"steps": [{"setWeight": 10}, {"pause": {}}]}));
     let v1 = healthy(&w, canary_rollout("app", 1, canary)).await;
@@ -378,9 +378,9 @@ async fn scenario_26_istio_host_level_full_flow() {
     assert_eq!(w.replicas_of(&v1).await, 0);
 }
 
-#[tokio::test]
-async fn scenario_27_istio_subset_level() {
-    let w = istio_world("app", true).await;
+both_backends!(scenario_27_istio_subset_level);
+async fn scenario_27_istio_subset_level(backend: Backend) {
+    let w = istio_world(backend, "app", true).await;
     let canary =
         with(subset_level_routing("app"), json!({"steps": [{"setWeight": 10}, {"pause": {}}]}));
     healthy(&w, canary_rollout("app", 2, canary)).await;
@@ -416,9 +416,9 @@ async fn scenario_27_istio_subset_level() {
     );
 }
 
-#[tokio::test]
-async fn scenario_28_weight_lags_replicas() {
-    let w = istio_world("app", true).await;
+both_backends!(scenario_28_weight_lags_replicas);
+async fn scenario_28_weight_lags_replicas(backend: Backend) {
+    let w = istio_world(backend, "app", true).await;
     let steps =
         json!({"steps": [{"setWeight": 25}, {"pause": {}}, {"setWeight": 75}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 4, with(subset_level_routing("app"), steps))).await;
@@ -437,9 +437,9 @@ async fn scenario_28_weight_lags_replicas() {
     assert_eq!(w.vs_weights("app", "canary", "stable").await, (75, 25));
 }
 
-#[tokio::test]
-async fn scenario_29_stable_availability_gate() {
-    let mut w = istio_world("app", false).await;
+both_backends!(scenario_29_stable_availability_gate);
+async fn scenario_29_stable_availability_gate(backend: Backend) {
+    let mut w = istio_world(backend, "app", false).await;
     let steps = json!({"steps": [{"setWeight": 25}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 4, with(host_level_routing("app"), steps))).await;
     w.ready_limit.insert(v1.clone(), 2); // fewer than (100−25)·4/100 = 3
@@ -455,9 +455,9 @@ async fn scenario_29_stable_availability_gate() {
     assert_eq!(w.vs_weights("app", "app-canary", "app-stable").await, (25, 75));
 }
 
-#[tokio::test]
-async fn scenario_30_istio_abort() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_30_istio_abort);
+async fn scenario_30_istio_abort(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let canary =
         with(host_level_routing("app"), json!({"steps": [{"setWeight": 10}, {"pause": {}}]}));
     let v1 = healthy(&w, canary_rollout("app", 2, canary)).await;
@@ -484,9 +484,9 @@ async fn scenario_30_istio_abort() {
     assert_eq!(w.replicas_of(&v1).await, 2);
 }
 
-#[tokio::test]
-async fn scenario_31_abort_scale_down_delay_zero() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_31_abort_scale_down_delay_zero);
+async fn scenario_31_abort_scale_down_delay_zero(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let canary = with(
         host_level_routing("app"),
         json!({"abortScaleDownDelaySeconds": 0,
@@ -504,7 +504,7 @@ async fn scenario_31_abort_scale_down_delay_zero() {
     assert!(rs2["metadata"]["annotations"].get("scale-down-deadline").is_none());
 
     // Without setCanaryScale the canary goes to 0 (Q6).
-    let w = istio_world("app", false).await;
+    let w = istio_world(backend, "app", false).await;
     let canary = with(
         host_level_routing("app"),
         json!({"abortScaleDownDelaySeconds": 0,
@@ -519,9 +519,9 @@ async fn scenario_31_abort_scale_down_delay_zero() {
     assert_eq!(w.replicas_of(&v2).await, 0);
 }
 
-#[tokio::test]
-async fn scenario_35_unknown_destination_cleanup() {
-    let w = World::new().await;
+both_backends!(scenario_35_unknown_destination_cleanup);
+async fn scenario_35_unknown_destination_cleanup(backend: Backend) {
+    let w = World::on(backend).await;
     let mut objects = host_level_objects("app");
     objects[2]["spec"]["http"][0]["route"]
         .as_array_mut()
@@ -547,9 +547,9 @@ async fn scenario_35_unknown_destination_cleanup() {
     assert_eq!(w.vs_weights("app", "app-canary", "app-stable").await, (10, 90));
 }
 
-#[tokio::test]
-async fn scenario_36_dynamic_stable_scale() {
-    let w = istio_world("app", true).await;
+both_backends!(scenario_36_dynamic_stable_scale);
+async fn scenario_36_dynamic_stable_scale(backend: Backend) {
+    let w = istio_world(backend, "app", true).await;
     let canary = with(
         subset_level_routing("app"),
         json!({"dynamicStableScale": true,
@@ -581,9 +581,9 @@ async fn scenario_36_dynamic_stable_scale() {
     assert_eq!((w.replicas_of(&v1).await, w.replicas_of(&v2).await), (4, 0));
 }
 
-#[tokio::test]
-async fn scenario_37_scale_down_delay_revision_limit() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_37_scale_down_delay_revision_limit);
+async fn scenario_37_scale_down_delay_revision_limit(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let canary =
         with(host_level_routing("app"), json!({"scaleDownDelayRevisionLimit": 1, "steps": []}));
     let v1 = healthy(&w, canary_rollout("app", 1, canary)).await;
@@ -603,9 +603,9 @@ async fn scenario_37_scale_down_delay_revision_limit() {
     assert!(rs2["metadata"]["annotations"]["scale-down-deadline"].is_string());
 }
 
-#[tokio::test]
-async fn scenario_38_blue_green_auto_promotion() {
-    let w = World::new().await;
+both_backends!(scenario_38_blue_green_auto_promotion);
+async fn scenario_38_blue_green_auto_promotion(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -626,9 +626,9 @@ async fn scenario_38_blue_green_auto_promotion() {
     assert!(!w.event_reasons("app").await.iter().any(|r| r == "RolloutPaused"), "never paused");
 }
 
-#[tokio::test]
-async fn scenario_39_blue_green_manual_promotion() {
-    let w = World::new().await;
+both_backends!(scenario_39_blue_green_manual_promotion);
+async fn scenario_39_blue_green_manual_promotion(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -642,7 +642,7 @@ async fn scenario_39_blue_green_manual_promotion() {
     w.settle("app").await;
     assert_eq!(selector_hash(&w.get("services", "app-active").await), v2);
 
-    let w = World::new().await;
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -655,9 +655,9 @@ async fn scenario_39_blue_green_manual_promotion() {
     assert_eq!(selector_hash(&w.get("services", "app-active").await), v2, "auto-promoted");
 }
 
-#[tokio::test]
-async fn scenario_40_blue_green_preview_replica_count() {
-    let w = World::new().await;
+both_backends!(scenario_40_blue_green_preview_replica_count);
+async fn scenario_40_blue_green_preview_replica_count(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -683,9 +683,9 @@ async fn scenario_40_blue_green_preview_replica_count() {
     assert_eq!(w.replicas_of(&v1).await, 3, "old active kept for its scale-down delay");
 }
 
-#[tokio::test]
-async fn scenario_44_progress_deadline_without_abort() {
-    let mut w = World::new().await;
+both_backends!(scenario_44_progress_deadline_without_abort);
+async fn scenario_44_progress_deadline_without_abort(backend: Backend) {
+    let mut w = World::on(backend).await;
     let canary = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, with(canary_rollout("app", 5, canary), json!({}))).await;
     w.patch("rollouts", "app", json!({"spec": {"progressDeadlineSeconds": 5}})).await;
@@ -711,9 +711,9 @@ async fn scenario_44_progress_deadline_without_abort() {
     assert_eq!(w.status("app").await.stable_rs.as_deref(), Some(v1.as_str()));
 }
 
-#[tokio::test]
-async fn scenario_45_progress_deadline_abort() {
-    let mut w = World::new().await;
+both_backends!(scenario_45_progress_deadline_abort);
+async fn scenario_45_progress_deadline_abort(backend: Backend) {
+    let mut w = World::on(backend).await;
     let canary = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 5, canary)).await;
     w.patch(
@@ -740,7 +740,7 @@ async fn scenario_45_progress_deadline_abort() {
     assert_eq!((w.replicas_of(&v2).await, w.replicas_of(&v1).await), (0, 5));
 
     // A Healthy, fully promoted rollout whose pods later go unavailable is never aborted.
-    let mut w = World::new().await;
+    let mut w = World::on(backend).await;
     let v1 = healthy(&w, canary_rollout("app", 2, json!({"steps": [{"setWeight": 50}]}))).await;
     w.patch(
         "rollouts",
@@ -756,9 +756,9 @@ async fn scenario_45_progress_deadline_abort() {
     assert_ne!(w.status("app").await.abort, Some(true));
 }
 
-#[tokio::test]
-async fn scenario_46_pause_longer_than_the_deadline() {
-    let w = World::new().await;
+both_backends!(scenario_46_pause_longer_than_the_deadline);
+async fn scenario_46_pause_longer_than_the_deadline(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 50}, {"pause": {"duration": "2m"}}]});
     healthy(&w, canary_rollout("app", 2, steps)).await;
     w.patch("rollouts", "app", json!({"spec": {"progressDeadlineSeconds": 30}})).await;
@@ -775,9 +775,9 @@ async fn scenario_46_pause_longer_than_the_deadline() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn scenario_47_step_change_mid_update() {
-    let w = World::new().await;
+both_backends!(scenario_47_step_change_mid_update);
+async fn scenario_47_step_change_mid_update(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     healthy(&w, canary_rollout("app", 5, steps)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -801,9 +801,9 @@ async fn scenario_47_step_change_mid_update() {
     assert_eq!(w.status("app").await.current_step_index, Some(1));
 }
 
-#[tokio::test]
-async fn scenario_48_v3_while_v2_is_in_progress() {
-    let w = istio_world("app", true).await;
+both_backends!(scenario_48_v3_while_v2_is_in_progress);
+async fn scenario_48_v3_while_v2_is_in_progress(backend: Backend) {
+    let w = istio_world(backend, "app", true).await;
     let steps = json!({"steps": [{"setWeight": 50}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 2, with(subset_level_routing("app"), steps))).await;
     let v2 = update(&w, "app", "v2").await;
@@ -822,9 +822,9 @@ async fn scenario_48_v3_while_v2_is_in_progress() {
     assert_eq!(weights.canary.pod_template_hash.as_deref(), Some(v3.as_str()));
 }
 
-#[tokio::test]
-async fn scenario_49_rollback_window() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_49_rollback_window);
+async fn scenario_49_rollback_window(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let canary =
         with(host_level_routing("app"), json!({"steps": [{"setWeight": 50}, {"pause": {}}]}));
     let mut rollout = canary_rollout("app", 2, canary);
@@ -847,9 +847,9 @@ async fn scenario_49_rollback_window() {
     assert!(w.list("analysisruns").await.is_empty());
 }
 
-#[tokio::test]
-async fn scenario_50_restart() {
-    let w = World::new().await;
+both_backends!(scenario_50_restart);
+async fn scenario_50_restart(backend: Backend) {
+    let w = World::on(backend).await;
     let canary = json!({"maxUnavailable": "75%", "steps": []});
     healthy(&w, canary_rollout("app", 4, canary)).await;
     let pods_before: Vec<String> = w
@@ -888,7 +888,7 @@ async fn scenario_50_restart() {
     assert!(pods_after.iter().all(|p| !pods_before.contains(p)), "every pod is newer");
 
     // `--in 1h`: nothing happens until then.
-    let w = World::new().await;
+    let w = World::on(backend).await;
     healthy(&w, canary_rollout("app", 2, json!({"steps": []}))).await;
     let pods_before = w.list("pods").await.len();
     w.op("app", ops::restart(w.now() + k8s_openapi::jiff::SignedDuration::from_secs(3600))).await;
@@ -897,9 +897,9 @@ async fn scenario_50_restart() {
     assert!(w.status("app").await.restarted_at.is_none());
 }
 
-#[tokio::test]
-async fn scenario_51_hash_collision() {
-    let w = World::new().await;
+both_backends!(scenario_51_hash_collision);
+async fn scenario_51_hash_collision(backend: Backend) {
+    let w = World::on(backend).await;
     let ro = canary_rollout("app", 1, json!({"steps": []}));
     let pod_template: k8s_openapi::api::core::v1::PodTemplateSpec =
         serde_json::from_value(ro["spec"]["template"].clone()).expect("template");
@@ -920,9 +920,9 @@ async fn scenario_51_hash_collision() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn scenario_52_scaling_while_paused() {
-    let w = World::new().await;
+both_backends!(scenario_52_scaling_while_paused);
+async fn scenario_52_scaling_while_paused(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}]});
     let v1 = healthy(&w, canary_rollout("app", 5, steps)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -935,9 +935,9 @@ async fn scenario_52_scaling_while_paused() {
     assert_eq!(w.phase("app").await.0, "Paused", "the pause condition stays");
 }
 
-#[tokio::test]
-async fn scenario_53_invalid_spec() {
-    let w = World::new().await;
+both_backends!(scenario_53_invalid_spec);
+async fn scenario_53_invalid_spec(backend: Backend) {
+    let w = World::on(backend).await;
     w.create(canary_rollout("app", 2, json!({"steps": [{"setCanaryScale": {"replicas": 2}}]})))
         .await;
     let action = w.reconcile("app").await;
@@ -958,9 +958,9 @@ async fn scenario_53_invalid_spec() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn scenario_54_cli_promote_patches() {
-    let w = World::new().await;
+both_backends!(scenario_54_cli_promote_patches);
+async fn scenario_54_cli_promote_patches(backend: Backend) {
+    let w = World::on(backend).await;
     let steps = json!({"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 40}]});
     healthy(&w, canary_rollout("app", 5, steps)).await;
     update(&w, "app", "v2").await;
@@ -981,9 +981,9 @@ async fn scenario_54_cli_promote_patches() {
     assert_eq!(ops::promote(&ro, true).status, Some(json!({"status": {"promoteFull": true}})));
 }
 
-#[tokio::test]
-async fn scenario_12_promote_full_during_a_step_analysis() {
-    let w = World::new().await;
+both_backends!(scenario_12_promote_full_during_a_step_analysis);
+async fn scenario_12_promote_full_during_a_step_analysis(backend: Backend) {
+    let w = World::on(backend).await;
     w.create(template_for("sleep-job")).await;
     let analysis = json!({"analysis": {"templates": [{"templateName": "sleep-job"}]}});
     let steps = json!({"steps": [{"pause": {"duration": "24h"}}, analysis.clone(), {"pause": {}}, analysis]});
@@ -1024,9 +1024,9 @@ fn route_weights(route: &Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn scenario_32_set_header_route() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_32_set_header_route);
+async fn scenario_32_set_header_route(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let header = |regex: &str| {
         json!({"setHeaderRoute": {"name": "set-header-1",
         "match": [{"headerName": "agent", "headerValue": {"regex": regex}}]}})
@@ -1074,9 +1074,9 @@ async fn scenario_32_set_header_route() {
     );
 }
 
-#[tokio::test]
-async fn scenario_33_set_mirror_route() {
-    let w = istio_world("app", false).await;
+both_backends!(scenario_33_set_mirror_route);
+async fn scenario_33_set_mirror_route(backend: Backend) {
+    let w = istio_world(backend, "app", false).await;
     let mut canary = host_level_routing("app");
     canary["trafficRouting"]["managedRoutes"] =
         json!([{"name": "mirror-route-1"}, {"name": "mirror-route-2"}]);
@@ -1123,8 +1123,8 @@ async fn scenario_33_set_mirror_route() {
     );
 }
 
-#[tokio::test]
-async fn scenario_34_route_validation() {
+both_backends!(scenario_34_route_validation);
+async fn scenario_34_route_validation(backend: Backend) {
     let prefix = "spec.strategy.canary.trafficRouting.istio.virtualService.name: Invalid value: \"app\": Istio VirtualService has invalid HTTP routes. Error: ";
     let cases = [
         (
@@ -1148,7 +1148,7 @@ async fn scenario_34_route_validation() {
         ),
     ];
     for (routes, http, error) in cases {
-        let w = istio_world("app", false).await;
+        let w = istio_world(backend, "app", false).await;
         if let Some(http) = http {
             w.patch("virtualservices", "app", json!({"spec": {"http": http}})).await;
         }
@@ -1165,8 +1165,8 @@ async fn scenario_34_route_validation() {
     }
 }
 
-async fn blue_green_world() -> World {
-    let w = World::new().await;
+async fn blue_green_world(backend: Backend) -> World {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -1174,9 +1174,9 @@ async fn blue_green_world() -> World {
     w
 }
 
-#[tokio::test]
-async fn scenario_41_blue_green_pre_promotion_analysis_failure() {
-    let w = blue_green_world().await;
+both_backends!(scenario_41_blue_green_pre_promotion_analysis_failure);
+async fn scenario_41_blue_green_pre_promotion_analysis_failure(backend: Backend) {
+    let w = blue_green_world(backend).await;
     let extra = json!({"prePromotionAnalysis": {"templates": [{"templateName": "check"}]},
         "abortScaleDownDelaySeconds": 0, "previewReplicaCount": 1, "autoPromotionEnabled": false});
     let v1 = healthy(&w, blue_green_rollout("app", 2, extra)).await;
@@ -1200,9 +1200,9 @@ async fn scenario_41_blue_green_pre_promotion_analysis_failure() {
     assert_eq!(w.replicas_of(&v2).await, 1, "not scaled down (abortScaleDownDelaySeconds 0)");
 }
 
-#[tokio::test]
-async fn scenario_42_blue_green_post_promotion_analysis_failure() {
-    let w = blue_green_world().await;
+both_backends!(scenario_42_blue_green_post_promotion_analysis_failure);
+async fn scenario_42_blue_green_post_promotion_analysis_failure(backend: Backend) {
+    let w = blue_green_world(backend).await;
     let extra = json!({"postPromotionAnalysis": {"templates": [{"templateName": "check"}]}});
     let v1 = healthy(&w, blue_green_rollout("app", 2, extra)).await;
     let v2 = update(&w, "app", "v2").await;
@@ -1221,9 +1221,9 @@ async fn scenario_42_blue_green_post_promotion_analysis_failure() {
     assert_eq!(w.phase("app").await.0, "Degraded");
 }
 
-#[tokio::test]
-async fn scenario_43_blue_green_scale_down_delay_and_revision_limit() {
-    let w = blue_green_world().await;
+both_backends!(scenario_43_blue_green_scale_down_delay_and_revision_limit);
+async fn scenario_43_blue_green_scale_down_delay_and_revision_limit(backend: Backend) {
+    let w = blue_green_world(backend).await;
     let extra = json!({"scaleDownDelaySeconds": 86400, "scaleDownDelayRevisionLimit": 2});
     let v1 = healthy(&w, blue_green_rollout("app", 1, extra)).await;
     let mut hashes = vec![v1];
