@@ -40,9 +40,9 @@ async fn first_pass(w: &World, rollout: Value) -> String {
 
 // ---- item 2: progressDeadlineSeconds on the first revision (spec §3.10) ----
 
-#[tokio::test]
-async fn a_first_revision_that_never_becomes_available_exceeds_its_deadline() {
-    let mut w = World::new().await;
+both_backends!(a_first_revision_that_never_becomes_available_exceeds_its_deadline);
+async fn a_first_revision_that_never_becomes_available_exceeds_its_deadline(backend: Backend) {
+    let mut w = World::on(backend).await;
     let mut rollout = canary_rollout("app", 2, json!({"steps": [{"setWeight": 50}]}));
     rollout["spec"]["progressDeadlineSeconds"] = json!(30);
     let v1 = first_pass(&w, rollout).await;
@@ -66,9 +66,9 @@ async fn a_first_revision_that_never_becomes_available_exceeds_its_deadline() {
     assert_eq!(w.phase("app").await, ("Healthy".into(), String::new()));
 }
 
-#[tokio::test]
-async fn a_first_revision_past_its_deadline_aborts_with_progress_deadline_abort() {
-    let mut w = World::new().await;
+both_backends!(a_first_revision_past_its_deadline_aborts_with_progress_deadline_abort);
+async fn a_first_revision_past_its_deadline_aborts_with_progress_deadline_abort(backend: Backend) {
+    let mut w = World::on(backend).await;
     let mut rollout = canary_rollout("app", 2, json!({}));
     rollout["spec"]["progressDeadlineSeconds"] = json!(20);
     rollout["spec"]["progressDeadlineAbort"] = json!(true);
@@ -91,9 +91,9 @@ async fn a_first_revision_past_its_deadline_aborts_with_progress_deadline_abort(
     assert!(w.event_reasons("app").await.contains(&"RolloutAborted".to_owned()));
 }
 
-#[tokio::test]
-async fn a_blue_green_first_revision_exceeds_its_deadline_too() {
-    let mut w = World::new().await;
+both_backends!(a_blue_green_first_revision_exceeds_its_deadline_too);
+async fn a_blue_green_first_revision_exceeds_its_deadline_too(backend: Backend) {
+    let mut w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -111,9 +111,9 @@ async fn a_blue_green_first_revision_exceeds_its_deadline_too() {
 
 // ---- item 3: blue-green Service selectors driven every pass (spec §2.5, §3.13) ----
 
-#[tokio::test]
-async fn blue_green_services_get_their_hash_selector_back_after_a_reapply() {
-    let w = World::new().await;
+both_backends!(blue_green_services_get_their_hash_selector_back_after_a_reapply);
+async fn blue_green_services_get_their_hash_selector_back_after_a_reapply(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -136,9 +136,11 @@ async fn blue_green_services_get_their_hash_selector_back_after_a_reapply() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn a_blue_green_update_keeps_active_on_stable_and_preview_on_new_every_pass() {
-    let w = World::new().await;
+both_backends!(a_blue_green_update_keeps_active_on_stable_and_preview_on_new_every_pass);
+async fn a_blue_green_update_keeps_active_on_stable_and_preview_on_new_every_pass(
+    backend: Backend,
+) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -159,9 +161,11 @@ async fn a_blue_green_update_keeps_active_on_stable_and_preview_on_new_every_pas
 
 // ---- item 6: workloadObservedGeneration (Argo's `persistRolloutStatus`) ----
 
-#[tokio::test]
-async fn switching_from_workload_ref_to_a_template_clears_workload_observed_generation() {
-    let w = World::new().await;
+both_backends!(switching_from_workload_ref_to_a_template_clears_workload_observed_generation);
+async fn switching_from_workload_ref_to_a_template_clears_workload_observed_generation(
+    backend: Backend,
+) {
+    let w = World::on(backend).await;
     w.create(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "app"}},
                  "template": template("app", "app:v1")}}))
@@ -191,9 +195,9 @@ async fn switching_from_workload_ref_to_a_template_clears_workload_observed_gene
 
 const MANAGED: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
 
-#[tokio::test]
-async fn removing_traffic_routing_releases_the_destination_rule() {
-    let w = World::new().await;
+both_backends!(removing_traffic_routing_releases_the_destination_rule);
+async fn removing_traffic_routing_releases_the_destination_rule(backend: Backend) {
+    let w = World::on(backend).await;
     for o in subset_level_objects("app") {
         w.create(o).await;
     }
@@ -214,9 +218,9 @@ async fn removing_traffic_routing_releases_the_destination_rule() {
     assert_eq!(w.phase("app").await.0, "Healthy");
 }
 
-#[tokio::test]
-async fn deleting_the_rollout_releases_the_destination_rule() {
-    let w = World::new().await;
+both_backends!(deleting_the_rollout_releases_the_destination_rule);
+async fn deleting_the_rollout_releases_the_destination_rule(backend: Backend) {
+    let w = World::on(backend).await;
     for o in subset_level_objects("app") {
         w.create(o).await;
     }
@@ -230,9 +234,9 @@ async fn deleting_the_rollout_releases_the_destination_rule() {
     assert!(dr["spec"]["subsets"][0]["labels"].get("rollouts-pod-template-hash").is_none());
 }
 
-#[tokio::test]
-async fn a_destination_rule_of_another_rollout_is_left_alone() {
-    let w = World::new().await;
+both_backends!(a_destination_rule_of_another_rollout_is_left_alone);
+async fn a_destination_rule_of_another_rollout_is_left_alone(backend: Backend) {
+    let w = World::on(backend).await;
     for o in subset_level_objects("app") {
         w.create(o).await;
     }
@@ -264,9 +268,9 @@ async fn succeed(w: &World, name: &str) {
     w.patch_status("analysisruns", name, json!({"status": {"phase": "Successful"}})).await;
 }
 
-#[tokio::test]
-async fn rolling_back_within_the_scale_down_delay_is_promoted_at_once() {
-    let w = World::new().await;
+both_backends!(rolling_back_within_the_scale_down_delay_is_promoted_at_once);
+async fn rolling_back_within_the_scale_down_delay_is_promoted_at_once(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -308,9 +312,9 @@ async fn rolling_back_within_the_scale_down_delay_is_promoted_at_once() {
     assert_eq!(w.replicas_of(&v2).await, 0);
 }
 
-#[tokio::test]
-async fn rolling_back_to_a_scaled_down_revision_runs_the_analysis_again() {
-    let w = World::new().await;
+both_backends!(rolling_back_to_a_scaled_down_revision_runs_the_analysis_again);
+async fn rolling_back_to_a_scaled_down_revision_runs_the_analysis_again(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -331,9 +335,9 @@ async fn rolling_back_to_a_scaled_down_revision_runs_the_analysis_again() {
     assert_eq!(w.list("analysisruns").await.len(), 2, "a new pre-promotion run");
 }
 
-#[tokio::test]
-async fn rolling_back_within_the_rollback_window_skips_blue_green_analysis() {
-    let w = World::new().await;
+both_backends!(rolling_back_within_the_rollback_window_skips_blue_green_analysis);
+async fn rolling_back_within_the_rollback_window_skips_blue_green_analysis(backend: Backend) {
+    let w = World::on(backend).await;
     for s in ["app-active", "app-preview"] {
         w.create(service(s, "app")).await;
     }
@@ -386,9 +390,9 @@ fn ping_pong_canary() -> Value {
            "steps": [{"setWeight": 25}, {"pause": {}}]})
 }
 
-#[tokio::test]
-async fn ping_and_pong_swap_roles_each_release() {
-    let w = World::new().await;
+both_backends!(ping_and_pong_swap_roles_each_release);
+async fn ping_and_pong_swap_roles_each_release(backend: Backend) {
+    let w = World::on(backend).await;
     for o in ping_pong_objects() {
         w.create(o).await;
     }
@@ -428,9 +432,9 @@ async fn ping_and_pong_swap_roles_each_release() {
     assert_eq!(w.vs_weights("web", "web-pong", "web-ping").await, (25, 75));
 }
 
-#[tokio::test]
-async fn ping_pong_without_both_services_is_invalid() {
-    let w = World::new().await;
+both_backends!(ping_pong_without_both_services_is_invalid);
+async fn ping_pong_without_both_services_is_invalid(backend: Backend) {
+    let w = World::on(backend).await;
     for o in ping_pong_objects() {
         w.create(o).await;
     }
@@ -446,9 +450,9 @@ async fn ping_pong_without_both_services_is_invalid() {
     assert!(w.list("replicasets").await.is_empty(), "nothing runs");
 }
 
-#[tokio::test]
-async fn ping_pong_naming_a_missing_service_is_invalid() {
-    let w = World::new().await;
+both_backends!(ping_pong_naming_a_missing_service_is_invalid);
+async fn ping_pong_naming_a_missing_service_is_invalid(backend: Backend) {
+    let w = World::on(backend).await;
     for o in ping_pong_objects().into_iter().filter(|o| o["metadata"]["name"] != "web-pong") {
         w.create(o).await;
     }
@@ -466,9 +470,9 @@ async fn ping_pong_naming_a_missing_service_is_invalid() {
 
 // ---- item 9 (rollout parts): the progress message names the Rollout without a ReplicaSet ----
 
-#[tokio::test]
-async fn an_invalid_rollout_never_reports_an_unnamed_replica_set() {
-    let w = World::new().await;
+both_backends!(an_invalid_rollout_never_reports_an_unnamed_replica_set);
+async fn an_invalid_rollout_never_reports_an_unnamed_replica_set(backend: Backend) {
+    let w = World::on(backend).await;
     // The active Service is missing: InvalidSpec, no ReplicaSet.
     w.create(blue_green_rollout("app", 1, json!({"previewService": ""}))).await;
     w.reconcile("app").await;
