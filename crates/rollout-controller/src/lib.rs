@@ -24,10 +24,11 @@ mod observe;
 pub mod ops;
 mod overlap;
 mod references;
+mod refused;
 mod replicaset;
 mod restart;
 mod traffic;
 pub mod view;
 mod workload;
 
-pub use controller::{now, reconcile_rollout, run_rollout_controller};
+pub use controller::{RolloutReconciler, now, reconcile_rollout, run_rollout_controller};
