@@ -705,7 +705,10 @@ async fn server_side_apply_keeps_other_managers_fields_and_compares_clean() {
     assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["image"], "web:2");
     assert_eq!(live["spec"]["replicas"], 3, "{:#}", live["spec"]);
     assert_eq!(live["metadata"]["labels"]["team"], "payments");
-    assert_eq!(live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"], json!(null));
+    assert_eq!(
+        live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+        json!(null)
+    );
     let managers: Vec<&str> = live["metadata"]["managedFields"]
         .as_array()
         .into_iter()

@@ -253,7 +253,8 @@ fn plain_text_server(connections: usize) -> u16 {
             match listener.accept() {
                 Ok((mut stream, _)) => {
                     served += 1;
-                    let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
                 }
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
             }
@@ -298,9 +299,12 @@ fn the_controller_rejects_bad_kubeconfigs_in_one_line_each() {
         (garbage.clone(), format!("cannot read kubeconfig {}", garbage.display())),
         (
             refused.clone(),
-            format!("cannot reach the Kubernetes API at https://127.0.0.1:{refused_port}/"),
+            format!("cannot reach the Kubernetes API at https://127.0.0.1:{refused_port}"),
         ),
-        (not_tls.clone(), format!("cannot reach the Kubernetes API at https://127.0.0.1:{tls_port}/")),
+        (
+            not_tls.clone(),
+            format!("cannot reach the Kubernetes API at https://127.0.0.1:{tls_port}"),
+        ),
     ];
     for (kubeconfig, expected) in cases {
         let output = Command::new(WEIR)

@@ -75,8 +75,7 @@ impl Refusal {
             Subresource::Status => format!("{}/status", rt.plural),
             Subresource::Main => rt.plural.clone(),
         };
-        let resource =
-            if rt.group.is_empty() { plural } else { format!("{plural}.{}", rt.group) };
+        let resource = if rt.group.is_empty() { plural } else { format!("{plural}.{}", rt.group) };
         Refusal {
             verb: verb.to_owned(),
             resource,

@@ -116,8 +116,7 @@ impl<C: Cluster> RolloutReconciler<C> {
         .await;
         match (result, recorder.refusal()) {
             (Err(_), Some(refusal)) => {
-                Ok(refused::report(self.cluster.as_ref(), &self.refusals, key, &refusal, now)
-                    .await)
+                Ok(refused::report(self.cluster.as_ref(), &self.refusals, key, &refusal, now).await)
             }
             (result, _) => {
                 if result.is_ok() {

@@ -234,7 +234,10 @@ async fn report_missing_kinds(cluster: &KubeCluster) {
             "run `weir install` to create these CRDs; until then the controllers of the kinds \
              that exist run without them",
         ),
-        (ISTIO_KINDS, "Rollouts with Istio traffic routing cannot progress until Istio is installed"),
+        (
+            ISTIO_KINDS,
+            "Rollouts with Istio traffic routing cannot progress until Istio is installed",
+        ),
     ] {
         match missing_kinds(cluster, kinds).await {
             Ok(names) if names.is_empty() => {}
