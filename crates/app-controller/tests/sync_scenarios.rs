@@ -695,12 +695,11 @@ async fn server_side_apply_keeps_other_managers_fields_and_compares_clean() {
     // A new image in git is synced server-side.
     let second = commit(&repo, &[("app/web.yaml", Some(&web_deployment("web:2")))], "v2");
     h.refresh.refresh_app("argocd", "ssa");
-    let app = h
-        .wait_app("ssa", "the second sync", |a| {
-            op_phase(a) == "Succeeded"
-                && a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
-        })
-        .await;
+    h.wait_app("ssa", "the second sync", |a| {
+        op_phase(a) == "Succeeded"
+            && a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
+    })
+    .await;
     let live = h.get("deployments", Some("apps"), "web").await.expect("deployment");
     assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["image"], "web:2");
     assert_eq!(live["spec"]["replicas"], 3, "{:#}", live["spec"]);

@@ -44,6 +44,10 @@ impl PolicyRule {
     }
 }
 
+/// Another writer's change: `(plural, made before the controller's status write (else its
+/// main write), the other writer's patch, the subresource it patches)`.
+type OtherWrite = (String, bool, Patch, Subresource);
+
 /// The store behind an RBAC check; refusals are answered as the API server answers them (403
 /// `Forbidden`, with its message) and remembered. `denied` takes rights away in one namespace
 /// (a RoleBinding the controller's account lacks there): `(namespace, verb, resource)`.
@@ -56,7 +60,7 @@ struct Authorized {
     /// Other writers' changes, each made just before the controller's next `update` of that
     /// resource: `(plural, on the controller's status write, the other writer's patch and
     /// the subresource it writes)`.
-    others: Arc<Mutex<Vec<(String, bool, Patch, Subresource)>>>,
+    others: Arc<Mutex<Vec<OtherWrite>>>,
 }
 
 impl Authorized {

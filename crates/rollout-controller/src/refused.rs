@@ -28,13 +28,13 @@ pub(crate) async fn report<C: Cluster>(
 ) -> Action {
     let delay = refusals.refused(key);
     let message = refusal.to_string();
-    if let Err(problem) = write_condition(cluster, key, &message, now).await {
-        if refusals.first_time(key, "status") {
-            tracing::warn!(
-                rollout = %key,
-                "{message}; not reported on the Rollout ({problem}); retrying in {delay:?}"
-            );
-        }
+    if let Err(problem) = write_condition(cluster, key, &message, now).await
+        && refusals.first_time(key, "status")
+    {
+        tracing::warn!(
+            rollout = %key,
+            "{message}; not reported on the Rollout ({problem}); retrying in {delay:?}"
+        );
     }
     Action::requeue(delay)
 }
