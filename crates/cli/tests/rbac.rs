@@ -699,3 +699,59 @@ async fn other_writers_changes_survive_the_controllers_writes() {
         http[0]["route"].as_array().unwrap().iter().filter_map(|d| d["weight"].as_i64()).collect();
     assert_eq!(weights, [80, 20]);
 }
+
+/// Item 1 for AnalysisRuns, through the running AnalysisRun controller: the role may not
+/// update runs' status in one namespace. The run's `status.message` says what was refused
+/// (written with the `patch` the role allows) and one Warning Event is recorded; the
+/// controller keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_analysis_run_says_so_in_its_status() {
+    let (_dir, cluster) = authorized(rendered_rules());
+    let store = cluster.store.clone();
+    create_in(
+        &store,
+        "locked",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "locked"}}),
+    )
+    .await;
+    create_in(
+        &store,
+        "locked",
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": "run"},
+            "spec": {"metrics": [{"name": "web", "count": 1,
+                "provider": {"web": {"url": "http://127.0.0.1:1/", "jsonPath": "{$.ok}"}}}]}}),
+    )
+    .await;
+    cluster.deny("locked", "update", "analysisruns/status.argoproj.io");
+    let shared = Arc::new(cluster.clone());
+    let shutdown = weir_controller::Shutdown::new();
+    let controller = tokio::spawn(weir_analysis_controller::run_analysis_controller(
+        shared,
+        weir_analysis_controller::Providers::standard(),
+        shutdown.clone(),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let run = store.get(&rt("analysisruns"), Some("locked"), "run").await.unwrap().to_value();
+        if run["status"]["message"].as_str().is_some_and(|m| m.starts_with("forbidden: ")) {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:#}", run["status"]);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let message = run["status"]["message"].as_str().unwrap();
+    assert!(message.contains("cannot update resource \"analysisruns/status\""), "{message}");
+    assert!(message.contains("in the namespace \"locked\""), "{message}");
+    let events = store.list(&rt("events"), Some("locked"), &ListParams::default()).await.unwrap();
+    let reported: Vec<Value> = events
+        .items
+        .iter()
+        .map(Object::to_value)
+        .filter(|e| e["reason"] == "Forbidden" && e["involvedObject"]["name"] == "run")
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert!(!controller.is_finished(), "the controller keeps running");
+    shutdown.trigger();
+    controller.await.unwrap();
+}
