@@ -15,7 +15,7 @@ use weir_analysis::{MeasureRequest, Task, TaskAction, TaskOutcome, error_measure
 use weir_cluster::{
     Cluster, DeleteParams, Error, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
 };
-use weir_controller::{Action, Context, Controller, Reconciler, Shutdown};
+use weir_controller::{Action, Context, Controller, Reconciler, Refusals, Shutdown};
 use weir_model::rollouts::AnalysisRun;
 
 use crate::http::wall_clock;
@@ -59,6 +59,7 @@ pub struct AnalysisReconciler<C> {
     cluster: Arc<C>,
     providers: Providers,
     runs: ResourceType,
+    refusals: Refusals,
 }
 
 impl<C: Cluster> AnalysisReconciler<C> {
@@ -68,7 +69,7 @@ impl<C: Cluster> AnalysisReconciler<C> {
             .for_name("analysisruns")
             .expect("AnalysisRun is a built-in resource type")
             .clone();
-        AnalysisReconciler { cluster, providers, runs }
+        AnalysisReconciler { cluster, providers, runs, refusals: Refusals::new() }
     }
 
     async fn measure(&self, run: &AnalysisRun, task: &Task, now: Timestamp) -> TaskOutcome {
@@ -139,6 +140,60 @@ impl<C: Cluster> Reconciler for AnalysisReconciler<C> {
     type Error = Error;
 
     async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, Error> {
+        let result = self.reconcile_run(key).await;
+        match &result {
+            Err(Error::Forbidden(message)) => self.report_refusal(key, message).await,
+            Ok(_) => self.refusals.allowed(key),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn is_refusal(&self, error: &Error) -> bool {
+        matches!(error, Error::Forbidden(_))
+    }
+}
+
+/// The prefix of `status.message` of a run whose reconcile was refused.
+const REFUSED_PREFIX: &str = "forbidden: ";
+
+impl<C: Cluster> AnalysisReconciler<C> {
+    /// A refused reconcile (`403`): the run's `status.message` says so and a Warning Event is
+    /// recorded, once per streak (the runtime retries it with the long refusal backoff); a
+    /// report that is itself refused is logged once.
+    async fn report_refusal(&self, key: &ObjectRef, message: &str) {
+        if !self.refusals.first_time(key, message) {
+            return;
+        }
+        let ns = key.namespace.as_deref();
+        let text = format!("{REFUSED_PREFIX}{message}");
+        let patch = Patch::Merge(serde_json::json!({"status": {"message": text}}));
+        let reported = async {
+            let mut run = self.cluster.get(&self.runs, ns, &key.name).await?;
+            // A finished run keeps its verdict's message (a refused TTL delete is only an
+            // Event).
+            let phase = run.field("status").and_then(|s| s.get("phase")).and_then(|p| p.as_str());
+            let finished = phase.is_some_and(|p| p != "Pending" && p != "Running");
+            if !finished {
+                run = self
+                    .cluster
+                    .patch(&self.runs, ns, &key.name, &patch, Subresource::Status)
+                    .await?;
+            }
+            let record = weir_cluster::EventRecord {
+                reason: weir_controller::refusal::FORBIDDEN_REASON,
+                message: &text,
+                warning: true,
+                component: "weir-analysis-controller",
+            };
+            weir_cluster::record_event(&*self.cluster, &run, record, wall_clock()).await
+        };
+        if let Err(e) = reported.await {
+            tracing::warn!(run = %key, "{text} (not reported on the run: {e})");
+        }
+    }
+
+    async fn reconcile_run(&self, key: &ObjectRef) -> Result<Action, Error> {
         let ns = key.namespace.as_deref();
         let object = match self.cluster.get(&self.runs, ns, &key.name).await {
             Ok(o) => o,
@@ -157,7 +212,12 @@ impl<C: Cluster> Reconciler for AnalysisReconciler<C> {
         )
         .await;
         let done = wall_clock().max(now);
-        let reconciled = step.finish(&run, outcomes, done);
+        let mut reconciled = step.finish(&run, outcomes, done);
+        // This pass was not refused: a refusal reported earlier is over.
+        if reconciled.status.message.as_deref().is_some_and(|m| m.starts_with(REFUSED_PREFIX)) {
+            reconciled.status.message = None;
+            reconciled.changed = true;
+        }
         for event in &reconciled.events {
             if event.warning {
                 tracing::warn!(run = %key, reason = %event.reason, "{}", event.message);

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use weir_cluster::{
     Cluster, DeleteParams, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
 };
-use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
+use weir_controller::refusal::FORBIDDEN_REASON;
+use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Refusals, Shutdown};
 use weir_gitops::project::{DEFAULT_PROJECT, check_app, default_project};
 use weir_model::argocd::{AppProject, AppProjectSpec, Application};
 
@@ -133,6 +134,7 @@ pub async fn run_app_controller<C: Cluster>(
         apps,
         config,
         memos: Mutex::new(HashMap::new()),
+        refusals: Refusals::new(),
     });
     let refresh = reconciler.config.refresh.clone();
     controller.run(reconciler, workers, shutdown).await;
@@ -156,7 +158,11 @@ struct AppReconciler<C> {
     apps: ResourceType,
     config: AppControllerConfig,
     memos: Mutex<HashMap<ObjectRef, Memo>>,
+    refusals: Refusals,
 }
+
+/// How soon a reconcile whose status write lost a race runs again.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
 
 /// A reconcile failure (the runtime retries with backoff).
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +173,10 @@ enum ReconcileError {
 
 impl<C: Cluster> Reconciler for AppReconciler<C> {
     type Error = ReconcileError;
+
+    fn is_refusal(&self, error: &ReconcileError) -> bool {
+        matches!(error, ReconcileError::Cluster(weir_cluster::Error::Forbidden(_)))
+    }
 
     async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, ReconcileError> {
         let obj = match self.cluster.get(&self.apps, key.namespace.as_deref(), &key.name).await {
@@ -216,7 +226,9 @@ impl<C: Cluster> AppReconciler<C> {
                 // Argo CD's InvalidSpecError: nothing is compared, synced or applied.
                 tracing::warn!(app = %key, %message, "invalid Application");
                 let new_status = status::build_invalid(&app, &message, now);
-                self.write_status(obj, &new_status).await?;
+                if !self.write_status(obj, &new_status).await? {
+                    return Ok(Action::requeue(CONFLICT_RETRY));
+                }
                 return Ok(Action::requeue(self.period()));
             }
         };
@@ -259,13 +271,25 @@ impl<C: Cluster> AppReconciler<C> {
         }
         let mut action = Action::requeue(memo.period.saturating_sub(memo.at.elapsed()));
         let extra = previous_types(&app);
+        // A live state the role may not read (403) is a ComparisonError, as in Argo CD, not a
+        // failure to retry hot.
+        let mut refused: Option<String> = None;
         let comparison = match &memo.targets {
             Ok(targets) => {
-                let lives =
+                let live =
                     load_live(&*self.cluster, &self.registry, app.name(), &targets.objects, &extra)
-                        .await?;
-                let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
-                Some((compare(app.name(), &targets.objects, &lives, &ignore), targets))
+                        .await;
+                match live {
+                    Ok(lives) => {
+                        let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
+                        Some((compare(app.name(), &targets.objects, &lives, &ignore), targets))
+                    }
+                    Err(e @ weir_cluster::Error::Forbidden(_)) => {
+                        refused = Some(format!("Failed to load live state: {e}"));
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Err(_) => None,
         };
@@ -361,10 +385,10 @@ impl<C: Cluster> AppReconciler<C> {
                 }
             }
         }
-        let outcome = match (&comparison, &memo.targets) {
-            (Some((c, t)), _) => Ok((c, t.revision.as_str())),
-            (None, Err(message)) => Err(message.as_str()),
-            (None, Ok(_)) => Err("comparison failed"),
+        let outcome = match (&comparison, &memo.targets, &refused) {
+            (Some((c, t)), ..) => Ok((c, t.revision.as_str())),
+            (None, Err(message), _) | (None, Ok(_), Some(message)) => Err(message.as_str()),
+            (None, Ok(_), None) => Err("comparison failed"),
         };
         if let Some((c, _)) = &comparison
             && c.health == weir_gitops::health::HealthStatus::Progressing
@@ -372,8 +396,32 @@ impl<C: Cluster> AppReconciler<C> {
             action = action.min(Action::requeue(Duration::from_secs(5)));
         }
         let new_status = status::build(&app, outcome, due, now);
-        self.write_status(obj, &new_status).await?;
+        if !self.write_status(obj, &new_status).await? {
+            return Ok(Action::requeue(CONFLICT_RETRY));
+        }
+        match &refused {
+            Some(message) => self.report_refusal(key, obj, message, now).await,
+            None => self.refusals.allowed(key),
+        }
         Ok(action)
+    }
+
+    /// Records a Warning Event for a refused live state the first time this message is seen
+    /// (the status already shows it as a ComparisonError); an Event that is itself refused is
+    /// logged once.
+    async fn report_refusal(&self, key: &ObjectRef, obj: &Object, message: &str, now: Timestamp) {
+        if !self.refusals.first_time(key, message) {
+            return;
+        }
+        let record = weir_cluster::EventRecord {
+            reason: FORBIDDEN_REASON,
+            message,
+            warning: true,
+            component: "weir-application-controller",
+        };
+        if let Err(e) = weir_cluster::record_event(&*self.cluster, obj, record, now).await {
+            tracing::warn!(app = %key, "{message} (and the Event reporting it: {e})");
+        }
     }
 
     /// The app's AppProject (Argo CD's built-in `default` when none is stored under that
@@ -446,20 +494,31 @@ impl<C: Cluster> AppReconciler<C> {
         Ok((compare(app.name(), &targets.objects, &lives, &ignore), targets.revision))
     }
 
+    /// Writes the status built from `obj` unless unchanged; `false` when another writer
+    /// changed the Application since it was read (the write is not made: the caller retries
+    /// with what the other writer wrote, as a resourceVersion precondition guarantees).
     async fn write_status(
         &self,
         obj: &Object,
         new_status: &weir_model::argocd::ApplicationStatus,
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<bool, ReconcileError> {
         let value = serde_json::to_value(new_status).unwrap_or(Value::Null);
         if obj.data.get("status") == Some(&value) {
-            return Ok(());
+            return Ok(true);
         }
         let mut fresh = self.cluster.get(&self.apps, obj.namespace(), obj.name()).await?;
+        // Only this controller writes the status; a change since `obj` was read elsewhere
+        // (spec, operation, annotations) is kept by writing on the fresh read, and a write
+        // racing this one is a conflict.
+        if fresh.data.get("status") != obj.data.get("status") {
+            return Ok(false);
+        }
         fresh.data.insert("status".into(), value);
-        fresh.metadata.resource_version = None;
-        self.cluster.update_status(&self.apps, fresh).await?;
-        Ok(())
+        match self.cluster.update_status(&self.apps, fresh).await {
+            Ok(_) => Ok(true),
+            Err(weir_cluster::Error::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Cascade deletion: deletes the app's resources, then releases the finalizer.

@@ -94,6 +94,8 @@ pub(crate) async fn advance<C: Cluster>(
             .any(|o| o == "RespectIgnoreDifferences=true")
             .then(|| crate::compare::ignore_rules(app.spec.ignore_differences.as_deref())),
         project: Some(project.clone()),
+        // Argo CD's `HasOption("ServerSideApply=true")` over both lists.
+        server_side_apply: options.iter().any(|o| o == "ServerSideApply=true"),
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);

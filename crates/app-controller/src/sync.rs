@@ -5,7 +5,9 @@
 //! pass after a restart continues where the last one stopped.
 
 use serde_json::Value;
-use weir_cluster::{Cluster, DeleteParams, Object, Registry, ResourceType, apply};
+use weir_cluster::{
+    Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource, apply,
+};
 use weir_gitops::ResourceKey;
 use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
@@ -30,6 +32,31 @@ pub(crate) struct SyncRequest {
     pub(crate) respect_ignored: Option<IgnoreDifferences>,
     /// The app's AppProject (name and spec): what kinds it may manage.
     pub(crate) project: Option<(String, AppProjectSpec)>,
+    /// `ServerSideApply=true`: apply with server-side apply as [`ARGOCD_FIELD_MANAGER`]
+    /// (a resource's `argocd.argoproj.io/sync-options` annotation overrides it both ways).
+    pub(crate) server_side_apply: bool,
+}
+
+/// The field manager of Argo CD's server-side applies (`kubectl apply --server-side
+/// --force-conflicts --field-manager argocd-controller`).
+pub(crate) const ARGOCD_FIELD_MANAGER: &str = "argocd-controller";
+
+/// The per-resource sync options annotation.
+const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
+
+/// Whether `target` is applied server-side: its `argocd.argoproj.io/sync-options`
+/// annotation's `ServerSideApply=true|false` if it has one (the last wins), else the app's.
+fn server_side(app_default: bool, target: &Value) -> bool {
+    let annotation = target
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    annotation.split(',').map(str::trim).fold(app_default, |ssa, option| match option {
+        "ServerSideApply=true" => true,
+        "ServerSideApply=false" => false,
+        _ => ssa,
+    })
 }
 
 /// Runs one pass of the operation; `op` is updated in place.
@@ -99,7 +126,7 @@ pub(crate) async fn run_pass<C: Cluster>(
                     }
                     (action, ..) => action,
                 };
-                execute(cluster, registry, &tasks[i], action).await
+                execute(cluster, registry, &tasks[i], action, request.server_side_apply).await
             };
             // A dry run deletes nothing: the hook counts as (dry-run) applied.
             if recreate && !request.dry_run {
@@ -121,7 +148,8 @@ pub(crate) async fn run_pass<C: Cluster>(
             else {
                 continue;
             };
-            if let Err(error) = execute(cluster, registry, task, Action::Delete(key)).await {
+            let deleted = execute(cluster, registry, task, Action::Delete(key), false).await;
+            if let Err(error) = deleted {
                 tracing::warn!(hook = task.name(), %error, "deleting a completed hook failed");
             }
         }
@@ -170,6 +198,7 @@ async fn execute<C: Cluster>(
     registry: &Registry,
     task: &SyncTask,
     action: Action,
+    server_side_apply: bool,
 ) -> Result<String, String> {
     let obj = task.obj();
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -177,6 +206,23 @@ async fn execute<C: Cluster>(
     let rt = resource_type(registry, api_version, kind);
     let what = display_name(&rt, task.name());
     match action {
+        Action::Apply(target) if server_side(server_side_apply, &target) => {
+            let ns = target.pointer("/metadata/namespace").and_then(Value::as_str);
+            let ns = ns.filter(|_| rt.namespaced()).map(str::to_owned);
+            let name = task.name().to_owned();
+            let patch = Patch::Apply {
+                config: target,
+                field_manager: ARGOCD_FIELD_MANAGER.to_owned(),
+                // Argo CD applies with --force-conflicts: git wins over other managers on
+                // the fields it sets, and only on those.
+                force: true,
+            };
+            cluster
+                .patch(&rt, ns.as_deref(), &name, &patch, Subresource::Main)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("{what} serverside-applied"))
+        }
         Action::Apply(target) => {
             let object = Object::from_value(target).map_err(|e| e.to_string())?;
             let (outcome, _) = apply(cluster, &rt, &object).await.map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use weir_cluster::Cluster;
 
 const HOOK: &str = "argocd.argoproj.io/hook";
@@ -659,4 +659,258 @@ async fn app_projects_restrict_repositories_destinations_and_kinds(backend: Back
     assert!(h.get("configmaps", Some("apps"), "plain").await.is_none(), "nothing applied");
     assert!(h.get("configmaps", Some("kube-system"), "plain").await.is_none());
     h.stop().await;
+}
+
+/// A Deployment as git holds it: no replicas (an HPA owns them), no defaults.
+fn web_deployment(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+         matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    \
+         spec:\n      containers:\n      - name: web\n        image: {image}\n"
+    )
+}
+
+const WEB_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
+                           selector:\n    app: web\n  ports:\n  - port: 80\n";
+
+/// `ServerSideApply=true` (spec §1.3): the sync applies server-side as `argocd-controller`
+/// with `--force-conflicts`; fields another manager owns and git does not set (an HPA's
+/// `spec.replicas`, a person's label) survive the next sync, and the diff against the
+/// API-defaulted live Deployment and Service (strategy, clusterIP, protocol, …) is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_keeps_other_managers_fields_and_compares_clean() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let first = commit(
+        &repo,
+        &[("app/web.yaml", Some(&web_deployment("web:1"))), ("app/svc.yaml", Some(WEB_SERVICE))],
+        "v1",
+    );
+    let h = start(root.path(), false).await;
+    let policy = json!({"automated": {}, "syncOptions": ["ServerSideApply=true"]});
+    h.create(&application("ssa", &file_url(&repo), "app", policy)).await;
+    let app = h
+        .wait_app("ssa", "the first sync", |a| {
+            op_phase(a) == "Succeeded" && sync_status(a).0 == "Synced" && sync_status(a).1 == first
+        })
+        .await;
+    let messages: Vec<String> = app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["message"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        messages.iter().all(|m| m.ends_with("serverside-applied")),
+        "{messages:?}: {:#}",
+        app["status"]
+    );
+
+    // Another manager sets fields git leaves alone.
+    let other = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "apps", "labels": {"team": "payments"}},
+        "spec": {"replicas": 3}});
+    let patch = weir_cluster::Patch::Apply {
+        config: other,
+        field_manager: "hpa-and-a-person".into(),
+        force: false,
+    };
+    h.store
+        .patch(&rt("deployments"), Some("apps"), "web", &patch, weir_cluster::Subresource::Main)
+        .await
+        .expect("the other manager's apply");
+
+    // A new image in git is synced server-side.
+    let second = commit(&repo, &[("app/web.yaml", Some(&web_deployment("web:2")))], "v2");
+    h.refresh.refresh_app("argocd", "ssa");
+    h.wait_app("ssa", "the second sync", |a| {
+        op_phase(a) == "Succeeded"
+            && a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
+    })
+    .await;
+    let live = h.get("deployments", Some("apps"), "web").await.expect("deployment");
+    assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["image"], "web:2");
+    assert_eq!(live["spec"]["replicas"], 3, "{:#}", live["spec"]);
+    assert_eq!(live["metadata"]["labels"]["team"], "payments");
+    assert_eq!(
+        live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+        json!(null)
+    );
+    let managers: Vec<&str> = live["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"argocd-controller"), "{managers:?}");
+    assert!(managers.contains(&"hpa-and-a-person"), "{managers:?}");
+    // The live objects carry the API server's defaults, and the diff is clean.
+    let service = h.get("services", Some("apps"), "web").await.expect("service");
+    assert_eq!(service["spec"]["ports"][0]["protocol"], "TCP", "{:#}", service["spec"]);
+    assert!(live["spec"]["strategy"]["type"].is_string(), "{:#}", live["spec"]);
+    let app = h.wait_app("ssa", "a clean comparison", |a| sync_status(a).0 == "Synced").await;
+    let out_of_sync: Vec<&Value> = app["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] != "Synced")
+        .collect();
+    assert!(out_of_sync.is_empty(), "{out_of_sync:#?}");
+    h.stop().await;
+}
+
+/// The embedded store behind an RBAC-like check that refuses `get` of one kind in one
+/// namespace, as the API server answers it (403 with its message).
+struct RefusingGets {
+    store: std::sync::Arc<weir_store::Store>,
+    plural: &'static str,
+    namespace: &'static str,
+}
+
+impl RefusingGets {
+    fn check(&self, rt: &weir_cluster::ResourceType, ns: Option<&str>) -> weir_cluster::Result<()> {
+        if rt.plural == self.plural && ns == Some(self.namespace) {
+            return Err(weir_cluster::Error::Forbidden(format!(
+                "{plural} is forbidden: User \"system:serviceaccount:argocd:argocd-application-controller\" \
+                 cannot get resource \"{plural}\" in API group \"\" in the namespace \"{ns}\"",
+                plural = self.plural,
+                ns = self.namespace,
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Cluster for RefusingGets {
+    async fn get(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> weir_cluster::Result<weir_cluster::Object> {
+        self.check(rt, ns)?;
+        self.store.get(rt, ns, name).await
+    }
+    async fn list(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        ns: Option<&str>,
+        p: &weir_cluster::ListParams,
+    ) -> weir_cluster::Result<weir_cluster::ObjectList> {
+        self.store.list(rt, ns, p).await
+    }
+    async fn create(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        o: weir_cluster::Object,
+    ) -> weir_cluster::Result<weir_cluster::Object> {
+        self.store.create(rt, o).await
+    }
+    async fn update(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        o: weir_cluster::Object,
+    ) -> weir_cluster::Result<weir_cluster::Object> {
+        self.store.update(rt, o).await
+    }
+    async fn update_status(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        o: weir_cluster::Object,
+    ) -> weir_cluster::Result<weir_cluster::Object> {
+        self.store.update_status(rt, o).await
+    }
+    async fn patch(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch: &weir_cluster::Patch,
+        sub: weir_cluster::Subresource,
+    ) -> weir_cluster::Result<weir_cluster::Object> {
+        self.store.patch(rt, ns, name, patch, sub).await
+    }
+    async fn delete(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        p: &weir_cluster::DeleteParams,
+    ) -> weir_cluster::Result<weir_cluster::DeleteOutcome> {
+        self.store.delete(rt, ns, name, p).await
+    }
+    async fn watch(
+        &self,
+        rt: &weir_cluster::ResourceType,
+        ns: Option<&str>,
+        p: &weir_cluster::WatchParams,
+    ) -> weir_cluster::Result<weir_cluster::WatchStream> {
+        self.store.watch(rt, ns, p).await
+    }
+}
+
+/// Item 1 of issue 13 part 5 for Applications: when the role may not read an app's live
+/// objects (no `get configmaps` in its destination namespace), the app shows Argo CD's
+/// ComparisonError (`Failed to load live state: …` with the API server's message) and one
+/// Warning Event, the controller keeps running, and an app in another namespace syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_state_the_role_may_not_read_is_a_comparison_error() {
+    use std::sync::Arc;
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    commit(&repo, &[("app/cm.yaml", Some(&config_map("settings", "1")))], "one");
+    let store = Arc::new(weir_store::Store::open(&root.path().join("store")).expect("store"));
+    for ns in ["argocd", "apps", "free"] {
+        let namespace = weir_cluster::Object::new("v1", "Namespace", None, ns);
+        weir_cluster::apply(&*store, &rt("namespaces"), &namespace).await.expect("namespace");
+    }
+    let cluster =
+        Arc::new(RefusingGets { store: store.clone(), plural: "configmaps", namespace: "apps" });
+    let mut config = weir_app_controller::AppControllerConfig::new(root.path());
+    config.resync = Duration::from_secs(3600);
+    config.jitter = Duration::ZERO;
+    let shutdown = weir_controller::Shutdown::new();
+    let controller =
+        tokio::spawn(weir_app_controller::run_app_controller(cluster, config, shutdown.clone()));
+    let refused = application("refused", &file_url(&repo), "app", json!({}));
+    let mut free = application("free", &file_url(&repo), "app", json!({"automated": {}}));
+    free.data["spec"]["destination"]["namespace"] = json!("free");
+    for app in [&refused, &free] {
+        weir_cluster::apply(&*store, &rt("applications"), app).await.expect("app");
+    }
+    let app_of = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let app = store.get(&rt("applications"), Some("argocd"), name).await.expect("app");
+                let app = app.to_value();
+                let error = comparison_error(&app);
+                if (name == "refused" && !error.is_empty())
+                    || (name == "free" && sync_status(&app).0 == "Synced")
+                {
+                    return app;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{name}: {:#}", app["status"]);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let app = app_of("refused").await;
+    let message = comparison_error(&app);
+    assert!(message.starts_with("Failed to load live state: configmaps is forbidden"), "{message}");
+    assert!(message.contains("in the namespace \"apps\""), "{message}");
+    assert_eq!(app_of("free").await["status"]["sync"]["status"], "Synced");
+    let events = store.list(&rt("events"), Some("argocd"), &Default::default()).await.unwrap();
+    let reported: Vec<Value> = events
+        .items
+        .iter()
+        .map(weir_cluster::Object::to_value)
+        .filter(|e| e["reason"] == "Forbidden" && e["involvedObject"]["name"] == "refused")
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert_eq!(reported[0]["type"], "Warning");
+    assert!(!controller.is_finished(), "the controller keeps running");
+    shutdown.trigger();
+    tokio::time::timeout(WAIT, controller).await.expect("stops").expect("no panic");
 }

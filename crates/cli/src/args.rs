@@ -18,7 +18,12 @@ impl Cli {
     /// Server commands log at info; client commands only warn.
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Up(_) | Command::Controller(_) | Command::Dashboard(_) => "info",
+            Command::Up(_) => "info",
+            // kube-rs logs a failed connection as an ERROR of its own before weir reports it
+            // in one line (`cannot reach the Kubernetes API at …`): one line per problem.
+            Command::Controller(_) | Command::Dashboard(_) => {
+                "info,kube_client::client::builder=off"
+            }
             _ => "warn",
         }
     }

@@ -239,3 +239,91 @@ fn client_commands_work_through_a_kubeconfig() {
     through_kube(&["delete", "configmap", "settings", "-n", "kube-cli"]);
     weir.fails(&["get", "configmap", "settings", "-n", "kube-cli"]);
 }
+
+/// A TCP server on 127.0.0.1 that answers every connection with a plain-text HTTP reply, so
+/// that a TLS client fails its handshake; it stops by itself after `connections` or 30 s.
+fn plain_text_server(connections: usize) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut served = 0;
+        while served < connections && std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    served += 1;
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    });
+    port
+}
+
+/// Part 5 "Bad input": `weir controller` with a kubeconfig that cannot be read (a directory,
+/// not YAML) or points nowhere (nobody listens; a server that does not speak TLS): one line on
+/// standard error naming the file or the server and what is wrong, exit code 1.
+#[test]
+fn the_controller_rejects_bad_kubeconfigs_in_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let tls_port = plain_text_server(8);
+    let write_config = |name: &str, server: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+                 clusters:\n- name: k\n  cluster: {{server: '{server}', insecure-skip-tls-verify: true}}\n\
+                 contexts:\n- name: c\n  context: {{cluster: k, user: u}}\n\
+                 users:\n- name: u\n  user: {{token: t}}\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let refused = write_config("refused", &format!("https://127.0.0.1:{refused_port}"));
+    let not_tls = write_config("not-tls", &format!("https://127.0.0.1:{tls_port}"));
+    let garbage = dir.path().join("garbage");
+    std::fs::write(&garbage, "clusters: [this is: not: a kubeconfig\n").unwrap();
+    let directory = dir.path().join("a-directory");
+    std::fs::create_dir(&directory).unwrap();
+    let cases = [
+        (directory.clone(), format!("cannot read kubeconfig {}", directory.display())),
+        (garbage.clone(), format!("cannot read kubeconfig {}", garbage.display())),
+        (
+            refused.clone(),
+            format!("cannot reach the Kubernetes API at https://127.0.0.1:{refused_port}"),
+        ),
+        (
+            not_tls.clone(),
+            format!("cannot reach the Kubernetes API at https://127.0.0.1:{tls_port}"),
+        ),
+    ];
+    for (kubeconfig, expected) in cases {
+        let output = Command::new(WEIR)
+            .args(["controller", "--port", "0", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env_remove("KUBECONFIG")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{kubeconfig:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{kubeconfig:?}: {stderr}");
+        assert!(lines[0].starts_with("error: "), "{stderr}");
+        assert!(lines[0].contains(&expected), "{stderr:?} lacks {expected:?}");
+    }
+}

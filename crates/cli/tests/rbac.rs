@@ -18,7 +18,7 @@ use weir_cluster::{
     Cluster, DeleteOutcome, DeleteParams, Error, ListParams, Object, ObjectList, Patch, Registry,
     ResourceType, Result, Subresource, WatchParams, WatchStream,
 };
-use weir_rollout_controller::{ops, reconcile_rollout};
+use weir_rollout_controller::{RolloutReconciler, ops, reconcile_rollout};
 use weir_store::Store;
 
 const NS: &str = "demo";
@@ -44,33 +44,79 @@ impl PolicyRule {
     }
 }
 
-/// The store behind an RBAC check; refusals are answered as the API server would (here as
-/// `BadRequest` with the `forbidden:` text) and remembered.
+/// Another writer's change: `(plural, made before the controller's status write (else its
+/// main write), the other writer's patch, the subresource it patches)`.
+type OtherWrite = (String, bool, Patch, Subresource);
+
+/// The store behind an RBAC check; refusals are answered as the API server answers them (403
+/// `Forbidden`, with its message) and remembered. `denied` takes rights away in one namespace
+/// (a RoleBinding the controller's account lacks there): `(namespace, verb, resource)`.
 #[derive(Clone)]
 struct Authorized {
     store: Arc<Store>,
     rules: Arc<Vec<PolicyRule>>,
     refused: Arc<Mutex<BTreeSet<String>>>,
+    denied: Arc<Mutex<Vec<(String, String, String)>>>,
+    /// Other writers' changes, each made just before the controller's next `update` of that
+    /// resource: `(plural, on the controller's status write, the other writer's patch and
+    /// the subresource it writes)`.
+    others: Arc<Mutex<Vec<OtherWrite>>>,
 }
 
 impl Authorized {
-    fn check(&self, rt: &ResourceType, subresource: Subresource, verb: &str) -> Result<()> {
+    fn check(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        subresource: Subresource,
+        verb: &str,
+    ) -> Result<()> {
         let resource = match subresource {
             Subresource::Status => format!("{}/status", rt.plural),
             _ => rt.plural.clone(),
         };
-        if self.rules.iter().any(|r| r.allows(&rt.group, &resource, verb)) {
+        let denied = self.denied.lock().unwrap().iter().any(|(n, v, r)| {
+            Some(n.as_str()) == ns && v == verb && *r == format!("{resource}.{}", rt.group)
+        });
+        if !denied && self.rules.iter().any(|r| r.allows(&rt.group, &resource, verb)) {
             return Ok(());
         }
         let what = format!("{verb} {resource}.{}", rt.group);
         self.refused.lock().unwrap().insert(what.clone());
-        Err(Error::BadRequest(format!("forbidden: cannot {what}")))
+        // The API server's wording (k8s.io/apiserver's `forbiddenMessage`).
+        let scope = ns.map(|ns| format!(" in the namespace \"{ns}\"")).unwrap_or_default();
+        Err(Error::Forbidden(format!(
+            "{resource}.{} is forbidden: User \"system:serviceaccount:weir-system:weir-controller\" \
+             cannot {verb} resource \"{resource}\" in API group \"{}\"{scope}",
+            rt.group, rt.group
+        )))
+    }
+
+    fn deny(&self, ns: &str, verb: &str, resource: &str) {
+        self.denied.lock().unwrap().push((ns.into(), verb.into(), resource.into()));
+    }
+
+    fn allow_all_denied(&self) {
+        self.denied.lock().unwrap().clear();
+    }
+
+    /// Makes the pending change of another writer before the controller's write of `object`.
+    async fn interleave(&self, rt: &ResourceType, status: bool, object: &Object) {
+        let pending = {
+            let mut others = self.others.lock().unwrap();
+            let at = others.iter().position(|(p, s, ..)| *p == rt.plural && *s == status);
+            at.map(|i| others.remove(i))
+        };
+        if let Some((_, _, patch, sub)) = pending {
+            let ns = object.namespace();
+            self.store.patch(rt, ns, object.name(), &patch, sub).await.unwrap();
+        }
     }
 }
 
 impl Cluster for Authorized {
     async fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Object> {
-        self.check(rt, Subresource::Main, "get")?;
+        self.check(rt, ns, Subresource::Main, "get")?;
         self.store.get(rt, ns, name).await
     }
     async fn list(
@@ -79,19 +125,21 @@ impl Cluster for Authorized {
         ns: Option<&str>,
         p: &ListParams,
     ) -> Result<ObjectList> {
-        self.check(rt, Subresource::Main, "list")?;
+        self.check(rt, ns, Subresource::Main, "list")?;
         self.store.list(rt, ns, p).await
     }
     async fn create(&self, rt: &ResourceType, object: Object) -> Result<Object> {
-        self.check(rt, Subresource::Main, "create")?;
+        self.check(rt, object.namespace(), Subresource::Main, "create")?;
         self.store.create(rt, object).await
     }
     async fn update(&self, rt: &ResourceType, object: Object) -> Result<Object> {
-        self.check(rt, Subresource::Main, "update")?;
+        self.check(rt, object.namespace(), Subresource::Main, "update")?;
+        self.interleave(rt, false, &object).await;
         self.store.update(rt, object).await
     }
     async fn update_status(&self, rt: &ResourceType, object: Object) -> Result<Object> {
-        self.check(rt, Subresource::Status, "update")?;
+        self.check(rt, object.namespace(), Subresource::Status, "update")?;
+        self.interleave(rt, true, &object).await;
         self.store.update_status(rt, object).await
     }
     async fn patch(
@@ -102,7 +150,7 @@ impl Cluster for Authorized {
         patch: &Patch,
         sub: Subresource,
     ) -> Result<Object> {
-        self.check(rt, sub, "patch")?;
+        self.check(rt, ns, sub, "patch")?;
         self.store.patch(rt, ns, name, patch, sub).await
     }
     async fn delete(
@@ -112,7 +160,7 @@ impl Cluster for Authorized {
         name: &str,
         p: &DeleteParams,
     ) -> Result<DeleteOutcome> {
-        self.check(rt, Subresource::Main, "delete")?;
+        self.check(rt, ns, Subresource::Main, "delete")?;
         self.store.delete(rt, ns, name, p).await
     }
     async fn watch(
@@ -121,7 +169,7 @@ impl Cluster for Authorized {
         ns: Option<&str>,
         p: &WatchParams,
     ) -> Result<WatchStream> {
-        self.check(rt, Subresource::Main, "watch")?;
+        self.check(rt, ns, Subresource::Main, "watch")?;
         self.store.watch(rt, ns, p).await
     }
 }
@@ -146,10 +194,14 @@ fn rt(name: &str) -> ResourceType {
 }
 
 async fn create(store: &Store, value: Value) {
+    create_in(store, NS, value).await;
+}
+
+async fn create_in(store: &Store, ns: &str, value: Value) {
     let mut object = Object::from_value(value).unwrap();
     let rt = Registry::builtin().for_object(&object.api_version, &object.kind).unwrap();
     if rt.namespaced() {
-        object.metadata.namespace = Some(NS.into());
+        object.metadata.namespace = Some(ns.into());
     }
     store.create(&rt, object).await.unwrap();
 }
@@ -158,19 +210,23 @@ async fn create(store: &Store, value: Value) {
 /// its pods, ready and available; surplus pods go; a pod no ReplicaSet owns (an analysis job's)
 /// runs to completion.
 async fn kubelet(store: &Store) {
-    let pods = store.list(&rt("pods"), Some(NS), &ListParams::default()).await.unwrap().items;
+    kubelet_in(store, NS).await;
+}
+
+async fn kubelet_in(store: &Store, ns: &str) {
+    let pods = store.list(&rt("pods"), Some(ns), &ListParams::default()).await.unwrap().items;
     for pod in &pods {
         let owned_by_rs =
             pod.metadata.owner_references.iter().flatten().any(|o| o.kind == "ReplicaSet");
         if !owned_by_rs && pod.field("status").and_then(|s| s.get("phase")).is_none() {
             let done = Patch::Merge(json!({"status": {"phase": "Succeeded"}}));
             store
-                .patch(&rt("pods"), Some(NS), pod.name(), &done, Subresource::Status)
+                .patch(&rt("pods"), Some(ns), pod.name(), &done, Subresource::Status)
                 .await
                 .unwrap();
         }
     }
-    let sets = store.list(&rt("replicasets"), Some(NS), &ListParams::default()).await.unwrap();
+    let sets = store.list(&rt("replicasets"), Some(ns), &ListParams::default()).await.unwrap();
     for rs in sets.items.iter().map(Object::to_value) {
         let name = rs["metadata"]["name"].as_str().unwrap().to_owned();
         let uid = rs["metadata"]["uid"].as_str().unwrap().to_owned();
@@ -182,14 +238,14 @@ async fn kubelet(store: &Store) {
         let have = i64::try_from(mine.len()).unwrap();
         for extra in mine.iter().skip(usize::try_from(want).unwrap()) {
             store
-                .delete(&rt("pods"), Some(NS), extra.name(), &DeleteParams::default())
+                .delete(&rt("pods"), Some(ns), extra.name(), &DeleteParams::default())
                 .await
                 .unwrap();
         }
         for _ in have..want {
             let pod = json!({
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"generateName": format!("{name}-"), "namespace": NS,
+                "metadata": {"generateName": format!("{name}-"), "namespace": ns,
                     "labels": rs["spec"]["template"]["metadata"]["labels"],
                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                         "name": name, "uid": uid, "controller": true}]},
@@ -201,7 +257,7 @@ async fn kubelet(store: &Store) {
                 "conditions": [{"type": "Ready", "status": "True"}]}});
             let patch = Patch::Merge(status);
             store
-                .patch(&rt("pods"), Some(NS), created.name(), &patch, Subresource::Status)
+                .patch(&rt("pods"), Some(ns), created.name(), &patch, Subresource::Status)
                 .await
                 .unwrap();
         }
@@ -211,7 +267,7 @@ async fn kubelet(store: &Store) {
                 "observedGeneration": rs["metadata"]["generation"]}});
             let patch = Patch::Merge(status);
             store
-                .patch(&rt("replicasets"), Some(NS), &name, &patch, Subresource::Status)
+                .patch(&rt("replicasets"), Some(ns), &name, &patch, Subresource::Status)
                 .await
                 .unwrap();
         }
@@ -244,7 +300,16 @@ struct Run {
 
 /// The Service, DestinationRule, VirtualService and a Rollout with `steps`.
 async fn seed(store: &Store, steps: Value) {
-    create(store, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
+    seed_in(store, NS, steps).await;
+}
+
+async fn seed_in(store: &Store, ns: &str, steps: Value) {
+    create_in(
+        store,
+        ns,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
     for object in [
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "app"},
                "spec": {"selector": {"app": "app"}, "ports": [{"port": 80}]}}),
@@ -270,14 +335,23 @@ async fn seed(store: &Store, steps: Value) {
                            "destinationRule": {"name": "app", "canarySubsetName": "canary",
                                                "stableSubsetName": "stable"}}}}}}}),
     ] {
-        create(store, object).await;
+        create_in(store, ns, object).await;
     }
 }
 
 fn authorized(rules: Vec<PolicyRule>) -> (tempfile::TempDir, Authorized) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    (dir, Authorized { store, rules: Arc::new(rules), refused: Arc::default() })
+    (
+        dir,
+        Authorized {
+            store,
+            rules: Arc::new(rules),
+            refused: Arc::default(),
+            denied: Arc::default(),
+            others: Arc::default(),
+        },
+    )
 }
 
 /// Sets the Rollout's image (the user's change, with the user's rights).
@@ -430,4 +504,254 @@ async fn the_rendered_cluster_role_is_enough_for_the_running_controllers() {
     }
     let refused = cluster.refused.lock().unwrap().clone();
     assert!(refused.is_empty(), "the rendered role refuses: {refused:?}");
+}
+
+/// The role minus the Application controller's wildcard rule.
+fn rendered_rules() -> Vec<PolicyRule> {
+    rendered_cluster_role().into_iter().filter(|r| !r.is_wildcard()).collect()
+}
+
+/// The Rollout `app` in `ns` and the Events about it with `reason`.
+async fn rollout_and_events(store: &Store, ns: &str, reason: &str) -> (Value, Vec<Value>) {
+    let ro = store.get(&rt("rollouts"), Some(ns), "app").await.unwrap().to_value();
+    let events = store.list(&rt("events"), Some(ns), &ListParams::default()).await.unwrap();
+    let events = events
+        .items
+        .iter()
+        .map(Object::to_value)
+        .filter(|e| e["reason"] == reason && e["involvedObject"]["name"] == "app")
+        .collect();
+    (ro, events)
+}
+
+fn reconcile_error(ro: &Value) -> Option<Value> {
+    ro["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "ReconcileError")
+        .cloned()
+}
+
+/// Item 1 of issue 13 part 5: a call the role refuses in one namespace (no `create
+/// replicasets` there) is reported on that Rollout (a condition and a Warning Event naming the
+/// verb, resource and namespace), retried after 30 s then 60 s (the controller runtime's
+/// `FORBIDDEN_BACKOFF`) without writing or recording anything again, while the Rollout of
+/// another namespace goes on through the same reconciler; once the role allows the call, the
+/// next pass goes on and clears the condition.
+#[tokio::test]
+async fn a_refused_call_is_reported_on_the_rollout_and_retried_slowly() {
+    use std::time::Duration;
+    let (_dir, cluster) = authorized(rendered_rules());
+    let store = cluster.store.clone();
+    let steps = json!([{"setWeight": 20}, {"pause": {}}]);
+    seed_in(&store, NS, steps.clone()).await;
+    seed_in(&store, "locked", steps).await;
+    cluster.deny("locked", "create", "replicasets.apps");
+    let reconciler = RolloutReconciler::new(Arc::new(cluster.clone()));
+    let now = weir_cluster::wall_clock();
+
+    let action = reconciler.reconcile_at(Some("locked"), "app", now).await.unwrap();
+    assert_eq!(action.requeue_after(), Some(Duration::from_secs(30)));
+    let (ro, events) = rollout_and_events(&store, "locked", "Forbidden").await;
+    let condition = reconcile_error(&ro).expect("a ReconcileError condition");
+    assert_eq!(condition["status"], "True");
+    assert_eq!(condition["reason"], "Forbidden");
+    let message = condition["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("forbidden: cannot create replicasets.apps in namespace \"locked\": "),
+        "{message}"
+    );
+    assert!(message.contains("cannot create resource \"replicasets\""), "{message}");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["type"], "Warning");
+    assert_eq!(events[0]["message"], message);
+
+    // The same refusal again: a longer wait, no status write, no second Event.
+    let action = reconciler.reconcile_at(Some("locked"), "app", now).await.unwrap();
+    assert_eq!(action.requeue_after(), Some(Duration::from_secs(60)));
+    let (again, events) = rollout_and_events(&store, "locked", "Forbidden").await;
+    assert_eq!(again["metadata"]["resourceVersion"], ro["metadata"]["resourceVersion"]);
+    assert_eq!(events.len(), 1);
+
+    // The other namespace is not held back by the refused one.
+    let mut healthy = Value::Null;
+    for _ in 0..40 {
+        let _ = reconciler.reconcile_at(Some(NS), "app", weir_cluster::wall_clock()).await;
+        kubelet(&store).await;
+        healthy = store.get(&rt("rollouts"), Some(NS), "app").await.unwrap().to_value();
+        if healthy["status"]["phase"] == "Healthy" {
+            break;
+        }
+    }
+    assert_eq!(healthy["status"]["phase"], "Healthy", "{:#}", healthy["status"]);
+    assert_eq!(reconcile_error(&healthy), None);
+
+    // The role is fixed: the next pass creates the ReplicaSet and the condition goes.
+    cluster.allow_all_denied();
+    reconciler.reconcile_at(Some("locked"), "app", now).await.unwrap();
+    let (ro, _) = rollout_and_events(&store, "locked", "Forbidden").await;
+    assert_eq!(reconcile_error(&ro), None, "{:#}", ro["status"]);
+    let sets = store.list(&rt("replicasets"), Some("locked"), &ListParams::default()).await;
+    assert_eq!(sets.unwrap().items.len(), 1);
+}
+
+/// When even the report is refused (no `update rollouts/status`, no `create events` in the
+/// namespace), a pass neither fails nor loops: it waits the same long backoff and changes
+/// nothing (the one log line it writes per Rollout is not checked here).
+#[tokio::test]
+async fn a_refused_report_backs_off_without_writing() {
+    use std::time::Duration;
+    let (_dir, cluster) = authorized(rendered_rules());
+    let store = cluster.store.clone();
+    seed_in(&store, "locked", json!([{"setWeight": 20}, {"pause": {}}])).await;
+    cluster.deny("locked", "create", "replicasets.apps");
+    cluster.deny("locked", "update", "rollouts/status.argoproj.io");
+    cluster.deny("locked", "create", "events.");
+    let reconciler = RolloutReconciler::new(Arc::new(cluster.clone()));
+    let before = store.get(&rt("rollouts"), Some("locked"), "app").await.unwrap().to_value();
+    for want in [30, 60, 120] {
+        let action = reconciler
+            .reconcile_at(Some("locked"), "app", weir_cluster::wall_clock())
+            .await
+            .unwrap();
+        assert_eq!(action.requeue_after(), Some(Duration::from_secs(want)));
+    }
+    let (after, events) = rollout_and_events(&store, "locked", "Forbidden").await;
+    assert_eq!(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+    assert!(events.is_empty());
+    let refused = cluster.refused.lock().unwrap().clone();
+    assert!(refused.contains("update rollouts/status.argoproj.io"), "{refused:?}");
+}
+
+/// Item 2 of issue 13 part 5: other writers are not overwritten. While a canary runs, a person
+/// edits a VirtualService route the Rollout does not manage (just before the controller writes
+/// the VirtualService) and an HPA scales the Rollout (just before the controller writes its
+/// status). Both writes of the controller are guarded by the resourceVersion it read, so each
+/// is a conflict that the next pass retries on the fresh object: the person's timeout and the
+/// HPA's replicas survive, and the canary still pauses at 20 %.
+#[tokio::test]
+async fn other_writers_changes_survive_the_controllers_writes() {
+    let (_dir, cluster) = authorized(rendered_rules());
+    let store = cluster.store.clone();
+    seed(&store, json!([{"setWeight": 20}, {"pause": {}}])).await;
+    let other_route = json!({"spec": {"http": [
+        {"name": "primary", "route": [
+            {"destination": {"host": "app", "subset": "stable"}, "weight": 100},
+            {"destination": {"host": "app", "subset": "canary"}, "weight": 0}]},
+        {"name": "other", "route": [{"destination": {"host": "app", "subset": "stable"}}]}]}});
+    store
+        .patch(
+            &rt("virtualservices"),
+            Some(NS),
+            "app",
+            &Patch::Merge(other_route),
+            Subresource::Main,
+        )
+        .await
+        .unwrap();
+    settle(&cluster).await;
+
+    // The HPA's write lands between the controller's read of the Rollout and its status
+    // write (through `/scale` in a cluster: `spec.replicas` of the main resource).
+    cluster.others.lock().unwrap().extend([
+        (
+            "virtualservices".to_owned(),
+            false,
+            Patch::Json(
+                serde_json::from_value(
+                    json!([{"op": "add", "path": "/spec/http/1/timeout", "value": "5s"}]),
+                )
+                .unwrap(),
+            ),
+            Subresource::Main,
+        ),
+        (
+            "rollouts".to_owned(),
+            true,
+            Patch::Merge(json!({"spec": {"replicas": 3}})),
+            Subresource::Main,
+        ),
+    ]);
+    set_image(&store, "app:v2").await;
+    // Passes until the pause (a pass that lost a write to a conflict changes no status, so
+    // `settle`'s "nothing changed" is not the end here).
+    let mut paused = Value::Null;
+    for _ in 0..40 {
+        let _ = reconcile_rollout(&cluster, Some(NS), "app", weir_cluster::wall_clock()).await;
+        kubelet(&store).await;
+        paused = store.get(&rt("rollouts"), Some(NS), "app").await.unwrap().to_value();
+        if paused["status"]["phase"] == "Paused" {
+            break;
+        }
+    }
+
+    let pending: Vec<String> =
+        cluster.others.lock().unwrap().iter().map(|o| format!("{}/{}", o.0, o.1)).collect();
+    assert!(pending.is_empty(), "both other writers wrote: {pending:?}: {:#}", paused["status"]);
+    assert_eq!(paused["status"]["phase"], "Paused", "{:#}", paused["status"]);
+    assert_eq!(paused["spec"]["replicas"], 3, "the HPA's replicas survive");
+    let vs = store.get(&rt("virtualservices"), Some(NS), "app").await.unwrap().to_value();
+    let http = &vs["spec"]["http"];
+    assert_eq!(http[1]["name"], "other");
+    assert_eq!(http[1]["timeout"], "5s", "the person's edit survives: {http:#}");
+    let weights: Vec<i64> =
+        http[0]["route"].as_array().unwrap().iter().filter_map(|d| d["weight"].as_i64()).collect();
+    assert_eq!(weights, [80, 20]);
+}
+
+/// Item 1 for AnalysisRuns, through the running AnalysisRun controller: the role may not
+/// update runs' status in one namespace. The run's `status.message` says what was refused
+/// (written with the `patch` the role allows) and one Warning Event is recorded; the
+/// controller keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_analysis_run_says_so_in_its_status() {
+    let (_dir, cluster) = authorized(rendered_rules());
+    let store = cluster.store.clone();
+    create_in(
+        &store,
+        "locked",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "locked"}}),
+    )
+    .await;
+    create_in(
+        &store,
+        "locked",
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": "run"},
+            "spec": {"metrics": [{"name": "web", "count": 1,
+                "provider": {"web": {"url": "http://127.0.0.1:1/", "jsonPath": "{$.ok}"}}}]}}),
+    )
+    .await;
+    cluster.deny("locked", "update", "analysisruns/status.argoproj.io");
+    let shared = Arc::new(cluster.clone());
+    let shutdown = weir_controller::Shutdown::new();
+    let controller = tokio::spawn(weir_analysis_controller::run_analysis_controller(
+        shared,
+        weir_analysis_controller::Providers::standard(),
+        shutdown.clone(),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let run = store.get(&rt("analysisruns"), Some("locked"), "run").await.unwrap().to_value();
+        if run["status"]["message"].as_str().is_some_and(|m| m.starts_with("forbidden: ")) {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "{:#}", run["status"]);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let message = run["status"]["message"].as_str().unwrap();
+    assert!(message.contains("cannot update resource \"analysisruns/status\""), "{message}");
+    assert!(message.contains("in the namespace \"locked\""), "{message}");
+    let events = store.list(&rt("events"), Some("locked"), &ListParams::default()).await.unwrap();
+    let reported: Vec<Value> = events
+        .items
+        .iter()
+        .map(Object::to_value)
+        .filter(|e| e["reason"] == "Forbidden" && e["involvedObject"]["name"] == "run")
+        .collect();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert!(!controller.is_finished(), "the controller keeps running");
+    shutdown.trigger();
+    controller.await.unwrap();
 }

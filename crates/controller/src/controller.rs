@@ -87,6 +87,13 @@ pub trait Reconciler: Send + Sync + 'static {
     fn backoff(&self) -> Backoff {
         Backoff::default()
     }
+
+    /// Whether `error` is a refusal (`403 Forbidden`, RBAC): such a failure is retried with
+    /// [`crate::refusal::FORBIDDEN_BACKOFF`] instead of [`Reconciler::backoff`], and logged
+    /// once per streak of failures of the key rather than at every retry. Default: never.
+    fn is_refusal(&self, _error: &Self::Error) -> bool {
+        false
+    }
 }
 
 /// Maps a changed object of a watched type to the primary keys it affects.
@@ -268,6 +275,16 @@ impl<R: Reconciler> Worker<R> {
                     if let Some(delay) = action.requeue_after() {
                         self.queue.add_after(key.clone(), delay);
                     }
+                }
+                Err(error) if self.reconciler.is_refusal(&error) => {
+                    let delay = crate::refusal::FORBIDDEN_BACKOFF.delay(retries);
+                    if retries == 0 {
+                        tracing::warn!(%key, %error, ?delay, "reconcile refused; retrying slowly");
+                    } else {
+                        tracing::debug!(%key, %error, retries, ?delay, "reconcile refused");
+                    }
+                    self.set_failures(&key, Some(retries.saturating_add(1)));
+                    self.queue.add_after(key.clone(), delay);
                 }
                 Err(error) => {
                     let delay = self.reconciler.backoff().delay(retries);

@@ -9,7 +9,8 @@
 //! objects (a change to an object enqueues its controller owner found through
 //! `ownerReferences`) and from arbitrary mappers, and cooperative shutdown through [`Shutdown`].
 //!
-//! Also [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, so that two replicas
+//! Also [`refusal`]: what a controller does with a `403 Forbidden` (report it, back off, log
+//! once), and [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, so that two replicas
 //! of `weir controller` are safe.
 //!
 //! What it is not: a decision engine (reconcilers keep their logic in pure functions), or a
@@ -45,6 +46,7 @@ mod controller;
 pub mod leader;
 mod queue;
 mod reflector;
+pub mod refusal;
 mod shutdown;
 
 pub use backoff::Backoff;
@@ -52,6 +54,7 @@ pub use cache::Cache;
 pub use controller::{Action, Context, Controller, Mapper, Reconciler, owner_refs};
 pub use queue::WorkQueue;
 pub use reflector::reflect;
+pub use refusal::{RefusalRecorder, Refusals};
 pub use shutdown::Shutdown;
 
 pub use weir_cluster::ObjectRef;

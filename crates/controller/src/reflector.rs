@@ -8,11 +8,15 @@ use weir_cluster::{Cluster, Error, ListParams, Object, ResourceType, WatchEvent,
 
 use crate::{Backoff, Cache, Shutdown};
 
+/// How often a kind the server does not serve is looked for again.
+const ABSENT_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Keeps `cache` equal to the objects of `rt` (in `namespace`, or all) until shutdown.
 ///
 /// Lists, then watches from the list's resourceVersion; a watch that ends is resumed from the
 /// last version seen; [`Error::Expired`] (history pruned) relists; other errors are retried
-/// with `backoff`. `on_change` is called with every object that was added, modified or
+/// with `backoff`; a kind the server does not serve (`NotFound` on the list) is an empty,
+/// synced cache, listed again every 30 s. `on_change` is called with every object that was added, modified or
 /// deleted (for a deletion, its last state), including the differences a relist finds.
 pub async fn reflect<C: Cluster>(
     cluster: Arc<C>,
@@ -34,14 +38,41 @@ pub async fn reflect<C: Cluster>(
         let list = match list {
             Ok(list) => list,
             Err(error) => {
-                tracing::warn!(kind = %rt.kind, %error, "list failed; retrying");
-                if !shutdown.sleep(backoff.delay(failures)).await {
+                // A kind the server does not serve (its CRD is not installed, Istio is not
+                // there) has no objects: the cache is synced empty, so that the controller
+                // works with the kinds that exist, and the list is tried again slowly until the
+                // kind appears. One line per kind, not one per retry.
+                let absent = matches!(error, Error::NotFound { .. });
+                if absent && !cache.is_synced() {
+                    for gone in cache.replace(Vec::new()) {
+                        on_change(&gone);
+                    }
+                }
+                if failures == 0 {
+                    let plural = format!("{}.{}", rt.plural, rt.group);
+                    if absent {
+                        tracing::warn!(
+                            "the server does not serve {plural}; going on without them and \
+                             checking again every {ABSENT_RETRY:?}"
+                        );
+                    } else {
+                        tracing::warn!(kind = %rt.kind, %error, "list failed; retrying");
+                    }
+                } else {
+                    tracing::debug!(kind = %rt.kind, %error, failures, "list failed again");
+                }
+                let delay = if absent { ABSENT_RETRY } else { backoff.delay(failures) };
+                if !shutdown.sleep(delay).await {
                     return;
                 }
                 failures = failures.saturating_add(1);
                 continue;
             }
         };
+        if failures > 0 {
+            tracing::info!(kind = %rt.kind, "listed after {failures} failures");
+        }
+        failures = 0;
         for changed in cache.replace(list.items) {
             on_change(&changed);
         }
@@ -126,6 +157,8 @@ mod tests {
         lists: Mutex<Vec<Vec<Object>>>,
         list_calls: AtomicUsize,
         watch_calls: AtomicUsize,
+        /// How many lists first answer `NotFound` (the kind is not served yet).
+        absent_lists: AtomicUsize,
     }
 
     fn pod(name: &str, rv: &str) -> Object {
@@ -149,6 +182,9 @@ mod tests {
             _: &ListParams,
         ) -> Result<ObjectList> {
             let n = self.list_calls.fetch_add(1, Ordering::SeqCst);
+            if self.absent_lists.load(Ordering::SeqCst) > n {
+                return Err(Error::NotFound { kind: "Pod".into(), name: String::new() });
+            }
             let mut lists = self.lists.lock().expect("lock");
             let items = if lists.len() > 1 { lists.remove(0) } else { lists[0].clone() };
             Ok(ObjectList { items, resource_version: n.to_string() })
@@ -241,6 +277,39 @@ mod tests {
         let mut rest = seen[3..].to_vec();
         rest.sort();
         assert_eq!(rest, ["a@1", "b@7", "c@3", "d@8"]);
+        shutdown.trigger();
+        task.await.expect("reflector stops");
+    }
+
+    /// A kind the server does not serve: the cache is synced empty at once (a controller
+    /// needing it is not held up), and the kind is found when it appears 30 s later.
+    #[tokio::test(start_paused = true)]
+    async fn an_unserved_kind_is_an_empty_synced_cache_until_it_appears() {
+        let cluster = Arc::new(Scripted::default());
+        cluster.absent_lists.store(2, Ordering::SeqCst);
+        cluster.lists.lock().expect("lock").push(vec![pod("a", "1")]);
+        cluster.watch_calls.store(2, Ordering::SeqCst);
+        let cache = Cache::default();
+        let shutdown = Shutdown::new();
+        let rt = Registry::builtin().for_name("pods").expect("pods").clone();
+        let task = tokio::spawn(reflect(
+            cluster.clone(),
+            rt,
+            None,
+            cache.clone(),
+            |_: &Object| {},
+            Backoff::new(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1)),
+            shutdown.clone(),
+        ));
+        cache.wait_synced().await;
+        assert!(cache.list().is_empty());
+        let started = tokio::time::Instant::now();
+        while cache.list().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Two absent answers, each followed by ABSENT_RETRY, then the list that finds it.
+        assert_eq!(cluster.list_calls.load(Ordering::SeqCst), 3);
+        assert!(started.elapsed() >= ABSENT_RETRY, "{:?}", started.elapsed());
         shutdown.trigger();
         task.await.expect("reflector stops");
     }

@@ -128,3 +128,56 @@ async fn owned_objects_trigger_their_owner_and_errors_are_retried() {
         .expect("controller stops on shutdown")
         .expect("controller task");
 }
+
+/// Fails every call: `refused` with a 403, `broken` with any other error; `fine` succeeds.
+struct Refused {
+    calls: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl Reconciler for Refused {
+    type Error = weir_cluster::Error;
+
+    async fn reconcile(&self, key: &ObjectRef, _ctx: &Context) -> Result<Action, Self::Error> {
+        *self.calls.lock().unwrap().entry(key.name.clone()).or_default() += 1;
+        match key.name.as_str() {
+            "refused" => Err(weir_cluster::Error::Forbidden("configmaps is forbidden".into())),
+            "broken" => Err(weir_cluster::Error::Internal("disk on fire".into())),
+            _ => Ok(Action::await_change()),
+        }
+    }
+
+    fn backoff(&self) -> weir_controller::Backoff {
+        weir_controller::Backoff::new(Duration::from_millis(10), Duration::from_millis(50))
+    }
+
+    fn is_refusal(&self, error: &Self::Error) -> bool {
+        matches!(error, weir_cluster::Error::Forbidden(_))
+    }
+}
+
+/// A refused reconcile waits `FORBIDDEN_BACKOFF` (30 s first) while an ordinary failure is
+/// retried on the reconciler's short backoff: by the time the broken key has failed five
+/// times, the refused one has been tried once. The others keep being reconciled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reconcile_is_retried_slowly_and_others_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(dir.path()).expect("open store"));
+    let cms = rt("configmaps");
+    for name in ["refused", "broken", "fine"] {
+        store.create(&cms, Object::new("v1", "ConfigMap", Some("ns"), name)).await.expect("cm");
+    }
+    let reconciler = Arc::new(Refused { calls: Default::default() });
+    let shutdown = Shutdown::new();
+    let controller = Controller::new(store.clone(), cms.clone());
+    let running = tokio::spawn(controller.run(reconciler.clone(), 2, shutdown.clone()));
+    let calls = |name: &str| reconciler.calls.lock().unwrap().get(name).copied().unwrap_or(0);
+    eventually("broken retried five times", async || calls("broken") >= 5).await;
+    assert_eq!(calls("refused"), 1);
+    assert_eq!(calls("fine"), 1);
+    assert_eq!(weir_controller::refusal::FORBIDDEN_BACKOFF.delay(0), Duration::from_secs(30));
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("controller stops on shutdown")
+        .expect("controller task");
+}

@@ -86,12 +86,16 @@ mod hyper_util_error {
     pub(crate) use hyper_util::client::legacy::Error;
 }
 
-/// An error and its causes, one line.
+/// An error and its causes, one line (of a multi-line text, such as a YAML parser's with its
+/// source excerpt, only the first line, which says what and where).
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+    let first_line = |e: &dyn std::error::Error| {
+        e.to_string().lines().next().unwrap_or_default().trim_end().to_owned()
+    };
+    let mut text = first_line(error);
     let mut source = error.source();
     while let Some(cause) = source {
-        let cause_text = cause.to_string();
+        let cause_text = first_line(cause);
         if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use weir_cluster::{Cluster, Error, ListParams, Object, ObjectRef};
-use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Shutdown};
+use weir_controller::{
+    Action, Context, Controller, Mapper, Reconciler, RefusalRecorder, Refusals, Shutdown,
+};
 use weir_model::rollouts::{PodTemplateMetadata, Rollout, RolloutStatus};
 use weir_rollout::{Command, Observed, Reconciled};
 
 use crate::execute::rt;
 use crate::observe::{analysis_run_view, controlled_by, replica_set_view};
 use crate::{
-    analysis, execute, overlap, references, release, replicaset, restart, traffic, workload,
+    analysis, execute, overlap, references, refused, release, replicaset, restart, traffic,
+    workload,
 };
 
 /// How soon a pass whose status write lost a race runs again.
@@ -57,26 +60,80 @@ pub async fn run_rollout_controller<C: Cluster>(cluster: Arc<C>, shutdown: Shutd
         });
         controller = controller.watches(rt(plural), naming);
     }
-    controller.run(Arc::new(RolloutReconciler { cluster }), 2, shutdown).await;
+    controller.run(Arc::new(RolloutReconciler::new(cluster)), 2, shutdown).await;
 }
 
-/// Reconciles one Rollout; holds nothing but the cluster (the status is the state).
-struct RolloutReconciler<C> {
+/// Reconciles one Rollout; holds the cluster (the status is the state) and the memory of
+/// refused passes (their backoff and log lines).
+#[derive(Debug)]
+pub struct RolloutReconciler<C> {
     cluster: Arc<C>,
+    refusals: Refusals,
+}
+
+impl<C: Cluster> RolloutReconciler<C> {
+    /// A reconciler of the Rollouts of `cluster`.
+    pub fn new(cluster: Arc<C>) -> Self {
+        RolloutReconciler { cluster, refusals: Refusals::new() }
+    }
+
+    /// One pass of the Rollout `namespace/name` at `now`, as a worker of
+    /// [`run_rollout_controller`] runs it (without the caches: objects are read from the
+    /// backend), refusals (`403 Forbidden`) included: reported on the Rollout and retried
+    /// after a long backoff.
+    pub async fn reconcile_at(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Action, String> {
+        let key = ObjectRef {
+            kind: "Rollout".to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        };
+        self.guarded(&key, None, now).await
+    }
+
+    /// A pass through a [`RefusalRecorder`]: a pass that failed on a refused call is reported
+    /// ([`refused::report`]) instead of being retried hot.
+    async fn guarded(
+        &self,
+        key: &ObjectRef,
+        ctx: Option<&Context>,
+        now: Timestamp,
+    ) -> Result<Action, String> {
+        let recorder = RefusalRecorder::new(self.cluster.clone());
+        let result = async {
+            let ns = key.namespace.as_deref();
+            let Some(object) = read_rollout(&recorder, ns, &key.name).await? else {
+                return gone(&recorder, ns, &key.name).await;
+            };
+            let Some(ro) = typed(&object) else {
+                return Ok(Action::await_change());
+            };
+            pass(&recorder, ctx, &object, &ro, now).await
+        }
+        .await;
+        match (result, recorder.refusal()) {
+            (Err(_), Some(refusal)) => {
+                Ok(refused::report(self.cluster.as_ref(), &self.refusals, key, &refusal, now).await)
+            }
+            (result, _) => {
+                if result.is_ok() {
+                    self.refusals.allowed(key);
+                }
+                result
+            }
+        }
+    }
 }
 
 impl<C: Cluster> Reconciler for RolloutReconciler<C> {
     type Error = String;
 
     async fn reconcile(&self, key: &ObjectRef, ctx: &Context) -> Result<Action, String> {
-        let cluster = self.cluster.as_ref();
-        let Some(object) = read_rollout(cluster, key.namespace.as_deref(), &key.name).await? else {
-            return gone(cluster, key.namespace.as_deref(), &key.name).await;
-        };
-        let Some(ro) = typed(&object) else {
-            return Ok(Action::await_change());
-        };
-        pass(cluster, Some(ctx), &object, &ro, now()).await
+        self.guarded(key, Some(ctx), now()).await
     }
 }
 
@@ -290,6 +347,7 @@ async fn pass<C: Cluster>(
         }
         restart_requeue = plan.requeue;
     }
+    refused::clear(&mut status);
     if ro.status.as_ref() != Some(&status) {
         let mut updated = object.clone();
         let value = serde_json::to_value(&status).map_err(|e| e.to_string())?;

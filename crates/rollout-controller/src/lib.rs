@@ -24,6 +24,7 @@ mod observe;
 pub mod ops;
 mod overlap;
 mod references;
+mod refused;
 mod release;
 mod replicaset;
 mod restart;
@@ -31,4 +32,4 @@ mod traffic;
 pub mod view;
 mod workload;
 
-pub use controller::{now, reconcile_rollout, run_rollout_controller};
+pub use controller::{RolloutReconciler, now, reconcile_rollout, run_rollout_controller};

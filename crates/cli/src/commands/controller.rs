@@ -211,7 +211,16 @@ async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) {
     }
 }
 
-/// Warns (once, one line) about the kinds weir manages that the cluster does not serve.
+/// The CRDs `weir install` creates that the controllers watch.
+const WEIR_CRDS: &[&str] =
+    &["rollouts", "analysisruns", "analysistemplates", "applications", "appprojects"];
+
+/// Istio's kinds the Rollout controller routes traffic with (Istio installs them, not weir).
+const ISTIO_KINDS: &[&str] = &["virtualservices", "destinationrules"];
+
+/// Warns (once, one line each) about the kinds weir manages that the cluster does not serve:
+/// the CRDs `weir install` would create, and Istio's. The controllers still start: a kind the
+/// server does not serve has no objects to them, and is looked for again every 30 s.
 async fn report_missing_kinds(cluster: &KubeCluster) {
     // A server without discovery (a weir older than its Kubernetes API work) cannot tell:
     // every API server serves core/v1 Namespaces.
@@ -219,25 +228,37 @@ async fn report_missing_kinds(cluster: &KubeCluster) {
         tracing::debug!("the server has no discovery; not checking for CRDs");
         return;
     }
+    for (kinds, advice) in [
+        (
+            WEIR_CRDS,
+            "run `weir install` to create these CRDs; until then the controllers of the kinds \
+             that exist run without them",
+        ),
+        (
+            ISTIO_KINDS,
+            "Rollouts with Istio traffic routing cannot progress until Istio is installed",
+        ),
+    ] {
+        match missing_kinds(cluster, kinds).await {
+            Ok(names) if names.is_empty() => {}
+            Ok(names) => {
+                tracing::warn!("the cluster does not serve {}: {advice}", names.join(", "));
+            }
+            Err(error) => tracing::warn!(%error, "cannot check which CRDs the cluster serves"),
+        }
+    }
+}
+
+/// The CRD names (`plural.group`) of the registry's `kinds` that the cluster does not serve.
+async fn missing_kinds(
+    cluster: &KubeCluster,
+    kinds: &[&str],
+) -> Result<Vec<String>, weir_cluster::Error> {
     let registry = Registry::builtin();
     let wanted: Vec<ResourceType> =
-        ["rollouts", "analysisruns", "analysistemplates", "applications", "appprojects"]
-            .iter()
-            .filter_map(|name| registry.for_name(name).cloned())
-            .collect();
-    match cluster.missing(&wanted).await {
-        Ok(missing) if missing.is_empty() => {}
-        Ok(missing) => {
-            let names: Vec<String> =
-                missing.iter().map(|rt| format!("{}.{}", rt.plural, rt.group)).collect();
-            tracing::warn!(
-                "the cluster does not serve {} (`weir install` creates these CRDs); their \
-                 controllers wait until it does",
-                names.join(", ")
-            );
-        }
-        Err(error) => tracing::warn!(%error, "cannot check which CRDs the cluster serves"),
-    }
+        kinds.iter().filter_map(|name| registry.for_name(name).cloned()).collect();
+    let missing = cluster.missing(&wanted).await?;
+    Ok(missing.iter().map(|rt| format!("{}.{}", rt.plural, rt.group)).collect())
 }
 
 /// This process's identity for the Lease: the host (the pod's name in a cluster) and a random
