@@ -673,12 +673,12 @@ fn web_deployment(image: &str) -> String {
 const WEB_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
                            selector:\n    app: web\n  ports:\n  - port: 80\n";
 
-/// `ServerSideApply=true` (spec §1.3): the sync applies server-side as `argocd-controller`
-/// with `--force-conflicts`; fields another manager owns and git does not set (an HPA's
-/// `spec.replicas`, a person's label) survive the next sync, and the diff against the
-/// API-defaulted live Deployment and Service (strategy, clusterIP, protocol, …) is clean.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_side_apply_keeps_other_managers_fields_and_compares_clean() {
+// `ServerSideApply=true` (spec §1.3): the sync applies server-side as `argocd-controller`
+// with `--force-conflicts`; fields another manager owns and git does not set (an HPA's
+// `spec.replicas`, a person's label) survive the next sync, and the diff against the
+// API-defaulted live Deployment and Service (strategy, clusterIP, protocol, …) is clean.
+both_backends!(server_side_apply_keeps_other_managers_fields_and_compares_clean);
+async fn server_side_apply_keeps_other_managers_fields_and_compares_clean(backend: Backend) {
     let root = tempfile::tempdir().expect("tempdir");
     let repo = new_repo(root.path(), "repo");
     let first = commit(
@@ -686,7 +686,7 @@ async fn server_side_apply_keeps_other_managers_fields_and_compares_clean() {
         &[("app/web.yaml", Some(&web_deployment("web:1"))), ("app/svc.yaml", Some(WEB_SERVICE))],
         "v1",
     );
-    let h = start(root.path(), false).await;
+    let h = start_on(backend, root.path(), false).await;
     let policy = json!({"automated": {}, "syncOptions": ["ServerSideApply=true"]});
     h.create(&application("ssa", &file_url(&repo), "app", policy)).await;
     let app = h
