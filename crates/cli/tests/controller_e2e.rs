@@ -772,6 +772,24 @@ fn the_controller_rides_out_dropped_delayed_and_refused_requests() {
     assert!(steps[0] <= 1, "starts at the first step: {steps:?}");
     assert!(steps.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "{steps:?}");
     assert_eq!(steps.last(), Some(&7), "{steps:?}");
+
+    // The events tell the same story: each step completed once.
+    let mut completed: Vec<String> = list("events")
+        .iter()
+        .filter(|e| e["reason"] == "RolloutStepCompleted" && e["involvedObject"]["name"] == "app")
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    completed.sort();
+    let counts: Vec<i64> = list("events")
+        .iter()
+        .filter(|e| e["reason"] == "RolloutStepCompleted")
+        .map(|e| e["count"].as_i64().unwrap_or(1))
+        .collect();
+    eprintln!("step events: {completed:#?} counts {counts:?}");
+    let expected: Vec<String> = (1..=7).map(|n| format!("Rollout step {n}/7 completed")).collect();
+    let prefixes: Vec<String> =
+        completed.iter().map(|m| m.split(" (").next().unwrap_or_default().to_owned()).collect();
+    assert_eq!(prefixes, expected, "{completed:?}");
     drop(controller);
     weir.stop();
 }
