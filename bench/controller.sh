@@ -269,8 +269,9 @@ for ro in items:
     n += ok
 print(n)' "$@"
 }
-# Waits until all Rollouts are Healthy (on tag $1), sampling the controller's RSS; prints the
-# seconds it took.
+# Waits until all Rollouts are Healthy (on tag $1), sampling the controller's RSS; sets
+# WAITED to the seconds it took (not printed: a command substitution would run the loop in a
+# subshell that Ctrl-C / SIGTERM does not reach until it ends).
 wait_healthy() {
     local tag=$1 from=$2 n
     while true; do
@@ -283,7 +284,7 @@ wait_healthy() {
         log "  $n/$ROLLOUTS Healthy after ${elapsed}s; controller RSS $(($(rss_kb "$CONTROLLER" VmRSS) / 1024)) MiB; $(requests) requests"
         sleep 5
     done
-    python3 -c "print(f'{$(date +%s.%N) - $from:.1f}')"
+    WAITED=$(python3 -c "print(f'{$(date +%s.%N) - $from:.1f}')")
 }
 
 # ---------------------------------------------------------------- the controller
@@ -294,7 +295,8 @@ WEIR_LOG=warn "$WEIR_BIN" controller --kubeconfig "$WORK/kubeconfig" --data-dir 
     --port 0 --qps "$QPS" --burst "$BURST" >"$WORK/controller.log" 2>&1 &
 CONTROLLER=$!
 PIDS+=("$CONTROLLER")
-converge_secs=$(wait_healthy 1 "$t0")
+wait_healthy 1 "$t0"
+converge_secs=$WAITED
 r1=$(requests)
 converge_hwm=$(rss_kb "$CONTROLLER" VmHWM)
 healthy 1 /dev/null "$WORK/hashes.v1" >/dev/null
@@ -313,7 +315,8 @@ print("---\n".join(d for d in docs if "kind: Rollout" in d))' >"$WORK/v2.yaml"
     rw0=$(requests)
     tw=$(date +%s.%N)
     weir apply -f "$WORK/v2.yaml" >/dev/null
-    wave_secs=$(wait_healthy 2 "$tw")
+    wait_healthy 2 "$tw"
+    wave_secs=$WAITED
     rw1=$(requests)
     wave_hwm=$(rss_kb "$CONTROLLER" VmHWM)
     wave_rss=$(rss_kb "$CONTROLLER" VmRSS)
