@@ -182,11 +182,26 @@ impl KubeCluster {
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<T, kube::Error>>,
     {
+        self.call_noting_breaks(idempotency, attempt).await.0
+    }
+
+    /// [`Self::call`], also saying whether an attempt broke off after the request may have
+    /// been sent (so that an earlier attempt may have acted).
+    async fn call_noting_breaks<T, F, Fut>(
+        &self,
+        idempotency: Idempotency,
+        attempt: F,
+    ) -> (Result<T>, bool)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<T, kube::Error>>,
+    {
         let mut retry = 0;
+        let mut broke = false;
         loop {
             self.inner.limiter.acquire().await;
             let failure = match tokio::time::timeout(self.inner.request_timeout, attempt()).await {
-                Ok(Ok(value)) => return Ok(value),
+                Ok(Ok(value)) => return (Ok(value), broke),
                 Ok(Err(error)) => Failure::from_kube(error),
                 Err(_) => {
                     Failure::Ambiguous(format!("no answer within {:?}", self.inner.request_timeout))
@@ -194,12 +209,92 @@ impl KubeCluster {
             };
             match retry_after(idempotency, &failure, retry) {
                 Some(delay) => {
+                    broke |= matches!(failure, Failure::Ambiguous(_));
                     tracing::debug!(?failure, ?delay, retry, "API call failed; retrying");
                     tokio::time::sleep(delay).await;
                     retry += 1;
                 }
-                None => return Err(failure.into_error(&self.inner.server)),
+                None => return (Err(failure.into_error(&self.inner.server)), broke),
             }
+        }
+    }
+
+    /// A replace (of the object, or of its status) guarded by the object's resourceVersion.
+    ///
+    /// When an attempt broke off after the request may have been sent and the retry answered
+    /// 409 Conflict, the first attempt may have landed (its replay then carries a stale
+    /// resourceVersion). The object is read back: if it holds what was written, the write
+    /// succeeded and its result is returned, so that the caller does not take its own write
+    /// for another writer's (and, say, drop the events that go with it). Otherwise the
+    /// Conflict stands.
+    async fn replace_guarded(
+        &self,
+        rt: &ResourceType,
+        object: Object,
+        part: Part,
+    ) -> Result<Object> {
+        let namespace = object_namespace(rt, &object).map(str::to_owned);
+        let api = self.api(rt, namespace.as_deref());
+        let name = object.name().to_owned();
+        let body = to_dynamic(object.clone());
+        let pp = PostParams::default();
+        let (result, broke) = self
+            .call_noting_breaks(Idempotency::Idempotent, || async {
+                match part {
+                    Part::Whole => api.replace(&name, &pp, &body).await,
+                    Part::Status => api.replace_status(&name, &pp, &body).await,
+                }
+            })
+            .await;
+        match result {
+            Ok(written) => from_dynamic(written, rt),
+            Err(conflict @ Error::Conflict { .. }) if broke => {
+                match self.get(rt, namespace.as_deref(), &name).await {
+                    Ok(current) if holds_write(&object, &current, part) => {
+                        tracing::debug!(kind = %rt.kind, %name, "a broken-off write had landed");
+                        Ok(current)
+                    }
+                    _ => Err(conflict),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What a replace writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The object (its status is ignored by the server).
+    Whole,
+    /// The status subresource (everything but the status is ignored).
+    Status,
+}
+
+/// Whether `current` (read back from the server) holds what a replace of `part` with `sent`
+/// wrote: the same object (uid), and the same status, or the same fields but the status and
+/// the metadata the server sets.
+fn holds_write(sent: &Object, current: &Object, part: Part) -> bool {
+    if sent.metadata.uid.is_some() && sent.metadata.uid != current.metadata.uid {
+        return false;
+    }
+    match part {
+        Part::Status => sent.data.get("status") == current.data.get("status"),
+        Part::Whole => {
+            let fields = |o: &Object| {
+                let mut data = o.data.clone();
+                data.remove("status");
+                data
+            };
+            let (s, c) = (&sent.metadata, &current.metadata);
+            fields(sent) == fields(current)
+                && s.labels.clone().unwrap_or_default() == c.labels.clone().unwrap_or_default()
+                && s.annotations.clone().unwrap_or_default()
+                    == c.annotations.clone().unwrap_or_default()
+                && s.owner_references.clone().unwrap_or_default()
+                    == c.owner_references.clone().unwrap_or_default()
+                && s.finalizers.clone().unwrap_or_default()
+                    == c.finalizers.clone().unwrap_or_default()
         }
     }
 }
@@ -258,22 +353,11 @@ impl Cluster for KubeCluster {
     }
 
     async fn update(&self, rt: &ResourceType, object: Object) -> Result<Object> {
-        let api = self.api(rt, object_namespace(rt, &object));
-        let name = object.name().to_owned();
-        let body = to_dynamic(object);
-        let pp = PostParams::default();
-        let updated = self.call(Idempotency::Idempotent, || api.replace(&name, &pp, &body)).await?;
-        from_dynamic(updated, rt)
+        self.replace_guarded(rt, object, Part::Whole).await
     }
 
     async fn update_status(&self, rt: &ResourceType, object: Object) -> Result<Object> {
-        let api = self.api(rt, object_namespace(rt, &object));
-        let name = object.name().to_owned();
-        let body = to_dynamic(object);
-        let pp = PostParams::default();
-        let updated =
-            self.call(Idempotency::Idempotent, || api.replace_status(&name, &pp, &body)).await?;
-        from_dynamic(updated, rt)
+        self.replace_guarded(rt, object, Part::Status).await
     }
 
     async fn patch(
@@ -359,5 +443,51 @@ fn kube_patch(
             Idempotency::Idempotent,
             PatchParams { field_manager: Some(field_manager.clone()), force: *force, ..pp },
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(uid: &str, spec: serde_json::Value, status: serde_json::Value) -> Object {
+        let mut o = Object::new("argoproj.io/v1alpha1", "Rollout", Some("ns"), "ro");
+        o.metadata.uid = Some(uid.to_owned());
+        o.data.insert("spec".into(), spec);
+        o.data.insert("status".into(), status);
+        o
+    }
+
+    /// What a read-back must hold for a broken-off replace to count as landed: the same
+    /// object (uid) with the written part; server-set metadata (resourceVersion, generation,
+    /// managedFields) and the part not written do not matter.
+    #[test]
+    fn a_read_back_holds_the_write_when_the_written_part_matches() {
+        let sent = object("u1", json!({"replicas": 2}), json!({"phase": "Paused"}));
+        let mut landed = sent.clone();
+        landed.metadata.resource_version = Some("42".into());
+        landed.metadata.generation = Some(3);
+        let other_status = object("u1", json!({"replicas": 2}), json!({"phase": "Healthy"}));
+        let other_spec = object("u1", json!({"replicas": 3}), json!({"phase": "Paused"}));
+        let recreated = object("u2", json!({"replicas": 2}), json!({"phase": "Paused"}));
+        let mut relabelled = sent.clone();
+        relabelled.metadata.labels = Some([("a".to_owned(), "b".to_owned())].into());
+        let cases = [
+            (&landed, Part::Status, true),
+            (&landed, Part::Whole, true),
+            (&other_status, Part::Status, false),
+            (&other_status, Part::Whole, true),
+            (&other_spec, Part::Status, true),
+            (&other_spec, Part::Whole, false),
+            (&recreated, Part::Status, false),
+            (&recreated, Part::Whole, false),
+            (&relabelled, Part::Whole, false),
+            (&relabelled, Part::Status, true),
+        ];
+        for (current, part, expected) in cases {
+            assert_eq!(holds_write(&sent, current, part), expected, "{part:?} {current:?}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! Faults between the backend and the API: a TCP proxy in front of `weir up` that refuses the
 //! first requests with a status of the test's choice, then passes everything through. Checks
 //! the retry rule end to end: reads and 429s are retried; a create answered 503 is not (it may
-//! have landed), and the caller sees `Unavailable`.
+//! have landed), and the caller sees `Unavailable`. It can also pass a request on and then
+//! break the connection instead of answering: a replace whose answer was lost that way is
+//! reported as the success it was, not as the 409 Conflict its replay gets.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -40,6 +41,10 @@ struct State {
     /// ends a watch at its `timeoutSeconds` (or a load balancer cuts an idle stream).
     cut_watches_ms: AtomicUsize,
     watches: AtomicUsize,
+    /// The next this many requests reach the server, then the connection breaks before the
+    /// answer (a write lands; its caller cannot know).
+    break_after_acting: AtomicUsize,
+    broken: AtomicUsize,
 }
 
 impl FlakyProxy {
@@ -59,7 +64,20 @@ impl FlakyProxy {
                         let (state, client, upstream) =
                             (state.clone(), client.clone(), upstream.clone());
                         async move {
-                            Ok::<_, Infallible>(handle(&state, &client, &upstream, request).await)
+                            let break_it = state
+                                .break_after_acting
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            let response = handle(&state, &client, &upstream, request).await;
+                            if break_it {
+                                state.broken.fetch_add(1, Ordering::SeqCst);
+                                // An error from the service: hyper closes the connection
+                                // without an answer.
+                                return Err(std::io::Error::other("injected break"));
+                            }
+                            Ok(response)
                         }
                     });
                     tokio::spawn(async move {
@@ -204,4 +222,41 @@ async fn a_watch_the_server_ends_is_resumed_without_losing_or_repeating_events()
     }
     assert_eq!(names, ["c0", "c1", "c2", "c3"], "each change once, in order");
     assert!(proxy.state.watches.load(Ordering::SeqCst) >= 2, "the watch was reopened");
+}
+
+#[tokio::test]
+async fn a_replace_whose_answer_was_lost_is_not_taken_for_a_conflict() {
+    let weir = Weir::start().await;
+    let direct = weir.cluster().await;
+    namespace(&direct, "landed").await;
+    let proxy = FlakyProxy::start(weir.api.clone()).await;
+    let path = weir.dir.path().join("breaking-kubeconfig");
+    write_kubeconfig(&path, &proxy.addr, &weir.token());
+    let cluster =
+        weir_kube::connect(&ConnectOptions { kubeconfig: Some(path), ..ConnectOptions::default() })
+            .await
+            .expect("connect through the proxy");
+    let cms = rt("configmaps");
+    let created = direct.create(&cms, config_map("landed", "cm", "1")).await.expect("create");
+
+    // The replace lands, its answer is lost; the retry's 409 is our own write's doing.
+    let mut changed = created.clone();
+    changed.data.insert("data".into(), serde_json::json!({"k": "2"}));
+    proxy.state.break_after_acting.store(1, Ordering::SeqCst);
+    let written = cluster.update(&cms, changed).await.expect("the write landed: no conflict");
+    assert_eq!(proxy.state.broken.load(Ordering::SeqCst), 1, "the answer was lost once");
+    assert_eq!(written.data["data"]["k"], "2");
+    let stored = direct.get(&cms, Some("landed"), "cm").await.expect("get");
+    assert_eq!(stored.resource_version(), written.resource_version(), "written once");
+
+    // A write from a stale version whose 409 answer is lost is still a conflict: the object
+    // does not hold it.
+    let mut stale = created;
+    stale.data.insert("data".into(), serde_json::json!({"k": "3"}));
+    proxy.state.break_after_acting.store(1, Ordering::SeqCst);
+    let error = cluster.update(&cms, stale).await.expect_err("a real conflict");
+    assert!(matches!(error, Error::Conflict { .. }), "{error:?}");
+    assert_eq!(proxy.state.broken.load(Ordering::SeqCst), 2);
+    let stored = direct.get(&cms, Some("landed"), "cm").await.expect("get");
+    assert_eq!(stored.data["data"]["k"], "2");
 }
