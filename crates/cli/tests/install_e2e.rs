@@ -327,3 +327,61 @@ fn the_controller_rejects_bad_kubeconfigs_in_one_line_each() {
         assert!(lines[0].contains(&expected), "{stderr:?} lacks {expected:?}");
     }
 }
+
+/// Part 5 "Bad input": a cluster whose Rollouts CRD comes from an older Argo release (its
+/// schema lacks `status.canary.weights`, which the API server then prunes from every write).
+/// `weir controller` names the CRD and the fields in one warning line and keeps running.
+#[test]
+fn the_controller_names_an_older_crd_and_the_fields_it_lacks() {
+    let weir = Weir::start_with(&["--controllers", "none"]);
+    let crds_json = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../apimachinery/data/crds.json"),
+    )
+    .unwrap();
+    let crds: Vec<serde_json::Value> = serde_json::from_str(&crds_json).unwrap();
+    let mut older =
+        crds.into_iter().find(|c| c["metadata"]["name"] == "rollouts.argoproj.io").unwrap();
+    let canary = older
+        .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/canary/properties")
+        .unwrap();
+    canary.as_object_mut().unwrap().remove("weights").unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&older).unwrap()).unwrap();
+    weir.ok(&["apply", "-f", file.path().to_str().unwrap()]);
+
+    let mut controller = Command::new(WEIR)
+        .args(["controller", "--port", "0", "--kubeconfig"])
+        .arg(weir.data_dir().join("kubeconfig"))
+        .arg("--data-dir")
+        .arg(weir.data_dir())
+        .env("WEIR_LOG", "warn")
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = controller.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let warning = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("is older than weir's") => break line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no warning about the older CRD; the controller said: {seen:?}"),
+        }
+    };
+    assert!(warning.contains("rollouts.argoproj.io"), "{warning}");
+    assert!(warning.contains("status.canary.weights"), "{warning}");
+    assert!(controller.try_wait().unwrap().is_none(), "the controller must keep running");
+    let _ = controller.kill();
+    let _ = controller.wait();
+}

@@ -87,6 +87,7 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
     };
     let cluster = Arc::new(weir_kube::connect(&options).await?);
     report_missing_kinds(&cluster).await;
+    report_older_crds(&cluster).await;
     let app_data = connect::data_dir(connection)?.join("controller");
     let app_config = AppControllerConfig {
         resync: Duration::from_secs(args.app_resync),
@@ -246,6 +247,39 @@ async fn report_missing_kinds(cluster: &KubeCluster) {
             }
             Err(error) => tracing::warn!(%error, "cannot check which CRDs the cluster serves"),
         }
+    }
+}
+
+/// Warns (one line per CRD) about the managed CRDs in the cluster that are older than weir's:
+/// their schema lacks fields the controllers write, which the API server prunes from every
+/// write (e.g. a Rollouts CRD from before `status.canary.weights`). The controllers keep
+/// running: what they record there is lost and recomputed on the next pass. A role that may not
+/// read CRDs (a namespaced install) skips the check.
+async fn report_older_crds(cluster: &KubeCluster) {
+    let Some(crds) = Registry::builtin().for_name("customresourcedefinitions").cloned() else {
+        return;
+    };
+    for name in crate::install::crds::MANAGED_CRDS {
+        let installed = match cluster.get(&crds, None, name).await {
+            Ok(crd) => crd.to_value(),
+            Err(weir_cluster::Error::NotFound { .. }) => continue,
+            Err(error) => {
+                tracing::debug!(%error, "cannot read CRD {name}; not checking its schema");
+                continue;
+            }
+        };
+        let Some(ours) = crate::install::crds::managed_crd(name) else { continue };
+        let missing = crate::install::crds::missing_fields(&installed, &ours);
+        if missing.is_empty() {
+            continue;
+        }
+        let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        let more = missing.len().saturating_sub(shown.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        tracing::warn!(
+            "the cluster's CRD {name} is older than weir's: its schema lacks {}{more}; the API              server drops these fields from what the controllers write. Apply the newer CRD              (`weir install --dry-run -o yaml` prints it) to keep them",
+            shown.join(", ")
+        );
     }
 }
 

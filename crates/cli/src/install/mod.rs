@@ -3,7 +3,7 @@
 //! controller Deployment and its Service. [`render`] gives the objects (to apply) and their
 //! YAML (for `--dry-run -o yaml` and `deploy/`), with a comment above every RBAC rule.
 
-mod crds;
+pub(crate) mod crds;
 mod rbac;
 mod workload;
 
