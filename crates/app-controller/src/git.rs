@@ -162,9 +162,20 @@ impl Repos {
         {
             return Ok(dir);
         }
-        let all = ["+refs/heads/*:refs/remotes/origin/*", "+HEAD:refs/remotes/origin/HEAD"];
-        let mut args = vec!["fetch", "--quiet", "--force", "--prune", "--tags", "--", url];
-        args.extend(all);
+        // Branches and tags only: asking for `HEAD` would fail the whole fetch when the remote
+        // HEAD is dangling (a bare repository whose default branch was never pushed), which
+        // would break apps that target a branch. A revision of `HEAD` was resolved to a commit
+        // by `ls-remote` already; when no branch holds it, it is fetched by id below.
+        let args = [
+            "fetch",
+            "--quiet",
+            "--force",
+            "--prune",
+            "--tags",
+            "--",
+            url,
+            "+refs/heads/*:refs/remotes/origin/*",
+        ];
         git(&dir, &args, creds).await.map_err(|e| GitError::Unreachable(e.message(url)))?;
         if let Some(sha) = sha
             && !has_commit(&dir, sha).await

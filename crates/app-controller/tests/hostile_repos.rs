@@ -154,3 +154,38 @@ async fn missing_repositories_and_revisions_are_retried_with_backoff_until_they_
     assert!(h.get("configmaps", Some("release"), "later").await.is_some());
     h.stop().await;
 }
+
+/// Issue 15 item 1: a bare repository whose `HEAD` names a branch that does not exist (made
+/// with another default branch, then only `main` pushed) must not break an app that asks for
+/// `main`; only an app that asks for `HEAD` gets an error, and it names the revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dangling_remote_head_only_fails_the_apps_that_ask_for_head() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // Given a bare repository whose HEAD says `master`, with only `main` pushed.
+    let bare = root.path().join("dangling.git");
+    std::fs::create_dir_all(&bare).expect("mkdir");
+    git(&bare, &["init", "--quiet", "--bare", "-b", "master"]);
+    let work = new_repo(root.path(), "work");
+    let head = commit(&work, &[("app/cm.yaml", Some(&config_map("dangling", "1")))], "first");
+    git(&work, &["push", "--quiet", &bare.display().to_string(), "main:main"]);
+    let h = start(root.path(), false).await;
+    // When one app targets `main` and one targets `HEAD`.
+    let mut main = application("on-main", &file_url(&bare), "app", json!({"automated": {}}));
+    main.data["spec"]["source"]["targetRevision"] = json!("main");
+    h.create(&main).await;
+    let mut on_head = application("on-head", &file_url(&bare), "app", json!({"automated": {}}));
+    on_head.data["spec"]["destination"]["namespace"] = json!("head");
+    h.create(&on_head).await;
+    // Then the `main` app syncs the commit …
+    let app = h
+        .wait_app("on-main", "synced on main", |a| sync_status(a) == ("Synced", &head, "Healthy"))
+        .await;
+    assert!(comparison_error(&app).is_empty(), "{}", comparison_error(&app));
+    assert!(h.get("configmaps", Some("apps"), "dangling").await.is_some());
+    // … and the `HEAD` app shows that HEAD resolves to nothing, with nothing applied.
+    let app = h.wait_app("on-head", "HEAD error", |a| !comparison_error(a).is_empty()).await;
+    let error = comparison_error(&app);
+    assert!(error.contains("unable to resolve 'HEAD' to a commit SHA"), "{error}");
+    assert!(h.get("configmaps", Some("head"), "dangling").await.is_none());
+    h.stop().await;
+}
