@@ -236,7 +236,14 @@ impl<C: Cluster> AppReconciler<C> {
             serde_json::to_string(&(&app.spec.source, &app.spec.sources, &app.spec.destination))
                 .unwrap_or_default();
         let annotated = obj.annotation(REFRESH_ANNOTATION).is_some();
-        let forced = self.config.refresh.take_forced(key) || annotated;
+        // A sync operation that starts without a revision syncs the target revision as it is
+        // now, as Argo CD resolves it when the sync starts (not the last poll's commit).
+        let sync_starts = app.operation.as_ref().is_some_and(|operation| {
+            let requested = operation.sync.as_ref().and_then(|s| s.revision.as_deref());
+            requested.is_none_or(str::is_empty)
+                && current_state(&app, operation, now).sync_result.is_none()
+        });
+        let forced = self.config.refresh.take_forced(key) || annotated || sync_starts;
         let memo = self.memos_mut(|m| m.get(key).cloned());
         let due = memo
             .as_ref()
@@ -325,7 +332,14 @@ impl<C: Cluster> AppReconciler<C> {
         let mut comparison = comparison.map(|(c, t)| (c, t.clone()));
         if let Some(operation) = app.operation.clone() {
             let mut state = current_state(&app, &operation, now);
-            let wanted = operation.sync.as_ref().and_then(|s| s.revision.clone());
+            // The revision the operation resolved when it started (recorded in its state)
+            // stays its revision for every later pass, even when the branch moves meanwhile.
+            let wanted = state
+                .sync_result
+                .as_ref()
+                .map(|r| r.revision.clone())
+                .filter(|r| !r.is_empty())
+                .or_else(|| operation.sync.as_ref().and_then(|s| s.revision.clone()));
             let at_revision = match (&comparison, wanted) {
                 (Some((c, t)), w)
                     if w.as_deref().is_none_or(|w| w.is_empty() || t.revision.starts_with(w)) =>

@@ -914,3 +914,32 @@ async fn a_live_state_the_role_may_not_read_is_a_comparison_error() {
     shutdown.trigger();
     tokio::time::timeout(WAIT, controller).await.expect("stops").expect("no panic");
 }
+
+/// Issue 15 item 2: `weir app sync` right after a commit syncs that commit (Argo CD resolves
+/// the target revision when the sync starts), not the commit of the last poll; the resolved
+/// revision is recorded in the operation state. The resync period is an hour and nothing asks
+/// for a refresh here: only the sync's own resolution can see the second commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_sync_resolves_the_target_revision_when_it_starts() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let first = commit(&repo, &[("app/cm.yaml", Some(&config_map("fresh", "1")))], "first");
+    let h = start(root.path(), false).await;
+    // Given a manual app compared at the first commit.
+    h.create(&application("fresh", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("fresh", "first comparison", |a| sync_status(a) == ("OutOfSync", &first, "Missing"))
+        .await;
+    // When a commit lands and a sync (with no revision, as `weir app sync`) is asked at once.
+    let second = commit(&repo, &[("app/cm.yaml", Some(&config_map("fresh", "2")))], "second");
+    h.sync("fresh", json!({})).await;
+    // Then the sync applies the new commit and records it.
+    let app = h.wait_app("fresh", "the sync", |a| op_phase(a) == "Succeeded").await;
+    assert_eq!(app["status"]["operationState"]["syncResult"]["revision"], second.as_str());
+    let cm = h.get("configmaps", Some("apps"), "fresh").await.expect("applied");
+    assert_eq!(cm["data"]["value"], "2");
+    h.wait_app("fresh", "synced at the new commit", |a| {
+        sync_status(a) == ("Synced", &second, "Healthy")
+    })
+    .await;
+    h.stop().await;
+}
