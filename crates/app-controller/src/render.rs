@@ -1,5 +1,6 @@
 //! Rendering a directory source into target objects, as Argo CD's repo-server does for plain
-//! directories: the path rules of [`weir_gitops::source`] (inside the repository, no escaping
+//! directories: a Helm chart or Kustomize directory is refused with the tool it needs (unless
+//! a plugin renders it), then the path rules of [`weir_gitops::source`] (inside the repository, no escaping
 //! symlink, include/exclude, size cap), multi-document YAML, JSON and `List`s through
 //! [`weir_model::parse`], the destination namespace on namespaced objects lacking one, and the
 //! tracking label and annotation on every object. A config management plugin
@@ -11,7 +12,7 @@ use serde_json::{Map, Value};
 use weir_cluster::Registry;
 use weir_gitops::source::{
     DirectoryOptions, check_alias_expansion, check_app_path, check_out_of_bounds_symlinks,
-    find_manifest_files,
+    find_manifest_files, tool_of_directory,
 };
 use weir_model::argocd::{ApplicationSource, ApplicationSourceDirectory};
 use weir_model::parse::{Format, parse_manifests};
@@ -125,6 +126,13 @@ fn directory_objects(
         disable_extension_filter: dir.disable_extension_filter.unwrap_or(false),
         max_combined_size: MAX_COMBINED_SIZE,
     };
+    // A Helm chart or a Kustomize directory is not a directory of manifests: reading its
+    // files as such deploys nothing (a chart's templates are skipped) or fails on the
+    // kustomization; without a plugin that renders it, it is an error naming the tool.
+    if let Some(tool) = tool_of_directory(app_dir) {
+        let rel = app_dir.strip_prefix(root).unwrap_or(app_dir).display().to_string();
+        return Err(tool.unsupported_message(&rel));
+    }
     let files = find_manifest_files(app_dir, root, &opts).map_err(|e| e.to_string())?;
     let mut objects = Vec::new();
     for (path, real) in &files.files {

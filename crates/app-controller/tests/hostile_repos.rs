@@ -189,3 +189,82 @@ async fn a_dangling_remote_head_only_fails_the_apps_that_ask_for_head() {
     assert!(h.get("configmaps", Some("head"), "dangling").await.is_none());
     h.stop().await;
 }
+
+/// Copies the directory `from` (files and subdirectories) to `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Issue 15 item 3: a Helm chart or a Kustomize directory (argocd-example-apps' own
+/// helm-guestbook and kustomize-guestbook) with no tool to render them is a ComparisonError
+/// that names the missing tool: never an empty success, never its files parsed as manifests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_and_kustomize_directories_without_a_renderer_are_comparison_errors() {
+    let fixtures =
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures"))
+            .join("argocd-example-apps");
+    if !fixtures.is_dir() {
+        eprintln!("skipped: {} is absent", fixtures.display());
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    // Given a repository holding both example apps, and a kustomization named `Kustomization`.
+    let repo = new_repo(root.path(), "tools");
+    copy_dir(&fixtures.join("helm-guestbook"), &repo.join("helm-guestbook"));
+    copy_dir(&fixtures.join("kustomize-guestbook"), &repo.join("kustomize-guestbook"));
+    copy_dir(&fixtures.join("kustomize-guestbook"), &repo.join("capital"));
+    std::fs::rename(repo.join("capital/kustomization.yaml"), repo.join("capital/Kustomization"))
+        .expect("rename");
+    commit(&repo, &[], "example apps");
+    let h = start(root.path(), false).await;
+    // When auto-synced apps with prune point at each.
+    let cases = [
+        ("helm", "helm-guestbook", "helm-guestbook is a Helm chart (Chart.yaml): Helm sources"),
+        (
+            "kustomize",
+            "kustomize-guestbook",
+            "kustomize-guestbook is a Kustomize directory (kustomization.yaml): Kustomize sources",
+        ),
+        ("capital", "capital", "capital is a Kustomize directory (Kustomization): Kustomize"),
+    ];
+    let policy = json!({"automated": {"prune": true, "selfHeal": true}});
+    for (name, path, _) in &cases {
+        let mut app = application(name, &file_url(&repo), path, policy.clone());
+        app.data["spec"]["destination"]["namespace"] = json!(format!("ns-{name}"));
+        h.create(&app).await;
+    }
+    // Then each is a ComparisonError naming the tool and what to do, and nothing is applied.
+    for (name, _, message) in &cases {
+        let app = h
+            .wait_app(name, &format!("the ComparisonError of {name}"), |a| {
+                !comparison_error(a).is_empty()
+            })
+            .await;
+        let error = comparison_error(&app);
+        assert!(error.contains(message), "{name}: {error}");
+        assert!(error.contains("config management plugin"), "{name}: {error}");
+        assert_eq!(sync_status(&app).0, "Unknown", "{name}");
+        assert!(app["status"].get("operationState").is_none(), "{name}: no operation");
+    }
+    for (name, _, _) in &cases {
+        let ns = format!("ns-{name}");
+        for kind in ["deployments", "services"] {
+            let listed = h
+                .store
+                .list(&rt(kind), Some(&ns), &weir_cluster::ListParams::default())
+                .await
+                .expect("list");
+            assert!(listed.items.is_empty(), "{name}: applied {:?}", listed.items);
+        }
+    }
+    h.stop().await;
+}

@@ -3,7 +3,8 @@
 //! symlink leaves it ([`check_out_of_bounds_symlinks`]), and the manifest files of a directory
 //! source are chosen by extension, include/exclude globs and a combined size limit
 //! ([`find_manifest_files`]); a manifest's YAML aliases may not expand beyond what its size
-//! explains ([`check_alias_expansion`]).
+//! explains ([`check_alias_expansion`]). A directory made for Helm or Kustomize is recognised
+//! ([`tool_of_directory`]) so that it is never read as plain manifests.
 //!
 //! This is the only module that reads the file system, and only below the paths it is given.
 
@@ -11,6 +12,7 @@ mod app_path;
 mod glob;
 mod manifests;
 mod symlinks;
+mod tool;
 mod yaml_aliases;
 
 pub use app_path::check_app_path;
@@ -19,6 +21,7 @@ pub use manifests::{
     DirectoryOptions, FileVerdict, ManifestFiles, check_manifest_file, find_manifest_files,
 };
 pub use symlinks::{OutOfBoundsSymlink, check_out_of_bounds_symlinks};
+pub use tool::{ToolDirectory, tool_of_directory, tool_of_names};
 pub use yaml_aliases::{AliasBomb, check_alias_expansion};
 
 use std::path::{Component, Path, PathBuf};
