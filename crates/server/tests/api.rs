@@ -316,3 +316,84 @@ async fn requests_without_the_token_are_refused() {
     let error = intruder.list(&rt("cm"), Some("ns"), &ListParams::default()).await.unwrap_err();
     assert_eq!(error, Error::Unauthorized);
 }
+
+/// The API's port as `weir up` serves it (TLS-or-plain listener, header-read timeout,
+/// connection cap), with limits small enough for a test.
+async fn serve_limited(limits: weir_server::ListenerLimits) -> (weir_server::ApiServer, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let server = weir_server::serve_store_with_limits(store, dir.path(), limits).await.unwrap();
+    let token = std::fs::read_to_string(server.token_path()).unwrap();
+    let client = Client::new(&format!("http://{}", server.addr()), token.trim());
+    // The data directory is kept by the server's files for the test's life.
+    std::mem::forget(dir);
+    (server, client)
+}
+
+/// Reads until the server closes the connection (end of stream or a reset).
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    // A guard so a regression fails instead of hanging; the server's timeout is far shorter.
+    let guard = std::time::Duration::from_secs(60);
+    let closed = tokio::time::timeout(guard, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                // hyper may answer 408 before closing.
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+}
+
+/// Issue 16, item 1: more idle connections than the cap (which made the API stop answering
+/// at 1,100 connections under a 1,024-descriptor limit) do not lock the API out: the silent
+/// ones are closed after the header-read timeout and a normal request is then served.
+#[tokio::test]
+async fn a_flood_of_idle_connections_does_not_lock_the_api_out() {
+    let limits = weir_server::ListenerLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        max_connections: 8,
+    };
+    let (server, client) = serve_limited(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..3 * limits.max_connections {
+        idle.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // Served once the idle ones are closed, however long that takes on a loaded machine.
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    let listed = client.list(&namespaces, None, &ListParams::default()).await;
+    assert!(listed.is_ok(), "{listed:?}");
+    // Every idle connection was closed by the server (those accepted after the first ones
+    // went too, each after its own timeout).
+    for stream in &mut idle {
+        closed_by_server(stream).await;
+    }
+    server.stop().await;
+}
+
+/// Issue 16, item 1: a client that sends part of a request head and then nothing (slowloris)
+/// is disconnected after the header-read timeout; one that sends nothing at all too.
+#[tokio::test]
+async fn slowloris_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let limits = weir_server::ListenerLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..weir_server::ListenerLimits::default()
+    };
+    let (server, client) = serve_limited(limits).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET /api/v1/namespaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    closed_by_server(&mut slow).await;
+    closed_by_server(&mut silent).await;
+    // The server itself is still serving.
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    assert!(client.list(&namespaces, None, &ListParams::default()).await.is_ok());
+    server.stop().await;
+}
