@@ -94,7 +94,7 @@ pub async fn serve_store_with_limits(
     let stop = shutdown.clone();
     let serve =
         connections::serve(listener, api::router(state), limits, async move { stop.wait().await });
-    let task = tokio::spawn(async move { serve.await });
+    let task = tokio::spawn(serve);
     Ok(ApiServer { addr, data_dir, shutdown, task: Some(task) })
 }
 
