@@ -397,3 +397,31 @@ async fn slowloris_connections_are_closed_after_the_header_read_timeout() {
     assert!(client.list(&namespaces, None, &ListParams::default()).await.is_ok());
     server.stop().await;
 }
+
+/// Issue 16, item 6: a body over the API's 4 MiB limit gets the `Status` kube-apiserver gives
+/// (reason `RequestEntityTooLarge`, code 413), not a plain-text line; nothing is stored.
+#[tokio::test]
+async fn a_body_over_the_limit_gets_a_request_entity_too_large_status() {
+    let api = start(StoreOptions::default()).await;
+    let data = "x".repeat(weir_server::api::MAX_BODY_BYTES + 1);
+    let body = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "huge", "namespace": "ns"}, "data": {"big": data},
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/namespaces/ns/configmaps", api.client.base()))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let status: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["reason"], "RequestEntityTooLarge");
+    assert_eq!(status["code"], 413);
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains(&weir_server::api::MAX_BODY_BYTES.to_string()), "{message}");
+    let error = api.client.get(&rt("cm"), Some("ns"), "huge").await.unwrap_err();
+    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+}
