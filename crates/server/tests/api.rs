@@ -376,7 +376,8 @@ async fn a_flood_of_idle_connections_does_not_lock_the_api_out() {
 }
 
 /// Issue 16, item 1: a client that sends part of a request head and then nothing (slowloris)
-/// is disconnected after the header-read timeout; one that sends nothing at all too.
+/// is disconnected after the header-read timeout; one that sends nothing at all too, and one
+/// that stays idle after a request (the keep-alive idle timeout).
 #[tokio::test]
 async fn slowloris_connections_are_closed_after_the_header_read_timeout() {
     use tokio::io::AsyncWriteExt;
@@ -390,8 +391,12 @@ async fn slowloris_connections_are_closed_after_the_header_read_timeout() {
         .await
         .unwrap();
     let mut silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    // One served request, then the kept-alive connection stays idle.
+    let mut kept_alive = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
     closed_by_server(&mut slow).await;
     closed_by_server(&mut silent).await;
+    closed_by_server(&mut kept_alive).await;
     // The server itself is still serving.
     let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
     assert!(client.list(&namespaces, None, &ListParams::default()).await.is_ok());
