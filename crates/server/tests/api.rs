@@ -430,3 +430,63 @@ async fn a_body_over_the_limit_gets_a_request_entity_too_large_status() {
     let error = api.client.get(&rt("cm"), Some("ns"), "huge").await.unwrap_err();
     assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
 }
+
+/// Issue 16, item 1, as a user meets it: with the API port flooded past its connection cap
+/// (`DEFAULT_MAX_CONNECTIONS` idle connections and more), `weir up`'s gateway still answers
+/// (each listener has its own cap), and the API answers again once the idle connections are
+/// closed by its header-read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_api_port_leaves_the_gateway_serving() {
+    // Client and server share this process: both ends of every idle connection need a
+    // descriptor, which a hard limit of 1,024 cannot give.
+    let hard_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+    if hard_limit.is_some_and(|limit| limit < 4096) {
+        eprintln!("skipped: the hard open-file limit ({hard_limit:?}) is under 4,096");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = weir_server::UpConfig {
+        data_dir: dir.path().join("data"),
+        port: 0,
+        gateway_port: 0,
+        mesh_port: 0,
+        metrics_port: 0,
+        app_resync: std::time::Duration::from_secs(120),
+        app_resync_jitter: std::time::Duration::from_secs(1),
+        plugins: Vec::new(),
+        image_map: Default::default(),
+        seed: Vec::new(),
+        controllers: weir_server::ControllerSet::None,
+    };
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let weir = tokio::spawn(weir_server::up(
+        config,
+        move |started| {
+            let _ = started_tx.send(started.endpoints.clone());
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let endpoints = started_rx.await.unwrap();
+    let api_addr = endpoints.api.trim_start_matches("http://").to_owned();
+    let gateway = endpoints.gateway.clone().unwrap();
+
+    let mut idle = Vec::new();
+    for _ in 0..weir_server::DEFAULT_MAX_CONNECTIONS + 50 {
+        idle.push(tokio::net::TcpStream::connect(&api_addr).await.unwrap());
+    }
+    // The gateway routes nothing here: any HTTP answer (404 from the proxy) shows it serves.
+    let through_gateway = reqwest::get(format!("{gateway}/")).await.unwrap();
+    assert_eq!(through_gateway.status().as_u16(), 404);
+    // The API answers once the idle connections are closed (after its header-read timeout).
+    let token = std::fs::read_to_string(&endpoints.token_file).unwrap();
+    let client = Client::new(&endpoints.api, token.trim());
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    let listed = client.list(&namespaces, None, &ListParams::default()).await;
+    assert!(listed.is_ok(), "{listed:?}");
+    drop(idle);
+    let _ = stop_tx.send(());
+    weir.await.unwrap().unwrap();
+}
