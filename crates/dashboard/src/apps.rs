@@ -358,14 +358,20 @@ pub(crate) async fn diff<C: Cluster + Clone>(
         esc(&href(&ns, &name)),
         esc(&format!("{ns}/{name}"))
     );
+    // A missing Application is a 404 (with the page frame), as on its own page.
+    let app = match ops::fetch(&state.cluster, &ns, &name).await {
+        Ok(app) => app,
+        Err(ops::OpError::Cluster(e)) => return error_page(&headers, &page, &e),
+        Err(other) => {
+            let e = weir_cluster::Error::Internal(other.to_string());
+            return error_page(&headers, &page, &e);
+        }
+    };
     let Some(repos) = &state.repos else {
         body.push_str(r#"<p class="muted">No data directory for git clones: use <code>weir app diff</code>.</p>"#);
         return render_page(&headers, &page, &body);
     };
-    let result = match ops::fetch(&state.cluster, &ns, &name).await {
-        Ok(app) => ops::out_of_sync(&state.cluster, repos, &app).await,
-        Err(e) => Err(e),
-    };
+    let result = ops::out_of_sync(&state.cluster, repos, &app).await;
     match result {
         Ok(resources) if resources.is_empty() => {
             body.push_str("<p>Everything is in sync with git.</p>")
@@ -400,7 +406,7 @@ pub(crate) async fn action<C: Cluster + Clone>(
     axum::extract::State(state): Shared<C>,
     headers: HeaderMap,
     Path((ns, name, action)): Path<(String, String, String)>,
-    axum::Form(fields): Fields,
+    Fields(fields): Fields,
 ) -> Response {
     if let Err(refusal) = state.action_session(&headers, &fields) {
         return refusal.into_response();

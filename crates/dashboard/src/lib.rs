@@ -97,8 +97,37 @@ pub fn router<C: Cluster + Clone>(cluster: C, config: DashboardConfig) -> Router
 
 type Shared<C> = State<Arc<Dashboard<C>>>;
 
-/// A form body.
-type Fields = axum::Form<HashMap<String, String>>;
+/// The fields of a form body (`application/x-www-form-urlencoded`). A request with no body
+/// and no `Content-Type` has no fields: an action whose CSRF token travels in the
+/// `X-CSRF-Token` header needs no form (axum's `Form` alone answers such a request 415).
+#[derive(Debug)]
+struct Fields(HashMap<String, String>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Fields {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        if request.headers().contains_key(CONTENT_TYPE) {
+            let axum::Form(fields) =
+                axum::Form::<HashMap<String, String>>::from_request(request, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+            return Ok(Fields(fields));
+        }
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if body.is_empty() {
+            Ok(Fields(HashMap::new()))
+        } else {
+            Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a body needs Content-Type: application/x-www-form-urlencoded\n",
+            )
+                .into_response())
+        }
+    }
+}
 
 fn redirect(to: &str) -> Response {
     let location = HeaderValue::from_str(to).unwrap_or(HeaderValue::from_static("/ui/"));
@@ -204,10 +233,7 @@ async fn login_form() -> Response {
     html_response(StatusCode::OK, html::login_page(None))
 }
 
-async fn login<C: Cluster + Clone>(
-    State(state): Shared<C>,
-    axum::Form(fields): Fields,
-) -> Response {
+async fn login<C: Cluster + Clone>(State(state): Shared<C>, Fields(fields): Fields) -> Response {
     let presented = fields.get("token").map(String::as_str).unwrap_or("");
     match state.sessions.login(presented) {
         Some(id) => {
@@ -224,7 +250,7 @@ async fn login<C: Cluster + Clone>(
 async fn logout<C: Cluster + Clone>(
     State(state): Shared<C>,
     headers: HeaderMap,
-    axum::Form(fields): Fields,
+    Fields(fields): Fields,
 ) -> Response {
     if let Err(refusal) = state.action_session(&headers, &fields) {
         return refusal.into_response();

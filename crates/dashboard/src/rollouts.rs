@@ -502,7 +502,7 @@ pub(crate) async fn action<C: Cluster + Clone>(
     axum::extract::State(state): Shared<C>,
     headers: HeaderMap,
     Path((ns, name, action)): Path<(String, String, String)>,
-    axum::Form(fields): Fields,
+    Fields(fields): Fields,
 ) -> Response {
     if let Err(refusal) = state.action_session(&headers, &fields) {
         return refusal.into_response();

@@ -3,6 +3,11 @@
 //! A proxy listener hands every request to `Shared::serve`; the admin listener answers
 //! `GET /metrics` (Prometheus text), `GET /ready` and `GET /stats/window` (the sliding-window
 //! statistics weir's built-in analysis provider reads, as JSON: see [`window_stats_json`]).
+//!
+//! Each listener holds at most [`Limits::max_connections`] connections (past it, new ones
+//! wait in the kernel's backlog and one warning is logged per burst), and hyper closes a
+//! connection whose request head does not arrive within [`Limits::header_read_timeout`]
+//! (which also bounds how long a kept-alive connection may stay idle).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,7 +22,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::metrics::{DestinationSelector, WindowStats};
 use crate::proxy::{METRICS_CONTENT_TYPE, Role, Shared};
@@ -27,6 +32,13 @@ use crate::proxy::{METRICS_CONTENT_TYPE, Role, Shared};
 pub(crate) enum Kind {
     Proxy { role: Role, source: u8 },
     Admin,
+}
+
+/// A listener's limits against slow, idle or too many clients.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -44,8 +56,36 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     kind: Kind,
     mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
 ) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut at_cap = false;
     loop {
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                at_cap = false;
+                permit
+            }
+            Err(_) => {
+                if !at_cap {
+                    at_cap = true;
+                    tracing::warn!(
+                        addr = ?listener.local_addr().ok(),
+                        ?kind,
+                        max_connections = limits.max_connections,
+                        "proxy connection limit reached: new connections wait until open ones close"
+                    );
+                }
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        // The semaphore is never closed.
+                        Err(_) => return,
+                    },
+                    _ = stopped(&mut shutdown) => return,
+                }
+            }
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stopped(&mut shutdown) => return,
@@ -53,7 +93,9 @@ pub(crate) async fn run(
         match accepted {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, shared.clone(), kind, shutdown.clone()));
+                let shutdown = shutdown.clone();
+                let timeout = limits.header_read_timeout;
+                tokio::spawn(connection(stream, shared.clone(), kind, shutdown, timeout, permit));
             }
             Err(e) => {
                 // Out of file descriptors and similar: back off instead of spinning.
@@ -69,11 +111,13 @@ async fn connection(
     shared: Arc<Shared>,
     kind: Kind,
     mut shutdown: watch::Receiver<bool>,
+    header_read_timeout: Duration,
+    // Held until the connection closes: its place under the listener's cap.
+    _permit: OwnedSemaphorePermit,
 ) {
     let io = TokioIo::new(stream);
     let mut builder = http1::Builder::new();
-    // The timer enables hyper's default 30 s header read timeout (slow clients).
-    builder.keep_alive(true).timer(TokioTimer::new());
+    builder.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     match kind {
         Kind::Proxy { role, source } => {
             let svc = service_fn(move |req: Request<Incoming>| {

@@ -104,6 +104,12 @@ pub struct ProxyConfig {
     pub max_request_body: usize,
     /// Most mirrored requests in flight; more are dropped (mirrors never slow real traffic).
     pub max_mirrors_in_flight: usize,
+    /// Time a client has to send a request's head, and the longest a kept-alive connection may
+    /// stay idle between requests (Go's `ReadHeaderTimeout`; 10 s).
+    pub header_read_timeout: Duration,
+    /// Connections each listener holds open at once; more wait to be accepted, so a flood on
+    /// one listener (or on the API) leaves the others serving.
+    pub max_connections_per_listener: usize,
 }
 
 impl Default for ProxyConfig {
@@ -114,6 +120,8 @@ impl Default for ProxyConfig {
             connect_timeout: Duration::from_secs(10),
             max_request_body: 16 << 20,
             max_mirrors_in_flight: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections_per_listener: 2048,
         }
     }
 }
@@ -190,6 +198,10 @@ impl Proxy {
         let (shutdown, rx) = watch::channel(false);
         let mut listeners = Vec::new();
         let mut tasks = Vec::new();
+        let limits = listener::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections_per_listener,
+        };
         for (i, l) in config.listeners.iter().enumerate() {
             let tcp = listener::bind(l.bind)
                 .await
@@ -198,7 +210,7 @@ impl Proxy {
                 tcp.local_addr().map_err(|source| StartError::Bind { addr: l.bind, source })?;
             let source = u8::try_from(i).unwrap_or(u8::MAX);
             let kind = listener::Kind::Proxy { role: l.role, source };
-            tasks.push(tokio::spawn(listener::run(tcp, shared.clone(), kind, rx.clone())));
+            tasks.push(tokio::spawn(listener::run(tcp, shared.clone(), kind, rx.clone(), limits)));
             listeners.push(BoundListener { role: l.role, addr });
         }
         let mut admin = None;
@@ -208,7 +220,8 @@ impl Proxy {
                 .map_err(|source| StartError::Bind { addr: bind, source })?;
             admin =
                 Some(tcp.local_addr().map_err(|source| StartError::Bind { addr: bind, source })?);
-            tasks.push(tokio::spawn(listener::run(tcp, shared.clone(), listener::Kind::Admin, rx)));
+            let admin_kind = listener::Kind::Admin;
+            tasks.push(tokio::spawn(listener::run(tcp, shared.clone(), admin_kind, rx, limits)));
         }
         Ok(Self { shared, listeners, admin, shutdown, tasks })
     }

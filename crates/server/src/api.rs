@@ -131,7 +131,32 @@ where
         .route("/api/webhook", axum::routing::post(weir_app_controller::webhook::handle_axum))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(body_too_large_as_status))
         .with_state(state)
+}
+
+/// The body limit's own answer (axum's plain-text 413) as the Kubernetes `Status` that
+/// kube-apiserver gives for a body over its limit (`apierrors.NewRequestEntityTooLargeError`):
+/// reason `RequestEntityTooLarge`, code 413. A 413 that already is a `Status` is left alone.
+async fn body_too_large_as_status(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    let status = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": format!("Request entity too large: limit is {MAX_BODY_BYTES}"),
+        "reason": "RequestEntityTooLarge",
+        "code": 413,
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(status)).into_response()
 }
 
 async fn list_resources<C: Cluster + Clone>(State(state): State<Arc<ApiState<C>>>) -> Json<Value> {

@@ -9,8 +9,10 @@
 
 pub mod api;
 mod auth;
+mod connections;
 pub mod controllers;
 mod data_dir;
+mod fd_limit;
 mod resources;
 mod serve;
 mod tls;
@@ -30,8 +32,9 @@ use weir_store::Store;
 
 pub use data_dir::{DataDir, Endpoints};
 pub use resources::Resources;
-pub use serve::{ApiServer, serve_store};
+pub use serve::{ApiServer, serve_store, serve_store_with_limits};
 pub use tls::TlsError;
+pub use tls::listener::{DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ListenerLimits};
 
 /// How `weir up` runs.
 #[derive(Debug, Clone)]
@@ -130,6 +133,7 @@ pub async fn up(
     on_started: impl FnOnce(&Started),
     shutdown_signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), UpError> {
+    fd_limit::raise_to_hard_limit();
     let data_dir = DataDir::create(config.data_dir.clone()).map_err(|source| UpError::Io {
         context: format!("preparing data directory {}", config.data_dir.display()),
         source,
@@ -148,7 +152,8 @@ pub async fn up(
         seed(&store, &resources, object).await;
     }
 
-    let (listener, api_addr) = serve::listen(&data_dir, config.port, &token).await?;
+    let (listener, api_addr) =
+        serve::listen(&data_dir, config.port, &token, ListenerLimits::default()).await?;
 
     let local = |port: u16| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let proxy_config = ProxyConfig {
@@ -219,7 +224,7 @@ pub async fn up(
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 
     let stop = shutdown.clone();
-    let graceful = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let graceful = connections::serve(listener, app, ListenerLimits::default(), async move {
         tokio::select! {
             () = shutdown_signal => {}
             () = stop.wait() => {}

@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 use weir_controller::Shutdown;
 use weir_store::Store;
 
-use crate::tls::listener::DualListener;
-use crate::{DataDir, Resources, UpError, api, tls};
+use crate::tls::listener::{DualListener, ListenerLimits};
+use crate::{DataDir, Resources, UpError, api, connections, tls};
 
 /// An API server running in this process; it stops when [`ApiServer::stop`] is called or when
 /// it is dropped.
@@ -65,6 +65,16 @@ impl Drop for ApiServer {
 /// kubeconfig in `data_dir` (created if missing; an existing token and CA are reused, as by
 /// `weir up`). Kinds learned from applied objects are kept in `data_dir` too.
 pub async fn serve_store(store: Store, data_dir: &Path) -> Result<ApiServer, UpError> {
+    serve_store_with_limits(store, data_dir, ListenerLimits::default()).await
+}
+
+/// [`serve_store`] with other listener limits (a short header-read timeout, a small
+/// connection cap: what the tests of those limits use).
+pub async fn serve_store_with_limits(
+    store: Store,
+    data_dir: &Path,
+    limits: ListenerLimits,
+) -> Result<ApiServer, UpError> {
     let data_dir = DataDir::create(data_dir.to_path_buf()).map_err(|source| UpError::Io {
         context: format!("preparing data directory {}", data_dir.display()),
         source,
@@ -74,7 +84,7 @@ pub async fn serve_store(store: Store, data_dir: &Path) -> Result<ApiServer, UpE
         source,
     })?;
     let resources = Resources::load(data_dir.resource_types_path(), &store).await;
-    let (listener, addr) = listen(&data_dir, 0, &token).await?;
+    let (listener, addr) = listen(&data_dir, 0, &token, limits).await?;
     let state = Arc::new(
         api::ApiState::new(store.clone(), resources, token)
             .with_data_dir(data_dir.root().to_path_buf())
@@ -82,9 +92,9 @@ pub async fn serve_store(store: Store, data_dir: &Path) -> Result<ApiServer, UpE
     );
     let shutdown = Shutdown::new();
     let stop = shutdown.clone();
-    let serve = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move { stop.wait().await });
-    let task = tokio::spawn(async move { serve.await });
+    let serve =
+        connections::serve(listener, api::router(state), limits, async move { stop.wait().await });
+    let task = tokio::spawn(serve);
     Ok(ApiServer { addr, data_dir, shutdown, task: Some(task) })
 }
 
@@ -94,6 +104,7 @@ pub(crate) async fn listen(
     data_dir: &DataDir,
     port: u16,
     token: &str,
+    limits: ListenerLimits,
 ) -> Result<(DualListener, SocketAddr), UpError> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener =
@@ -101,7 +112,7 @@ pub(crate) async fn listen(
     let api_addr = listener.local_addr().map_err(|source| UpError::Bind { addr, source })?;
     let tls = tls::ensure(&data_dir.tls_paths())?;
     data_dir.write_kubeconfig(api_addr, &tls.ca_pem, token)?;
-    let listener = DualListener::new(listener, tokio_rustls::TlsAcceptor::from(tls.config))
+    let listener = DualListener::new(listener, tokio_rustls::TlsAcceptor::from(tls.config), limits)
         .map_err(|source| UpError::Bind { addr, source })?;
     Ok((listener, api_addr))
 }

@@ -316,3 +316,177 @@ async fn requests_without_the_token_are_refused() {
     let error = intruder.list(&rt("cm"), Some("ns"), &ListParams::default()).await.unwrap_err();
     assert_eq!(error, Error::Unauthorized);
 }
+
+/// The API's port as `weir up` serves it (TLS-or-plain listener, header-read timeout,
+/// connection cap), with limits small enough for a test.
+async fn serve_limited(limits: weir_server::ListenerLimits) -> (weir_server::ApiServer, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let server = weir_server::serve_store_with_limits(store, dir.path(), limits).await.unwrap();
+    let token = std::fs::read_to_string(server.token_path()).unwrap();
+    let client = Client::new(&format!("http://{}", server.addr()), token.trim());
+    // The data directory is kept by the server's files for the test's life.
+    std::mem::forget(dir);
+    (server, client)
+}
+
+/// Reads until the server closes the connection (end of stream or a reset).
+async fn closed_by_server(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    // A guard so a regression fails instead of hanging; the server's timeout is far shorter.
+    let guard = std::time::Duration::from_secs(60);
+    let closed = tokio::time::timeout(guard, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                // hyper may answer 408 before closing.
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept the connection open");
+}
+
+/// Issue 16, item 1: more idle connections than the cap (which made the API stop answering
+/// at 1,100 connections under a 1,024-descriptor limit) do not lock the API out: the silent
+/// ones are closed after the header-read timeout and a normal request is then served.
+#[tokio::test]
+async fn a_flood_of_idle_connections_does_not_lock_the_api_out() {
+    let limits = weir_server::ListenerLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        max_connections: 8,
+    };
+    let (server, client) = serve_limited(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..3 * limits.max_connections {
+        idle.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // Served once the idle ones are closed, however long that takes on a loaded machine.
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    let listed = client.list(&namespaces, None, &ListParams::default()).await;
+    assert!(listed.is_ok(), "{listed:?}");
+    // Every idle connection was closed by the server (those accepted after the first ones
+    // went too, each after its own timeout).
+    for stream in &mut idle {
+        closed_by_server(stream).await;
+    }
+    server.stop().await;
+}
+
+/// Issue 16, item 1: a client that sends part of a request head and then nothing (slowloris)
+/// is disconnected after the header-read timeout; one that sends nothing at all too, and one
+/// that stays idle after a request (the keep-alive idle timeout).
+#[tokio::test]
+async fn slowloris_connections_are_closed_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let limits = weir_server::ListenerLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..weir_server::ListenerLimits::default()
+    };
+    let (server, client) = serve_limited(limits).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET /api/v1/namespaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    // One served request, then the kept-alive connection stays idle.
+    let mut kept_alive = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    closed_by_server(&mut slow).await;
+    closed_by_server(&mut silent).await;
+    closed_by_server(&mut kept_alive).await;
+    // The server itself is still serving.
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    assert!(client.list(&namespaces, None, &ListParams::default()).await.is_ok());
+    server.stop().await;
+}
+
+/// Issue 16, item 6: a body over the API's 4 MiB limit gets the `Status` kube-apiserver gives
+/// (reason `RequestEntityTooLarge`, code 413), not a plain-text line; nothing is stored.
+#[tokio::test]
+async fn a_body_over_the_limit_gets_a_request_entity_too_large_status() {
+    let api = start(StoreOptions::default()).await;
+    let data = "x".repeat(weir_server::api::MAX_BODY_BYTES + 1);
+    let body = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "huge", "namespace": "ns"}, "data": {"big": data},
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/namespaces/ns/configmaps", api.client.base()))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let status: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status["kind"], "Status");
+    assert_eq!(status["reason"], "RequestEntityTooLarge");
+    assert_eq!(status["code"], 413);
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains(&weir_server::api::MAX_BODY_BYTES.to_string()), "{message}");
+    let error = api.client.get(&rt("cm"), Some("ns"), "huge").await.unwrap_err();
+    assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
+}
+
+/// Issue 16, item 1, as a user meets it: with the API port flooded past its connection cap
+/// (`DEFAULT_MAX_CONNECTIONS` idle connections and more), `weir up`'s gateway still answers
+/// (each listener has its own cap), and the API answers again once the idle connections are
+/// closed by its header-read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_api_port_leaves_the_gateway_serving() {
+    // Client and server share this process: both ends of every idle connection need a
+    // descriptor, which a hard limit of 1,024 cannot give.
+    let hard_limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum;
+    if hard_limit.is_some_and(|limit| limit < 4096) {
+        eprintln!("skipped: the hard open-file limit ({hard_limit:?}) is under 4,096");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = weir_server::UpConfig {
+        data_dir: dir.path().join("data"),
+        port: 0,
+        gateway_port: 0,
+        mesh_port: 0,
+        metrics_port: 0,
+        app_resync: std::time::Duration::from_secs(120),
+        app_resync_jitter: std::time::Duration::from_secs(1),
+        plugins: Vec::new(),
+        image_map: Default::default(),
+        seed: Vec::new(),
+        controllers: weir_server::ControllerSet::None,
+    };
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let weir = tokio::spawn(weir_server::up(
+        config,
+        move |started| {
+            let _ = started_tx.send(started.endpoints.clone());
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let endpoints = started_rx.await.unwrap();
+    let api_addr = endpoints.api.trim_start_matches("http://").to_owned();
+    let gateway = endpoints.gateway.clone().unwrap();
+
+    let mut idle = Vec::new();
+    for _ in 0..weir_server::DEFAULT_MAX_CONNECTIONS + 50 {
+        idle.push(tokio::net::TcpStream::connect(&api_addr).await.unwrap());
+    }
+    // The gateway routes nothing here: any HTTP answer (404 from the proxy) shows it serves.
+    let through_gateway = reqwest::get(format!("{gateway}/")).await.unwrap();
+    assert_eq!(through_gateway.status().as_u16(), 404);
+    // The API answers once the idle connections are closed (after its header-read timeout).
+    let token = std::fs::read_to_string(&endpoints.token_file).unwrap();
+    let client = Client::new(&endpoints.api, token.trim());
+    let namespaces = Registry::builtin().for_name("namespaces").unwrap().clone();
+    let listed = client.list(&namespaces, None, &ListParams::default()).await;
+    assert!(listed.is_ok(), "{listed:?}");
+    drop(idle);
+    let _ = stop_tx.send(());
+    weir.await.unwrap().unwrap();
+}

@@ -189,7 +189,12 @@ pub fn find_manifest_files(
                 FileVerdict::Manifest { real, size } => {
                     total = total.saturating_add(size);
                     if opts.max_combined_size > 0 && total > opts.max_combined_size {
-                        return Err(SourceError::TooLarge);
+                        let file = path.strip_prefix(app_dir).unwrap_or(&path);
+                        return Err(SourceError::TooLarge {
+                            file: file.to_string_lossy().into_owned(),
+                            total,
+                            limit: opts.max_combined_size,
+                        });
                     }
                     out.files.push((path, real));
                 }

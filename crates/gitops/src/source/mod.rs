@@ -52,9 +52,20 @@ pub enum SourceError {
         /// What went wrong ("EvalSymlinks: too many links" for loops).
         reason: String,
     },
-    /// The combined size of the manifest files is over the limit.
-    #[error("exceeded max combined manifest file size")]
-    TooLarge,
+    /// The combined size of the manifest files is over the limit. The message opens with
+    /// Argo CD's (`ErrExceededMaxCombinedManifestFileSize`) and then names the file that
+    /// crossed the limit, the total reached and the limit.
+    #[error(
+        "exceeded max combined manifest file size: {file:?} brings the total to {total} bytes, over the limit of {limit} bytes"
+    )]
+    TooLarge {
+        /// The manifest file that crossed the limit, relative to the app directory.
+        file: String,
+        /// The combined size with that file, in bytes.
+        total: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// An include/exclude pattern does not compile.
     #[error("invalid glob {pattern:?}: {error}")]
     Glob {

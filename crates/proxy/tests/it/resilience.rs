@@ -200,3 +200,70 @@ async fn mirror_duplicates_requests_without_affecting_responses() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads until the proxy closes the connection (end of stream or a reset).
+async fn closed_by_proxy(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    // A guard so a regression fails instead of hanging; the proxy's timeout is far shorter.
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                // hyper may answer 408 before closing.
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the proxy kept the connection open");
+}
+
+/// Issue 16, item 1: idle connections past the mesh listener's cap leave the gateway
+/// serving (each listener has a cap of its own), every idle or slowloris connection is closed
+/// after the header-read timeout, and the flooded listener then serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_one_listener_leaves_the_other_serving_and_slow_clients_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let good = Upstream::start("good").await;
+    let mut table =
+        mesh_table(Route::to("reviews"), vec![("reviews", backend(&[good.addr], "v1"))]);
+    table.gateway.push(VirtualHost {
+        name: "reviews".into(),
+        hosts: vec!["reviews.example.com".into()],
+        port: None,
+        routes: vec![Route::to("reviews")],
+    });
+    let local: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let config = weir_proxy::ProxyConfig {
+        listeners: vec![
+            weir_proxy::ListenerConfig::gateway(local),
+            weir_proxy::ListenerConfig::mesh(local),
+        ],
+        header_read_timeout: Duration::from_millis(300),
+        max_connections_per_listener: 4,
+        ..weir_proxy::ProxyConfig::default()
+    };
+    let proxy = weir_proxy::Proxy::start(config, &table).await.unwrap();
+    let mesh = proxy.addr(Role::Mesh).unwrap();
+    let gateway = proxy.addr(Role::Gateway).unwrap();
+
+    let mut idle = Vec::new();
+    for _ in 0..12 {
+        idle.push(tokio::net::TcpStream::connect(mesh).await.unwrap());
+    }
+    let mut slow = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: reviews.example.com\r\nX-Slow: ").await.unwrap();
+
+    let c = client();
+    let through_gateway = get(&c, gateway, "reviews.example.com", "/", &[]).await.unwrap();
+    assert_eq!((through_gateway.status, through_gateway.body.as_str()), (200, "good"));
+    for stream in &mut idle {
+        closed_by_proxy(stream).await;
+    }
+    closed_by_proxy(&mut slow).await;
+    let through_mesh = get(&c, mesh, "reviews", "/", &[]).await.unwrap();
+    assert_eq!((through_mesh.status, through_mesh.body.as_str()), (200, "good"));
+    proxy.shutdown().await;
+    good.stop().await;
+}
