@@ -20,16 +20,6 @@ async fn progressing(w: &World, name: &str) -> (String, String, String) {
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
 
-/// Creates `rollout`, lets it settle and returns its stable hash (it must be Healthy).
-async fn healthy(w: &World, rollout: Value) -> String {
-    let name = rollout["metadata"]["name"].as_str().expect("name").to_owned();
-    w.create(rollout).await;
-    w.settle(&name).await;
-    let st = w.status(&name).await;
-    assert_eq!(st.phase.as_deref(), Some("Healthy"), "{name} starts Healthy: {st:#?}");
-    st.stable_rs.expect("stable")
-}
-
 /// Creates `rollout` and runs one pass; returns the hash of the ReplicaSet it created.
 async fn first_pass(w: &World, rollout: Value) -> String {
     let name = rollout["metadata"]["name"].as_str().expect("name").to_owned();

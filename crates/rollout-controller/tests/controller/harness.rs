@@ -477,3 +477,13 @@ pub(crate) fn with(mut base: Value, extra: Value) -> Value {
     }
     base
 }
+
+/// Creates `rollout`, lets it settle and returns its stable hash (it must be Healthy).
+pub(crate) async fn healthy(w: &World, rollout: Value) -> String {
+    let name = rollout["metadata"]["name"].as_str().expect("name").to_owned();
+    w.create(rollout).await;
+    w.settle(&name).await;
+    let st = w.status(&name).await;
+    assert_eq!(st.phase.as_deref(), Some("Healthy"), "{name} starts Healthy: {st:#?}");
+    st.stable_rs.expect("stable")
+}

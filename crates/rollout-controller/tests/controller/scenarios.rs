@@ -16,16 +16,6 @@ fn condition(
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
-/// Given a Healthy rollout `name` on v1; returns its stable hash.
-async fn healthy(w: &World, rollout: Value) -> String {
-    let name = rollout["metadata"]["name"].as_str().expect("name").to_owned();
-    w.create(rollout).await;
-    w.settle(&name).await;
-    let st = w.status(&name).await;
-    assert_eq!(st.phase.as_deref(), Some("Healthy"), "{name} starts Healthy: {st:#?}");
-    st.stable_rs.expect("stable")
-}
-
 /// Updates the image to `<name>:<version>` and returns the new hash once observed.
 async fn update(w: &World, name: &str, version: &str) -> String {
     w.set_image(name, &format!("{name}:{version}")).await;
