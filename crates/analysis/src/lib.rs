@@ -26,7 +26,6 @@ mod assess;
 mod error;
 mod phase;
 mod provider;
-mod quote;
 mod reconcile;
 mod rollout_args;
 mod rules;

@@ -20,7 +20,7 @@ use weir_expr::argo::{Phase, evaluate_program, is_nil_or_empty};
 use weir_expr::{Program, Value, compile};
 use weir_model::rollouts::{AnalysisPhase, AnalysisRun, Measurement, Metric};
 
-use crate::quote::go_quote;
+use weir_gocompat::quote as go_quote;
 
 /// A boxed, sendable future (what [`MetricProvider`]'s methods return).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -9,7 +9,7 @@ use regex::Regex;
 use weir_model::rollouts::{AnalysisRunArgument, Argument, Rollout};
 
 use crate::error::ArgError;
-use crate::quote::go_quote;
+use weir_gocompat::quote as go_quote;
 
 /// The pod template hashes `podTemplateHashValue` can name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use weir_model::duration::parse_nanos;
 use weir_model::rollouts::Argument;
 
 use crate::error::ArgError;
-use crate::quote::{go_escape, go_quote};
+use weir_gocompat::{escape as go_escape, quote as go_quote};
 
 const OPEN: &str = "{{";
 const CLOSE: &str = "}}";

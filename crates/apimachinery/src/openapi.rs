@@ -296,12 +296,7 @@ fn schema_closure(
 
 /// FNV-1a (64 bits) as upper-case hex: a stable content hash for cache keys and ETags.
 pub fn content_hash(bytes: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016X}")
+    format!("{:016X}", weir_gocompat::fnv::fnv1a64(bytes))
 }
 
 #[cfg(test)]

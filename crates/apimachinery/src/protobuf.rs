@@ -35,7 +35,7 @@ use prost_reflect::{
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use go_time::{go_duration, rfc3339};
+use go_time::rfc3339;
 
 /// The media type of Kubernetes protobuf bodies.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
@@ -176,7 +176,7 @@ impl Schema {
                 "MicroTime" => return Ok(time_json(message, true)?.map(Json::String)),
                 "Duration" => {
                     let nanos = int_field(message, "duration");
-                    return Ok(Some(Json::String(go_duration(nanos))));
+                    return Ok(Some(Json::String(weir_gocompat::duration::format(nanos))));
                 }
                 "FieldsV1" => return raw_json(message, "Raw"),
                 _ => {}

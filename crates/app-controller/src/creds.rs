@@ -2,6 +2,8 @@
 //! `argocd.argoproj.io/secret-type: repository` with `url`, `username` and `password` keys
 //! (base64 `data` or plain `stringData`). Credentials never appear in `Debug`, logs or messages.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use weir_cluster::Object;
 
@@ -36,7 +38,7 @@ impl Credentials {
         }
         let user = if self.username.is_empty() { "git" } else { &self.username };
         let raw = format!("{user}:{}", self.password);
-        Some(format!("Authorization: Basic {}", base64_encode(raw.as_bytes())))
+        Some(format!("Authorization: Basic {}", STANDARD.encode(raw.as_bytes())))
     }
 }
 
@@ -62,7 +64,7 @@ fn secret_value(secret: &Object, key: &str) -> Option<String> {
         return Some(text.to_string());
     }
     let encoded = secret.data.get("data")?.get(key)?.as_str()?;
-    String::from_utf8(base64_decode(encoded)?).ok()
+    String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()
 }
 
 /// `url` with any `user:password@` part replaced by `***@`.
@@ -75,58 +77,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_round_trips() {
-        for s in ["", "a", "ab", "abc", "user:p@ss"] {
-            assert_eq!(base64_decode(&base64_encode(s.as_bytes())).as_deref(), Some(s.as_bytes()));
-        }
-        assert_eq!(base64_encode(b"ab"), "YWI=");
-    }
 
     #[test]
     fn secrets_are_matched_by_url_and_never_printed() {
         let secret: Object = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "r", "labels": {SECRET_TYPE_LABEL: "repository"}},
-            "data": {"url": base64_encode(b"https://git.example/a.git"),
-                     "username": base64_encode(b"me"), "password": base64_encode(b"s3cret")}
+            "data": {"url": STANDARD.encode(b"https://git.example/a.git"),
+                     "username": STANDARD.encode(b"me"), "password": STANDARD.encode(b"s3cret")}
         }))
         .expect("secret");
         let creds = find_credentials(&[secret], "https://git.example/a").expect("found");

@@ -198,7 +198,7 @@ impl Repos {
             .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .take(40)
             .collect();
-        self.root.join(format!("{:016x}-{tail}", fnv64(key.as_bytes())))
+        self.root.join(format!("{:016x}-{tail}", weir_gocompat::fnv::fnv1a64(key.as_bytes())))
     }
 
     fn lock_for(&self, dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
@@ -224,12 +224,6 @@ fn check_url(url: &str) -> Result<(), GitError> {
 
 fn is_full_sha(s: &str) -> bool {
     s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-fn fnv64(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn parse_ls_remote(out: &str) -> Vec<(String, String)> {

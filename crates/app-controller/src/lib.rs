@@ -26,7 +26,6 @@ pub mod ops;
 pub mod plugin;
 pub mod refresh;
 pub mod render;
-mod sha256;
 mod status;
 mod sync;
 pub mod targets;

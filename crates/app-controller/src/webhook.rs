@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use serde_json::Value;
 
 use crate::refresh::RefreshHandle;
-use crate::sha256::hmac_sha256;
+use subtle::ConstantTimeEq;
 
 /// The largest payload read (Argo CD's default `webhook.maxPayloadSizeMB` is 50).
 pub const MAX_PAYLOAD_BYTES: usize = 50 * 1024 * 1024;
@@ -98,14 +98,15 @@ pub async fn handle_axum(
 
 fn authentic<'a>(secret: &str, header: &impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> bool {
     if let Some(token) = header("X-Gitlab-Token") {
-        return constant_time_eq(token.as_bytes(), secret.as_bytes());
+        return bool::from(token.as_bytes().ct_eq(secret.as_bytes()));
     }
     let signature = header("X-Hub-Signature-256")
         .and_then(|s| s.strip_prefix("sha256="))
         .or_else(|| header("X-Gitea-Signature"));
     let Some(signature) = signature else { return false };
-    let expected = hex(&hmac_sha256(secret.as_bytes(), body));
-    constant_time_eq(signature.trim().to_ascii_lowercase().as_bytes(), expected.as_bytes())
+    let Ok(tag) = hex::decode(signature.trim()) else { return false };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::verify(&key, body, &tag).is_ok()
 }
 
 fn repo_urls(payload: &Value) -> Vec<String> {
@@ -125,14 +126,6 @@ fn repo_urls(payload: &Value) -> Vec<String> {
     urls
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,7 +138,8 @@ mod tests {
     fn github_pushes_are_checked_and_counted() {
         let refresh = RefreshHandle::new();
         let body = br#"{"ref":"refs/heads/main","repository":{"html_url":"https://github.com/o/r","clone_url":"https://github.com/o/r.git"}}"#;
-        let signature = format!("sha256={}", hex(&hmac_sha256(b"s3", body)));
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3");
+        let signature = format!("sha256={}", hex::encode(ring::hmac::sign(&key, body)));
         let good = [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", signature.as_str())];
         assert_eq!(handle(&refresh, Some("s3"), headers(&good), body).status, 200);
         let bad = [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", "sha256=00")];
@@ -153,6 +147,26 @@ mod tests {
         assert_eq!(handle(&refresh, None, headers(&bad), body).status, 200);
         let ping = [("X-GitHub-Event", "ping")];
         assert!(handle(&refresh, None, headers(&ping), body).message.contains("ignored"));
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_in_hex() {
+        // RFC 4231 test case 2, as GitHub (`sha256=` prefix) and Gitea (bare hex) send it.
+        let (secret, body) = ("Jefe", b"what do ya want for nothing?");
+        let tag = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let github = format!("sha256={tag}");
+        let upper = tag.to_ascii_uppercase();
+        for (name, value) in [
+            ("X-Hub-Signature-256", github.as_str()),
+            ("X-Gitea-Signature", tag),
+            ("X-Gitea-Signature", upper.as_str()),
+        ] {
+            assert!(authentic(secret, &headers(&[(name, value)]), body), "{name}: {value}");
+        }
+        for value in ["sha256=00", "sha256=zz", "5bdcc146"] {
+            assert!(!authentic(secret, &headers(&[("X-Hub-Signature-256", value)]), body));
+        }
+        assert!(!authentic("jefe", &headers(&[("X-Gitea-Signature", tag)]), body));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use subtle::ConstantTimeEq;
 
 /// The cookie that carries the session id.
 pub(crate) const COOKIE_NAME: &str = "weir_session";
@@ -16,14 +17,8 @@ const IDLE_LIMIT: Duration = Duration::from_secs(12 * 3600);
 /// At most this many sessions are kept; the least recently used goes first.
 const MAX_SESSIONS: usize = 256;
 
-/// Compares in time independent of where the inputs differ.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn random_hex() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 32]>())
 }
 
 /// A logged-in browser.
@@ -44,7 +39,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Whether `presented` is this session's CSRF token.
     pub(crate) fn csrf_matches(&self, presented: &str) -> bool {
-        constant_time_eq(self.csrf.as_bytes(), presented.as_bytes())
+        bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes()))
     }
 }
 
@@ -68,7 +63,7 @@ impl Sessions {
     /// Opens a session if `presented` is the API token; returns its id (the cookie value).
     pub(crate) fn login(&self, presented: &str) -> Option<String> {
         if self.token.is_empty()
-            || !constant_time_eq(self.token.as_bytes(), presented.trim().as_bytes())
+            || !bool::from(self.token.as_bytes().ct_eq(presented.trim().as_bytes()))
         {
             return None;
         }
@@ -94,7 +89,7 @@ impl Sessions {
         let mut found = None;
         for s in sessions.iter_mut() {
             let fresh = now.duration_since(s.last_used) < IDLE_LIMIT;
-            if constant_time_eq(s.id.as_bytes(), presented.as_bytes()) && fresh {
+            if bool::from(s.id.as_bytes().ct_eq(presented.as_bytes())) && fresh {
                 s.last_used = now;
                 found = Some(s.clone());
             }
@@ -106,7 +101,7 @@ impl Sessions {
     pub(crate) fn logout(&self, headers: &HeaderMap) {
         if let Some(presented) = cookie(headers, COOKIE_NAME) {
             let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-            sessions.retain(|s| !constant_time_eq(s.id.as_bytes(), presented.as_bytes()));
+            sessions.retain(|s| !bool::from(s.id.as_bytes().ct_eq(presented.as_bytes())));
         }
     }
 }

@@ -262,26 +262,8 @@ fn push_exp(out: &mut String, digits: &str, exp: i32) {
     out.push_str(&e.to_string());
 }
 
-/// Go `strconv.Quote` for the characters that matter in messages.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go `strconv.Quote`, as expr's messages print strings.
+pub(crate) use weir_gocompat::quote as go_quote;
 
 /// expr's `runtime.Equal`: numbers compare by value across int/float, `nil == nil`, otherwise
 /// Go `reflect.DeepEqual` (so nested elements must have the same dynamic type).

@@ -28,25 +28,7 @@ pub(crate) fn index(parent: &str, i: usize) -> String {
 }
 
 /// A string as Go's `%q` prints it.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub(crate) use weir_gocompat::quote as go_quote;
 
 /// A Go map or struct field value as `%#v` prints it, for the values validation reports.
 pub(crate) fn go_string_map(m: Option<&std::collections::BTreeMap<String, String>>) -> String {

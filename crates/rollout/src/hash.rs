@@ -10,40 +10,9 @@ use crate::gojson::{self, JsonForm};
 /// The label (and selector key) carrying the pod-template hash.
 pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
 
-const FNV_OFFSET: u32 = 2_166_136_261;
-const FNV_PRIME: u32 = 16_777_619;
-const SAFE_ALPHANUMS: &[u8; 27] = b"bcdfghjklmnpqrstvwxz2456789";
-
-/// FNV-1a 32-bit over `bytes`, continuing from `state` (start with [`fnv1a32`]).
-fn fnv1a32_update(mut state: u32, bytes: &[u8]) -> u32 {
-    for b in bytes {
-        state ^= u32::from(*b);
-        state = state.wrapping_mul(FNV_PRIME);
-    }
-    state
-}
-
-/// FNV-1a 32-bit of `bytes`.
-pub fn fnv1a32(bytes: &[u8]) -> u32 {
-    fnv1a32_update(FNV_OFFSET, bytes)
-}
-
-/// Kubernetes' `rand.SafeEncodeString`: each byte mapped onto a vowel-free alphabet.
-pub fn safe_encode_string(s: &str) -> String {
-    s.bytes().map(|b| char::from(SAFE_ALPHANUMS[usize::from(b) % SAFE_ALPHANUMS.len()])).collect()
-}
-
-/// The hash of already-encoded bytes plus an optional collision count.
-pub fn hash_bytes(bytes: &[u8], collision_count: Option<i32>) -> String {
-    let mut h = fnv1a32(bytes);
-    if let Some(count) = collision_count {
-        // Go: make([]byte, 8) and PutUint32 fills the first four (little endian).
-        let mut extra = [0u8; 8];
-        extra[..4].copy_from_slice(&(count as u32).to_le_bytes());
-        h = fnv1a32_update(h, &extra);
-    }
-    safe_encode_string(&h.to_string())
-}
+/// The hash of already-encoded bytes plus an optional collision count (Kubernetes'
+/// `ComputeHash` tail, shared with the Deployment controller through `weir-gocompat`).
+pub use weir_gocompat::hash_name_suffix as hash_bytes;
 
 /// `ComputePodTemplateHash(template, collisionCount)` for the current Kubernetes JSON form
 /// (k8s.io/api ≥ 0.34, no `creationTimestamp: null`).
@@ -83,9 +52,6 @@ mod tests {
 
     #[test]
     fn known_values() {
-        assert_eq!(fnv1a32(b""), 2_166_136_261);
-        assert_eq!(fnv1a32(b"foobar"), 3_214_735_720);
-        assert_eq!(safe_encode_string("0123456789"), "456789bcdf");
         let empty = PodTemplateSpec::default();
         assert_eq!(pod_template_hash(&empty, None), "658c46c486");
         assert_eq!(pod_template_hash_in(JsonForm::Legacy, &empty, None), "76bbb58f74");

@@ -306,7 +306,7 @@ fn pod_template_hash() {
         let input = c["input"].as_str().unwrap_or("");
         report.check(
             &format!("fnv1a32 #{i}"),
-            u64::from(hash::fnv1a32(input.as_bytes())),
+            u64::from(weir_gocompat::fnv::fnv1a32(input.as_bytes())),
             c["expected"].as_u64().unwrap_or(0),
         );
     }
@@ -314,7 +314,7 @@ fn pod_template_hash() {
         let input = c["input"].as_str().unwrap_or("");
         report.check(
             &format!("safeEncode {input}"),
-            hash::safe_encode_string(input),
+            weir_gocompat::safe_encode_string(input),
             c["expected"].as_str().unwrap_or("").to_owned(),
         );
     }

@@ -132,8 +132,7 @@ impl DataDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let bytes: [u8; 32] = rand::random();
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = hex::encode(rand::random::<[u8; 32]>());
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create(true)

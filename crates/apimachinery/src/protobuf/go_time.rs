@@ -1,5 +1,6 @@
-//! Times and durations written as Go's encoders write them (`metav1.Time`, `metav1.MicroTime`,
-//! `time.Duration.String()`), without a date-time crate: the decoder needs only these formats.
+//! Times written as Go's encoders write them (`metav1.Time`, `metav1.MicroTime`), without a
+//! date-time crate: the decoder needs only these formats. (Durations are
+//! `weir_gocompat::duration::format`.)
 
 /// Seconds since the Unix epoch as RFC 3339 in UTC (years 0001–9999, as Go's encoder allows).
 pub(super) fn rfc3339(seconds: i64, nanos: i64, micro: bool) -> Option<String> {
@@ -28,52 +29,13 @@ pub(super) fn rfc3339(seconds: i64, nanos: i64, micro: bool) -> Option<String> {
     Some(format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z"))
 }
 
-/// Nanoseconds as Go's `time.Duration.String()`: `0s`, `300ms`, `1.5s`, `1m30s`, `1h0m0s`.
-pub(super) fn go_duration(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    let sign = if nanos < 0 { "-" } else { "" };
-    let n = nanos.unsigned_abs();
-    let body = if n < 1_000_000_000 {
-        let (unit, divisor) = match n {
-            0..1_000 => ("ns", 1),
-            1_000..1_000_000 => ("µs", 1_000),
-            _ => ("ms", 1_000_000),
-        };
-        format!("{}{unit}", decimal(n, divisor))
-    } else {
-        let hours = n / 3_600_000_000_000;
-        let minutes = n / 60_000_000_000 % 60;
-        let seconds = format!("{}s", decimal(n % 60_000_000_000, 1_000_000_000));
-        match (hours, minutes) {
-            (0, 0) => seconds,
-            (0, m) => format!("{m}m{seconds}"),
-            (h, m) => format!("{h}h{m}m{seconds}"),
-        }
-    };
-    format!("{sign}{body}")
-}
-
-/// `value / divisor` with the fraction's trailing zeros trimmed (`1500, 1000` → `1.5`).
-fn decimal(value: u64, divisor: u64) -> String {
-    let (whole, fraction) = (value / divisor, value % divisor);
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let width = divisor.ilog10() as usize;
-    let digits = format!("{fraction:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Expected values: Go's `time.Time.Format(time.RFC3339)` and `metav1.RFC3339Micro`, and
-    /// `time.Duration.String()` (its documentation's examples).
+    /// Expected values: Go's `time.Time.Format(time.RFC3339)` and `metav1.RFC3339Micro`.
     #[test]
-    fn times_and_durations_are_written_as_go_writes_them() {
+    fn times_are_written_as_go_writes_them() {
         let cases = [
             (0, 1, false, Some("1970-01-01T00:00:00Z")),
             (1_796_307_105, 0, false, Some("2026-12-03T14:11:45Z")),
@@ -88,19 +50,6 @@ mod tests {
         ];
         for (seconds, nanos, micro, expected) in cases {
             assert_eq!(rfc3339(seconds, nanos, micro).as_deref(), expected, "{seconds} {nanos}");
-        }
-        for (nanos, expected) in [
-            (0, "0s"),
-            (5, "5ns"),
-            (1_500, "1.5µs"),
-            (300_000_000, "300ms"),
-            (1_500_000_000, "1.5s"),
-            (90_000_000_000, "1m30s"),
-            (3_600_000_000_000, "1h0m0s"),
-            (9_930_500_000_000, "2h45m30.5s"),
-            (-2_000_000_000, "-2s"),
-        ] {
-            assert_eq!(go_duration(nanos), expected, "{nanos}");
         }
     }
 }

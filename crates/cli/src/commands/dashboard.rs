@@ -62,6 +62,5 @@ pub(crate) async fn run<B: Backend>(
 
 /// 32 random bytes as hex: the login token of this process.
 fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 32]>())
 }

@@ -2,6 +2,8 @@
 //! `metadata.creationTimestamp` and `status`, fold Secret `stringData` into base64 `data`,
 //! treat empty role rules as absent, sort Endpoints subsets, and make numbers canonical.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use crate::json;
@@ -43,7 +45,7 @@ pub fn normalize_secret(obj: &mut Value) {
         for (k, v) in sd {
             // Non-string values are invalid; they are kept as they are so they still diff.
             let folded = match v {
-                Value::String(s) => Value::String(base64(s.as_bytes())),
+                Value::String(s) => Value::String(STANDARD.encode(s.as_bytes())),
                 other => other,
             };
             data.insert(k, folded);
@@ -130,34 +132,4 @@ fn sort_endpoints(obj: &mut Value) {
         }
     }
     subsets.sort_by_key(|s| s.to_string());
-}
-
-/// Standard base64 with padding.
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_pads() {
-        assert_eq!(base64(b"test"), "dGVzdA==");
-        assert_eq!(base64(b"test-1"), "dGVzdC0x");
-        assert_eq!(base64(b""), "");
-    }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use weir_cluster::{Cluster, Object};
 
@@ -271,37 +273,12 @@ async fn read_data<C: Cluster>(
     };
     if plural == "secrets" {
         for (k, v) in strings("data") {
-            let bytes = decode_base64(&v)?;
+            let bytes = STANDARD.decode(v.trim()).ok()?;
             out.insert(k, String::from_utf8_lossy(&bytes).into_owned());
         }
         out.extend(strings("stringData"));
     } else {
         out.extend(strings("data"));
-    }
-    Some(out)
-}
-
-/// Standard base64 (with or without padding).
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0u32;
-    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap_or(0));
-        }
     }
     Some(out)
 }
@@ -329,12 +306,5 @@ mod tests {
         let unmapped = Container { image: Some("nginx:1".into()), ..Container::default() };
         assert_eq!(command_line(&unmapped, &map), None);
         assert_eq!(image_name("reg:5000/a/b:1@sha256:x"), "reg:5000/a/b");
-    }
-
-    #[test]
-    fn base64_decodes() {
-        assert_eq!(decode_base64("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
-        assert_eq!(decode_base64("aGk").as_deref(), Some(&b"hi"[..]));
-        assert_eq!(decode_base64("*"), None);
     }
 }

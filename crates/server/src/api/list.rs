@@ -215,9 +215,7 @@ fn fingerprint(rt: &ResourceType, namespace: Option<&str>, params: &ListParams) 
         params.label_selector.as_ref().map(ToString::to_string).unwrap_or_default(),
         params.field_selector.as_ref().map(ToString::to_string).unwrap_or_default(),
     );
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    weir_gocompat::fnv::fnv1a64(text.as_bytes())
 }
 
 fn key(obj: &Object) -> (String, String) {

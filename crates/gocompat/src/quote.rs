@@ -1,8 +1,8 @@
-//! Go's `strconv.Quote`, which Argo uses for `%q` in messages and (without the outer quotes)
-//! to escape argument values substituted into the JSON text of a metric.
+//! Go's `strconv.Quote`, which Argo and Kubernetes use for `%q` in messages, and (without the
+//! outer quotes) to escape values substituted into JSON text.
 
 /// Go's `strconv.Quote(s)`: double quotes around `s` with Go escapes inside.
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     push_escaped(&mut out, s);
@@ -11,7 +11,7 @@ pub(crate) fn go_quote(s: &str) -> String {
 }
 
 /// Go's `strconv.Quote(s)` without the surrounding quotes.
-pub(crate) fn go_escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_escaped(&mut out, s);
     out
@@ -59,9 +59,10 @@ mod tests {
 
     #[test]
     fn quotes_like_go() {
-        assert_eq!(go_quote("a\"b\\c\n\t"), r#""a\"b\\c\n\t""#);
-        assert_eq!(go_escape("x\u{0}y\u{7f}"), r"x\x00y\x7f");
-        assert_eq!(go_escape("é ü"), "é ü");
-        assert_eq!(go_escape("\u{a0}"), r"\u00a0");
+        assert_eq!(quote("a\"b\\c\n\t"), r#""a\"b\\c\n\t""#);
+        assert_eq!(escape("x\u{0}y\u{7f}"), r"x\x00y\x7f");
+        assert_eq!(escape("é ü"), "é ü");
+        assert_eq!(escape("\u{a0}"), r"\u00a0");
+        assert_eq!(quote("\u{7}\u{8}\u{c}\u{b}"), r#""\a\b\f\v""#);
     }
 }
