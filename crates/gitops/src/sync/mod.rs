@@ -4,9 +4,11 @@
 //! Namespaces and CRDs moved before their first dependent, prune waves mirrored and PruneLast
 //! tasks after the last wave.
 //!
-//! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved.
+//! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved;
+//! [`deletion`] decides the PreDelete/PostDelete hooks and the cascade of an app's deletion.
 
 pub mod annotations;
+pub mod deletion;
 pub mod machine;
 pub mod messages;
 mod order;

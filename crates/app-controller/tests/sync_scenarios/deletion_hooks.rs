@@ -1,0 +1,192 @@
+//! Issue 15 item 4: an Application's PreDelete and PostDelete hooks (Argo CD 2.10 / 3.3, spec
+//! §2.12). Deleting an app whose manifests hold PreDelete hooks first runs them and deletes its
+//! resources only once they succeeded; a failing PreDelete hook blocks the deletion with a
+//! `DeletionError` condition naming it; PostDelete hooks run once the resources are gone; the
+//! hooks are then cleaned up by their delete policy and the app's finalizers removed. Neither
+//! kind runs in a normal sync, and neither is listed among the app's resources.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use weir_cluster::{Cluster, DeleteParams};
+
+use crate::common::*;
+use crate::{DELETE_POLICY, HOOK};
+
+const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+const PRE_DELETE_FINALIZERS: [&str; 2] =
+    ["pre-delete-finalizer.argocd.argoproj.io", "pre-delete-finalizer.argocd.argoproj.io/cleanup"];
+const POST_DELETE_FINALIZERS: [&str; 2] = [
+    "post-delete-finalizer.argocd.argoproj.io",
+    "post-delete-finalizer.argocd.argoproj.io/cleanup",
+];
+
+fn finalizers(app: &Value) -> Vec<String> {
+    app["metadata"]["finalizers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn deletion_error(app: &Value) -> String {
+    app["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"] == "DeletionError")
+        .map(|c| c["message"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn resource_names(app: &Value) -> Vec<String> {
+    app["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `weir app delete` (cascade): the resources finalizer, then the delete request.
+async fn delete_app(h: &Harness, name: &str) {
+    let app = h.app(name).await;
+    let mut wanted = finalizers(&app);
+    wanted.push(RESOURCES_FINALIZER.to_owned());
+    h.patch_app(name, json!({"metadata": {"finalizers": wanted}})).await;
+    h.store
+        .delete(&rt("applications"), Some("argocd"), name, &DeleteParams::default())
+        .await
+        .expect("the delete request is accepted");
+}
+
+fn echo(log: &Path, word: &str) -> String {
+    format!("echo {word} >> {}", log.display())
+}
+
+both_backends!(pre_delete_hooks_run_before_the_resources_are_deleted_and_post_delete_after);
+async fn pre_delete_hooks_run_before_the_resources_are_deleted_and_post_delete_after(
+    backend: Backend,
+) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    // Given an app with a ConfigMap, a PreDelete hook and a PostDelete hook deleted on success.
+    let repo = new_repo(root.path(), "repo");
+    let pre = hook_pod("pre", &[(HOOK, "PreDelete")], &format!("sleep 1; {}", echo(&log, "pre")));
+    let post = hook_pod(
+        "post",
+        &[(HOOK, "PostDelete"), (DELETE_POLICY, "HookSucceeded")],
+        &echo(&log, "post"),
+    );
+    commit(
+        &repo,
+        &[
+            ("app/cm.yaml", Some(&config_map("plain", "1"))),
+            ("app/pre.yaml", Some(&pre)),
+            ("app/post.yaml", Some(&post)),
+        ],
+        "deletion hooks",
+    );
+    let h = start_on(backend, root.path(), true).await;
+    h.create(&application("doomed", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    // When it syncs, the deletion hooks are neither run nor listed as resources, and the
+    // controller puts Argo CD's hook finalizers on the app.
+    let app = h
+        .wait_app("doomed", "the sync and the hook finalizers", |a| {
+            op_phase(a) == "Succeeded"
+                && sync_status(a).0 == "Synced"
+                && PRE_DELETE_FINALIZERS
+                    .iter()
+                    .chain(&POST_DELETE_FINALIZERS)
+                    .all(|f| finalizers(a).iter().any(|have| have == f))
+        })
+        .await;
+    assert_eq!(resource_names(&app), ["plain"]);
+    assert_eq!(results(&app), [("plain".to_string(), "Synced".to_string())]);
+    assert!(h.get("pods", Some("apps"), "pre").await.is_none(), "PreDelete never runs in a sync");
+    assert!(h.get("pods", Some("apps"), "post").await.is_none(), "PostDelete never runs in a sync");
+
+    // When it is deleted with its resources.
+    delete_app(&h, "doomed").await;
+    // Then the PreDelete hook runs while the ConfigMap is still there …
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen_running = false;
+    loop {
+        let pod = h.get("pods", Some("apps"), "pre").await;
+        let done = log_lines(&log).contains(&"pre".to_string());
+        if let Some(pod) = &pod
+            && !done
+        {
+            seen_running = true;
+            assert!(
+                h.get("configmaps", Some("apps"), "plain").await.is_some(),
+                "the resources are kept while the PreDelete hook runs: {pod}"
+            );
+        }
+        if done {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for the PreDelete hook");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen_running, "the PreDelete hook was seen running");
+    // … the PostDelete hook is created only once the ConfigMap is gone …
+    h.wait_object("pods", Some("apps"), "post", "the PostDelete hook", |p| {
+        p.is_some() || log_lines(&log).len() == 2
+    })
+    .await;
+    assert!(h.get("configmaps", Some("apps"), "plain").await.is_none(), "resources go first");
+    // … and the app goes once the hooks completed and were cleaned up.
+    h.wait_object("applications", Some("argocd"), "doomed", "the app's removal", |a| a.is_none())
+        .await;
+    assert_eq!(log_lines(&log), ["pre", "post"]);
+    // The PreDelete hook was deleted with the app's resources; the PostDelete hook by its policy.
+    h.wait_object("pods", Some("apps"), "pre", "the PreDelete hook's deletion", |p| p.is_none())
+        .await;
+    h.wait_object("pods", Some("apps"), "post", "HookSucceeded", |p| p.is_none()).await;
+    h.stop().await;
+}
+
+both_backends!(a_pre_delete_hook_that_fails_keeps_its_application);
+async fn a_pre_delete_hook_that_fails_keeps_its_application(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    // Given an app whose PreDelete hook fails.
+    let repo = new_repo(root.path(), "repo");
+    let failing =
+        hook_pod("pre", &[(HOOK, "PreDelete")], &format!("{}; exit 1", echo(&log, "failed")));
+    commit(
+        &repo,
+        &[("app/cm.yaml", Some(&config_map("plain", "1"))), ("app/pre.yaml", Some(&failing))],
+        "failing PreDelete hook",
+    );
+    let h = start_on(backend, root.path(), true).await;
+    h.create(&application("kept", &file_url(&repo), "app", json!({"automated": {}}))).await;
+    h.wait_app("kept", "the sync and the finalizers", |a| {
+        sync_status(a).0 == "Synced" && finalizers(a).iter().any(|f| f == PRE_DELETE_FINALIZERS[0])
+    })
+    .await;
+    // When it is deleted.
+    delete_app(&h, "kept").await;
+    // Then it stays, with a DeletionError naming the hook, and its resources stay too.
+    let app = h.wait_app("kept", "the DeletionError", |a| !deletion_error(a).is_empty()).await;
+    assert_eq!(
+        deletion_error(&app),
+        "error executing pre-delete hooks: PreDelete hook(s) failed: apps/pre"
+    );
+    assert!(app["metadata"]["deletionTimestamp"].is_string());
+    assert!(h.get("configmaps", Some("apps"), "plain").await.is_some(), "nothing was deleted");
+    assert!(log_lines(&log).contains(&"failed".to_string()));
+
+    // When the hook is fixed in git, the next attempt runs it and the deletion completes.
+    let fixed = hook_pod("pre", &[(HOOK, "PreDelete")], &echo(&log, "fixed"));
+    commit(&repo, &[("app/pre.yaml", Some(&fixed))], "fixed PreDelete hook");
+    h.refresh.refresh_app("argocd", "kept");
+    h.wait_object("applications", Some("argocd"), "kept", "the app's removal", |a| a.is_none())
+        .await;
+    assert!(log_lines(&log).contains(&"fixed".to_string()));
+    assert!(h.get("configmaps", Some("apps"), "plain").await.is_none());
+    h.stop().await;
+}
