@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use weir_cluster::{Cluster, Object, Registry, apply};
+use weir_gitops::sync::HookNames;
 use weir_gitops::sync::machine::OperationPhase;
 use weir_model::argocd::{
     AppProjectSpec, Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
@@ -96,6 +97,10 @@ pub(crate) async fn advance<C: Cluster>(
         project: Some(project.clone()),
         // Argo CD's `HasOption("ServerSideApply=true")` over both lists.
         server_side_apply: options.iter().any(|o| o == "ServerSideApply=true"),
+        hook_names: HookNames {
+            revision: revision.to_string(),
+            started_at: state.started_at.0.as_second(),
+        },
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);

@@ -14,6 +14,6 @@ pub mod messages;
 mod order;
 
 pub use order::{
-    KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank, out_of_sync_only, plan,
-    sort_tasks, sync_phases,
+    HookNames, KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank,
+    out_of_sync_only, plan, plan_with_hook_names, sort_tasks, sync_phases,
 };

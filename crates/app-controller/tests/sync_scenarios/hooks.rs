@@ -1,9 +1,14 @@
-//! Issue 15 item 4: an Application's PreDelete and PostDelete hooks (Argo CD 2.10 / 3.3, spec
-//! §2.12). Deleting an app whose manifests hold PreDelete hooks first runs them and deletes its
-//! resources only once they succeeded; a failing PreDelete hook blocks the deletion with a
-//! `DeletionError` condition naming it; PostDelete hooks run once the resources are gone; the
-//! hooks are then cleaned up by their delete policy and the app's finalizers removed. Neither
-//! kind runs in a normal sync, and neither is listed among the app's resources.
+//! Issue 15 items 4 and 5: the hooks Argo CD runs that weir did not.
+//!
+//! PreDelete and PostDelete hooks (Argo CD 2.10 / 3.3, spec §2.12): deleting an app whose
+//! manifests hold PreDelete hooks first runs them and deletes its resources only once they
+//! succeeded; a failing PreDelete hook blocks the deletion with a `DeletionError` condition
+//! naming it; PostDelete hooks run once the resources are gone; the hooks are then cleaned up
+//! by their delete policy and the app's finalizers removed. Neither kind runs in a normal sync,
+//! and neither is listed among the app's resources.
+//!
+//! Hooks without a name (`generateName` only, or neither) are named per sync and phase as
+//! gitops-engine names them.
 
 use std::path::Path;
 
@@ -188,5 +193,82 @@ async fn a_pre_delete_hook_that_fails_keeps_its_application(backend: Backend) {
         .await;
     assert!(log_lines(&log).contains(&"fixed".to_string()));
     assert!(h.get("configmaps", Some("apps"), "plain").await.is_none());
+    h.stop().await;
+}
+
+/// `hook_pod` without `metadata.name`, named by `generate_name` when given.
+fn unnamed_hook_pod(generate_name: Option<&str>, hook: &str, script: &str) -> String {
+    let mut manifest: Value =
+        serde_json::from_str(&hook_pod("x", &[(HOOK, hook)], script)).expect("a manifest");
+    let meta = manifest["metadata"].as_object_mut().expect("metadata");
+    meta.remove("name");
+    if let Some(prefix) = generate_name {
+        meta.insert("generateName".into(), json!(prefix));
+    }
+    serde_json::to_string_pretty(&manifest).expect("serializes")
+}
+
+/// Issue 15 item 5: hooks without a name (`generateName` only, or neither) are named as
+/// gitops-engine names them, `<generateName><revision[:7]>-<phase>-<startedAt unix>`
+/// (lowercased), once per phase they run in (TestAutomaticallyNamingUnnamedHook), and the
+/// sync follows the hook's live object under that name until it completes.
+both_backends!(hooks_without_a_name_are_named_per_phase_and_followed_to_completion);
+async fn hooks_without_a_name_are_named_per_phase_and_followed_to_completion(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let log = root.path().join("hooks.log");
+    let repo = new_repo(root.path(), "repo");
+    // Given a PreSync+PostSync hook named by generateName, a Sync hook with no name at all,
+    // and a ConfigMap.
+    let migrate = unnamed_hook_pod(
+        Some("migrate-"),
+        "PreSync,PostSync",
+        &format!("sleep 1; {}", echo(&log, "migrate")),
+    );
+    let anonymous = unnamed_hook_pod(None, "Sync", &echo(&log, "sync"));
+    let revision = commit(
+        &repo,
+        &[
+            ("app/migrate.yaml", Some(&migrate)),
+            ("app/anonymous.yaml", Some(&anonymous)),
+            ("app/cm.yaml", Some(&config_map("plain", "1"))),
+        ],
+        "unnamed hooks",
+    );
+    let h = start_on(backend, root.path(), true).await;
+    h.create(&application("unnamed", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("unnamed", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    // When it is synced.
+    h.sync("unnamed", json!({"revision": "HEAD"})).await;
+    let app = h
+        .wait_app("unnamed", "the sync", |a| {
+            matches!(op_phase(a), "Succeeded" | "Failed" | "Error")
+        })
+        .await;
+    assert_eq!(op_phase(&app), "Succeeded", "{:#}", app["status"]["operationState"]);
+    // Then each run of a hook got its own name from the revision, phase and start time.
+    let started = app["status"]["operationState"]["startedAt"].as_str().expect("startedAt");
+    let unix =
+        started.parse::<k8s_openapi::jiff::Timestamp>().expect("an RFC 3339 time").as_second();
+    let short = &revision[..7];
+    let names: Vec<String> = results(&app).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            format!("migrate-{short}-presync-{unix}"),
+            "plain".to_string(),
+            format!("{short}-sync-{unix}"),
+            format!("migrate-{short}-postsync-{unix}"),
+        ]
+    );
+    // … and the sync waited for each (the slow PreSync hook ran before the Sync hook).
+    assert_eq!(log_lines(&log), ["migrate", "sync", "migrate"]);
+    for name in &names {
+        let pod = h.get("pods", Some("apps"), name).await;
+        if name != "plain" {
+            let pod = pod.expect("the hook's Pod is kept (BeforeHookCreation)");
+            assert_eq!(pod["status"]["phase"], "Succeeded", "{pod}");
+        }
+    }
+    assert_eq!(resource_names(&h.app("unnamed").await), ["plain"], "hooks are not resources");
     h.stop().await;
 }
