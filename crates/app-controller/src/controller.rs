@@ -53,6 +53,9 @@ pub struct AppControllerConfig {
     pub webhook_secret: Option<String>,
     /// Config management plugins (e.g. `kustomize build`, `helm template`); none by default.
     pub plugins: Vec<crate::plugin::ConfigManagementPlugin>,
+    /// Sync operations running longer are terminated (Argo CD's `--sync-timeout`, default
+    /// none; `WEIR_SYNC_TIMEOUT` seconds by default, `0` or unset: none).
+    pub sync_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for AppControllerConfig {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for AppControllerConfig {
             .field("workers", &self.workers)
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
             .field("plugins", &self.plugins)
+            .field("sync_timeout", &self.sync_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +85,11 @@ impl AppControllerConfig {
             refresh: RefreshHandle::new(),
             webhook_secret: std::env::var("WEIR_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
             plugins: Vec::new(),
+            sync_timeout: std::env::var("WEIR_SYNC_TIMEOUT")
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
         }
     }
 }
@@ -353,7 +362,12 @@ impl<C: Cluster> AppReconciler<C> {
                         &self.registry,
                         &mut app,
                         &mut state,
-                        SyncTarget { comparison: &c, revision: &revision, project: &project },
+                        SyncTarget {
+                            comparison: &c,
+                            revision: &revision,
+                            project: &project,
+                            sync_timeout: self.config.sync_timeout,
+                        },
                         now,
                     )
                     .await

@@ -208,11 +208,11 @@ fn unnamed_hook_pod(generate_name: Option<&str>, hook: &str, script: &str) -> St
     serde_json::to_string_pretty(&manifest).expect("serializes")
 }
 
+both_backends!(hooks_without_a_name_are_named_per_phase_and_followed_to_completion);
 /// Issue 15 item 5: hooks without a name (`generateName` only, or neither) are named as
 /// gitops-engine names them, `<generateName><revision[:7]>-<phase>-<startedAt unix>`
 /// (lowercased), once per phase they run in (TestAutomaticallyNamingUnnamedHook), and the
 /// sync follows the hook's live object under that name until it completes.
-both_backends!(hooks_without_a_name_are_named_per_phase_and_followed_to_completion);
 async fn hooks_without_a_name_are_named_per_phase_and_followed_to_completion(backend: Backend) {
     let root = tempfile::tempdir().expect("tempdir");
     let log = root.path().join("hooks.log");
@@ -270,5 +270,96 @@ async fn hooks_without_a_name_are_named_per_phase_and_followed_to_completion(bac
         }
     }
     assert_eq!(resource_names(&h.app("unnamed").await), ["plain"], "hooks are not resources");
+    h.stop().await;
+}
+
+both_backends!(a_hook_that_never_finishes_is_reported_and_ended_by_terminate_op);
+/// Issue 15, bad input: a hook that never finishes. The running operation names the hook and
+/// since when its object exists; `terminate-op` (Argo CD's `Terminating` phase, what
+/// `argocd app terminate-op` writes) deletes the running hook and fails the operation with
+/// Argo CD's "Operation terminated", without retrying; nothing after the hook was applied.
+async fn a_hook_that_never_finishes_is_reported_and_ended_by_terminate_op(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let forever = hook_pod("forever", &[(HOOK, "PreSync")], "sleep 600");
+    commit(
+        &repo,
+        &[("app/forever.yaml", Some(&forever)), ("app/cm.yaml", Some(&config_map("after", "1")))],
+        "a hook that never finishes",
+    );
+    let h = start_on(backend, root.path(), true).await;
+    h.create(&application("stuck", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("stuck", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    h.patch_app(
+        "stuck",
+        json!({"operation": {"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "test"},
+                             "retry": {"limit": 3}}}),
+    )
+    .await;
+    // The operation waits for the hook, naming it and since when it runs.
+    h.wait_object("pods", Some("apps"), "forever", "the hook's Pod", |p| {
+        p.is_some_and(|p| p["status"]["phase"] == "Running")
+    })
+    .await;
+    let pod = h.get("pods", Some("apps"), "forever").await.expect("the hook");
+    let created = pod["metadata"]["creationTimestamp"].as_str().expect("created").to_owned();
+    let app = h
+        .wait_app("stuck", "the waiting message", |a| op_message(a).contains("running since"))
+        .await;
+    assert_eq!(
+        op_message(&app),
+        format!("waiting for completion of hook /Pod/forever (running since {created})")
+    );
+    // When the operation is terminated.
+    h.store
+        .patch(
+            &rt("applications"),
+            Some("argocd"),
+            "stuck",
+            &weir_cluster::Patch::Merge(
+                json!({"status": {"operationState": {"phase": "Terminating"}}}),
+            ),
+            weir_cluster::Subresource::Status,
+        )
+        .await
+        .expect("terminate-op");
+    // Then it fails as terminated, is not retried, the hook is deleted and nothing after it ran.
+    let app = h
+        .wait_app("stuck", "the termination", |a| {
+            op_phase(a) == "Failed" && a.get("operation").is_none()
+        })
+        .await;
+    assert_eq!(op_message(&app), "Operation terminated", "{:#}", app["status"]["operationState"]);
+    assert!(
+        app["status"]["operationState"]["retryCount"].is_null(),
+        "a terminated sync is not retried"
+    );
+    h.wait_object("pods", Some("apps"), "forever", "the hook's deletion", |p| p.is_none()).await;
+    assert!(h.get("configmaps", Some("apps"), "after").await.is_none());
+    h.stop().await;
+}
+
+/// With a sync timeout (Argo CD's `--sync-timeout`), an operation older than it is terminated
+/// by the controller: "Operation terminated, triggered by controller sync timeout".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_older_than_the_sync_timeout_is_terminated() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let forever = hook_pod("forever", &[(HOOK, "PreSync")], "sleep 600");
+    commit(&repo, &[("app/forever.yaml", Some(&forever))], "a hook that never finishes");
+    let h = start_configured_on(Backend::Embedded, root.path(), true, |config| {
+        config.sync_timeout = Some(std::time::Duration::from_secs(2));
+    })
+    .await;
+    h.create(&application("slow", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("slow", "the comparison", |a| !sync_status(a).1.is_empty()).await;
+    h.sync("slow", json!({"revision": "HEAD"})).await;
+    let app = h
+        .wait_app("slow", "the timeout", |a| {
+            op_phase(a) == "Failed" && a.get("operation").is_none()
+        })
+        .await;
+    assert_eq!(op_message(&app), "Operation terminated, triggered by controller sync timeout");
+    h.wait_object("pods", Some("apps"), "forever", "the hook's deletion", |p| p.is_none()).await;
     h.stop().await;
 }
