@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn the_hook_finalizers_follow_the_manifests() {
         let resources = RESOURCES_FINALIZER.to_owned();
-        let with_pre = hook_finalizers(&[resources.clone()], &[hook("PreDelete")]);
+        let with_pre = hook_finalizers(std::slice::from_ref(&resources), &[hook("PreDelete")]);
         assert_eq!(
             with_pre,
             Some(vec![

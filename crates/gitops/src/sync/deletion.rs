@@ -301,9 +301,9 @@ mod tests {
         let targets = [hook.clone(), plain.clone()];
         let stage =
             |lives: &[Value]| run_hooks(DeletionHook::PreDelete, &targets, lives, pod_health);
-        assert_eq!(stage(&[plain.clone()]), HookStage::Create(vec![hook.clone()]));
+        assert_eq!(stage(std::slice::from_ref(&plain)), HookStage::Create(vec![hook.clone()]));
         let key = ResourceKey::new("", "Pod", "apps", "pre");
-        assert_eq!(stage(&[hook.clone()]), HookStage::Running(vec![key.clone()]));
+        assert_eq!(stage(std::slice::from_ref(&hook)), HookStage::Running(vec![key.clone()]));
         assert_eq!(stage(&[with_phase(hook.clone(), "Failed")]), HookStage::Failed(vec![key]));
         assert_eq!(stage(&[with_phase(hook.clone(), "Succeeded")]), HookStage::Done);
         // No PostDelete hook in git: that stage has nothing to do.
@@ -384,7 +384,7 @@ mod tests {
         let first: Vec<&str> =
             first.iter().filter_map(|o| json::str_at(o, &["metadata", "name"])).collect();
         assert_eq!(first, ["b", "c"]);
-        assert_eq!(cascade_step(&[kept.clone()], false), CascadeStep::Done);
+        assert_eq!(cascade_step(std::slice::from_ref(&kept), false), CascadeStep::Done);
         let mut going = wave("a", "0");
         going["metadata"]["deletionTimestamp"] = json!("2026-12-03T20:00:00Z");
         assert_eq!(cascade_step(&[going, wave("b", "1")], false), CascadeStep::Waiting(1));
