@@ -18,7 +18,7 @@ use weir_model::argocd::{AppProject, AppProjectSpec, Application};
 
 use crate::autosync::{self, Decision};
 use crate::compare::{Comparison, compare, ignore_rules};
-use crate::deletion::Deletion;
+use crate::deletion::{Deletion, DeletionRetries};
 use crate::git::Repos;
 use crate::operation::{Progress, SyncTarget, advance, current_state};
 use crate::refresh::RefreshHandle;
@@ -142,6 +142,7 @@ pub async fn run_app_controller<C: Cluster>(
         config,
         memos: Mutex::new(HashMap::new()),
         refusals: Refusals::new(),
+        deletion_retries: DeletionRetries::default(),
     });
     let refresh = reconciler.config.refresh.clone();
     controller.run(reconciler, workers, shutdown).await;
@@ -166,6 +167,7 @@ struct AppReconciler<C> {
     config: AppControllerConfig,
     memos: Mutex<HashMap<ObjectRef, Memo>>,
     refusals: Refusals,
+    deletion_retries: DeletionRetries,
 }
 
 /// How soon a reconcile whose status write lost a race runs again.
@@ -558,6 +560,7 @@ impl<C: Cluster> AppReconciler<C> {
             repos: &self.repos,
             plugins: &self.config.plugins,
             apps: &self.apps,
+            retries: &self.deletion_retries,
         }
     }
 

@@ -14,7 +14,9 @@
 //! with PreDelete hooks cannot be deleted without running them). The decisions are the pure
 //! functions of [`weir_gitops::sync::deletion`]; this module reads and writes.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -51,6 +53,37 @@ pub(crate) struct Deletion<'a, C> {
     pub(crate) repos: &'a Repos,
     pub(crate) plugins: &'a [ConfigManagementPlugin],
     pub(crate) apps: &'a ResourceType,
+    pub(crate) retries: &'a DeletionRetries,
+}
+
+/// When each app whose deletion failed may be tried again (in memory, like Argo CD's rate
+/// limited queue): events of its hooks and objects do not retry a failing hook sooner.
+#[derive(Debug, Default)]
+pub(crate) struct DeletionRetries(Mutex<HashMap<(String, String), Instant>>);
+
+impl DeletionRetries {
+    fn key(obj: &Object) -> (String, String) {
+        (obj.namespace().unwrap_or("").to_owned(), obj.name().to_owned())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<(String, String), Instant>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// How long `obj`'s next attempt must still wait (`None`: it may run now).
+    fn remaining(&self, obj: &Object) -> Option<Duration> {
+        let at = self.with(|m| m.get(&Self::key(obj)).copied())?;
+        let remaining = at.saturating_duration_since(Instant::now());
+        (!remaining.is_zero()).then_some(remaining)
+    }
+
+    fn retry_after(&self, obj: &Object, delay: Duration) {
+        self.with(|m| m.insert(Self::key(obj), Instant::now() + delay));
+    }
+
+    fn forget(&self, obj: &Object) {
+        self.with(|m| m.remove(&Self::key(obj)));
+    }
 }
 
 /// The app's finalizers with the pre/post-delete ones (and their `/cleanup` stages) added or
@@ -73,8 +106,8 @@ pub(crate) fn hook_finalizers(current: &[String], targets: &[Value]) -> Option<V
 
 /// What a stage asks for.
 enum Outcome {
-    /// Look again after this delay.
-    Wait(Duration),
+    /// Look again after this delay; `progressed` when a finalizer was removed in this pass.
+    Wait { delay: Duration, progressed: bool },
     /// Every deletion finalizer of weir is gone.
     Finished,
 }
@@ -112,13 +145,24 @@ impl<C: Cluster> Deletion<'_, C> {
         app: &Application,
         now: Timestamp,
     ) -> Result<Action, weir_cluster::Error> {
+        if let Some(remaining) = self.retries.remaining(obj) {
+            return Ok(Action::requeue(remaining));
+        }
         let outcome = self.step(obj, app).await;
         let since = deletion_error_since(app);
         match outcome {
-            Ok(Outcome::Finished) => Ok(Action::await_change()),
-            Ok(Outcome::Wait(delay)) => {
-                if since.is_some() {
-                    self.set_deletion_error(obj, None, now).await?;
+            Ok(Outcome::Finished) => {
+                self.retries.forget(obj);
+                Ok(Action::await_change())
+            }
+            Ok(Outcome::Wait { delay, progressed }) => {
+                // A failed hook run again keeps its error (and its retry spacing) until its
+                // stage is over.
+                if progressed {
+                    self.retries.forget(obj);
+                    if since.is_some() {
+                        self.set_deletion_error(obj, None, now).await?;
+                    }
                 }
                 Ok(Action::requeue(delay))
             }
@@ -127,7 +171,9 @@ impl<C: Cluster> Deletion<'_, C> {
                 self.set_deletion_error(obj, Some(&message), now).await?;
                 let failing_for =
                     since.map(|t| now.duration_since(t).unsigned_abs()).unwrap_or_default();
-                Ok(Action::requeue(failing_for.clamp(FIRST_RETRY, MAX_RETRY)))
+                let delay = failing_for.clamp(FIRST_RETRY, MAX_RETRY);
+                self.retries.retry_after(obj, delay);
+                Ok(Action::requeue(delay))
             }
         }
     }
@@ -135,39 +181,41 @@ impl<C: Cluster> Deletion<'_, C> {
     async fn step(&self, obj: &Object, app: &Application) -> Result<Outcome, String> {
         let has =
             |finalizer: &str| obj.metadata.finalizers.iter().flatten().any(|f| f == finalizer);
-        let pre = DeletionHook::PreDelete;
-        let post = DeletionHook::PostDelete;
+        let (pre, post) = (DeletionHook::PreDelete, DeletionHook::PostDelete);
+        let mut progressed = false;
         if has(pre.finalizer()) {
             let context = "error executing pre-delete hooks";
-            if let Some(wait) =
-                self.run_stage(app, pre).await.map_err(|e| format!("{context}: {e}"))?
-            {
-                return Ok(Outcome::Wait(wait));
+            let stage = self.run_stage(app, pre).await.map_err(|e| format!("{context}: {e}"))?;
+            if let Some(delay) = stage {
+                return Ok(Outcome::Wait { delay, progressed });
             }
             self.remove_finalizer(obj, pre.finalizer()).await?;
+            progressed = true;
         }
         if has(RESOURCES_FINALIZER) {
-            if let Some(wait) = self.cascade(app).await? {
-                return Ok(Outcome::Wait(wait));
+            if let Some(delay) = self.cascade(app).await? {
+                return Ok(Outcome::Wait { delay, progressed });
             }
             self.remove_finalizer(obj, RESOURCES_FINALIZER).await?;
+            progressed = true;
         }
         if has(post.finalizer()) {
             let context = "error executing post-delete hooks";
-            if let Some(wait) =
-                self.run_stage(app, post).await.map_err(|e| format!("{context}: {e}"))?
-            {
-                return Ok(Outcome::Wait(wait));
+            let stage = self.run_stage(app, post).await.map_err(|e| format!("{context}: {e}"))?;
+            if let Some(delay) = stage {
+                return Ok(Outcome::Wait { delay, progressed });
             }
             self.remove_finalizer(obj, post.finalizer()).await?;
+            progressed = true;
         }
         for hook in [pre, post] {
             let finalizer = hook.cleanup_finalizer();
             if has(&finalizer) {
-                if let Some(wait) = self.cleanup(app, hook).await? {
-                    return Ok(Outcome::Wait(wait));
+                if let Some(delay) = self.cleanup(app, hook).await? {
+                    return Ok(Outcome::Wait { delay, progressed });
                 }
                 self.remove_finalizer(obj, &finalizer).await?;
+                progressed = true;
             }
         }
         Ok(Outcome::Finished)
