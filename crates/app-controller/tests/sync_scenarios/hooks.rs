@@ -85,12 +85,16 @@ async fn pre_delete_hooks_run_before_the_resources_are_deleted_and_post_delete_a
         &[(HOOK, "PostDelete"), (DELETE_POLICY, "HookSucceeded")],
         &echo(&log, "post"),
     );
+    // A second PostDelete hook is named by `generateName`: the API server names it, and the
+    // controller must find it again rather than create it on every pass.
+    let cleanup = unnamed_hook_pod(Some("cleanup-"), "PostDelete", &echo(&log, "cleanup"));
     commit(
         &repo,
         &[
             ("app/cm.yaml", Some(&config_map("plain", "1"))),
             ("app/pre.yaml", Some(&pre)),
             ("app/post.yaml", Some(&post)),
+            ("app/cleanup.yaml", Some(&cleanup)),
         ],
         "deletion hooks",
     );
@@ -139,14 +143,17 @@ async fn pre_delete_hooks_run_before_the_resources_are_deleted_and_post_delete_a
     assert!(seen_running, "the PreDelete hook was seen running");
     // … the PostDelete hook is created only once the ConfigMap is gone …
     h.wait_object("pods", Some("apps"), "post", "the PostDelete hook", |p| {
-        p.is_some() || log_lines(&log).len() == 2
+        p.is_some() || log_lines(&log).len() == 3
     })
     .await;
     assert!(h.get("configmaps", Some("apps"), "plain").await.is_none(), "resources go first");
     // … and the app goes once the hooks completed and were cleaned up.
     h.wait_object("applications", Some("argocd"), "doomed", "the app's removal", |a| a.is_none())
         .await;
-    assert_eq!(log_lines(&log), ["pre", "post"]);
+    let mut ran = log_lines(&log);
+    assert_eq!(ran.first().map(String::as_str), Some("pre"), "{ran:?}");
+    ran.sort();
+    assert_eq!(ran, ["cleanup", "post", "pre"], "each hook ran once");
     // The PreDelete hook was deleted with the app's resources; the PostDelete hook by its policy.
     h.wait_object("pods", Some("apps"), "pre", "the PreDelete hook's deletion", |p| p.is_none())
         .await;
