@@ -310,3 +310,54 @@ async fn terminate<C: Cluster>(
     state.finished_at = Some(Time(now));
     Progress::Finished { clear: true, requeue: None }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use weir_gitops::sync::SyncPhase;
+    use weir_gitops::sync::machine::{ResultCode, TaskResult};
+
+    fn waiting_on(key: ResourceKey, message: &str) -> SyncOperation {
+        SyncOperation {
+            phase: OperationPhase::Running,
+            message: message.to_owned(),
+            results: vec![TaskResult {
+                key,
+                sync_phase: SyncPhase::PreSync,
+                status: ResultCode::Synced,
+                hook_phase: OperationPhase::Running,
+                message: "pod/forever created".into(),
+                hook: true,
+            }],
+        }
+    }
+
+    fn comparison(hook_lives: Vec<Value>) -> Comparison {
+        Comparison {
+            resources: vec![],
+            hooks: vec![],
+            hook_lives,
+            health: weir_gitops::health::HealthStatus::Healthy,
+            health_message: String::new(),
+        }
+    }
+
+    // The machine's message is gitops-engine's (`setRunningPhase`); weir adds when the awaited
+    // hook's object was created, and nothing when it cannot tell.
+    #[test]
+    fn a_waiting_message_says_since_when_the_hook_runs() {
+        let key = ResourceKey::new("", "Pod", "apps", "forever");
+        let live = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "forever", "namespace": "apps", "creationTimestamp": "2026-12-03T20:00:00Z"}});
+        let waiting = "waiting for completion of hook /Pod/forever";
+        let machine = waiting_on(key.clone(), waiting);
+        assert_eq!(
+            with_hook_start(&machine, &comparison(vec![live.clone()])),
+            "waiting for completion of hook /Pod/forever (running since 2026-12-03T20:00:00Z)"
+        );
+        assert_eq!(with_hook_start(&machine, &comparison(vec![])), waiting, "no live object");
+        let other = "waiting for healthy state of /ConfigMap/cm";
+        assert_eq!(with_hook_start(&waiting_on(key, other), &comparison(vec![live])), other);
+    }
+}
