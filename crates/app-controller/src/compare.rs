@@ -125,10 +125,18 @@ pub fn compare(
         }
         pairs.entry(ResourceKey::of(target)).or_default().0 = Some(target.clone());
     }
+    // Hooks without a name are named by each sync (`<generateName><sha>-<phase>-<time>`); their
+    // live objects keep the tracking annotation of the unnamed manifest.
+    let unnamed: Vec<&str> = hooks
+        .iter()
+        .filter(|h| h.pointer("/metadata/name").and_then(Value::as_str).is_none_or(str::is_empty))
+        .filter_map(tracking_annotation)
+        .collect();
     let mut hook_lives = Vec::new();
     for live in lives {
         let key = ResourceKey::of(live);
-        if is_hook_obj(live) && hooks.iter().any(|h| ResourceKey::of(h) == key) {
+        let of_unnamed = tracking_annotation(live).is_some_and(|id| unnamed.contains(&id));
+        if is_hook_obj(live) && (of_unnamed || hooks.iter().any(|h| ResourceKey::of(h) == key)) {
             hook_lives.push(live.clone());
             continue;
         }
@@ -170,6 +178,12 @@ pub fn compare(
         health: health.status,
         health_message: health.message,
     }
+}
+
+fn tracking_annotation(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(TRACKING_ID_ANNOTATION))
+        .and_then(Value::as_str)
 }
 
 fn is_hook_obj(obj: &Value) -> bool {

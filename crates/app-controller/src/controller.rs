@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
-use weir_cluster::{
-    Cluster, DeleteParams, Object, ObjectRef, Patch, Registry, ResourceType, Subresource,
-};
+use weir_cluster::{Cluster, Object, ObjectRef, Patch, Registry, ResourceType, Subresource};
 use weir_controller::refusal::FORBIDDEN_REASON;
 use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Refusals, Shutdown};
 use weir_gitops::project::{DEFAULT_PROJECT, check_app, default_project};
@@ -20,12 +18,12 @@ use weir_model::argocd::{AppProject, AppProjectSpec, Application};
 
 use crate::autosync::{self, Decision};
 use crate::compare::{Comparison, compare, ignore_rules};
+use crate::deletion::{Deletion, DeletionRetries};
 use crate::git::Repos;
 use crate::operation::{Progress, SyncTarget, advance, current_state};
 use crate::refresh::RefreshHandle;
 use crate::render::INSTANCE_LABEL;
 use crate::status;
-use crate::sync::resource_type;
 use crate::targets::{Targets, load_live, load_targets_with, previous_types, source_of};
 
 /// The annotation users set to ask for a refresh (`normal` or `hard`).
@@ -55,6 +53,9 @@ pub struct AppControllerConfig {
     pub webhook_secret: Option<String>,
     /// Config management plugins (e.g. `kustomize build`, `helm template`); none by default.
     pub plugins: Vec<crate::plugin::ConfigManagementPlugin>,
+    /// Sync operations running longer are terminated (Argo CD's `--sync-timeout`, default
+    /// none; `WEIR_SYNC_TIMEOUT` seconds by default, `0` or unset: none).
+    pub sync_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for AppControllerConfig {
@@ -67,6 +68,7 @@ impl std::fmt::Debug for AppControllerConfig {
             .field("workers", &self.workers)
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
             .field("plugins", &self.plugins)
+            .field("sync_timeout", &self.sync_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +85,11 @@ impl AppControllerConfig {
             refresh: RefreshHandle::new(),
             webhook_secret: std::env::var("WEIR_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()),
             plugins: Vec::new(),
+            sync_timeout: std::env::var("WEIR_SYNC_TIMEOUT")
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
         }
     }
 }
@@ -135,6 +142,7 @@ pub async fn run_app_controller<C: Cluster>(
         config,
         memos: Mutex::new(HashMap::new()),
         refusals: Refusals::new(),
+        deletion_retries: DeletionRetries::default(),
     });
     let refresh = reconciler.config.refresh.clone();
     controller.run(reconciler, workers, shutdown).await;
@@ -159,6 +167,7 @@ struct AppReconciler<C> {
     config: AppControllerConfig,
     memos: Mutex<HashMap<ObjectRef, Memo>>,
     refusals: Refusals,
+    deletion_retries: DeletionRetries,
 }
 
 /// How soon a reconcile whose status write lost a race runs again.
@@ -199,7 +208,7 @@ impl<C: Cluster> Reconciler for AppReconciler<C> {
             self.config.refresh.track(key, &source.repo_url);
         }
         if obj.metadata.deletion_timestamp.is_some() {
-            return self.finalize(&obj, &app).await;
+            return Ok(self.deletion().finalize(&obj, &app, wall_clock()).await?);
         }
         if obj.annotation(SKIP_RECONCILE_ANNOTATION) == Some("true") {
             return Ok(Action::await_change());
@@ -355,7 +364,12 @@ impl<C: Cluster> AppReconciler<C> {
                         &self.registry,
                         &mut app,
                         &mut state,
-                        SyncTarget { comparison: &c, revision: &revision, project: &project },
+                        SyncTarget {
+                            comparison: &c,
+                            revision: &revision,
+                            project: &project,
+                            sync_timeout: self.config.sync_timeout,
+                        },
                         now,
                     )
                     .await
@@ -408,6 +422,9 @@ impl<C: Cluster> AppReconciler<C> {
             && c.health == weir_gitops::health::HealthStatus::Progressing
         {
             action = action.min(Action::requeue(Duration::from_secs(5)));
+        }
+        if let Ok(targets) = &memo.targets {
+            self.deletion().ensure_hook_finalizers(obj, &targets.objects).await?;
         }
         let new_status = status::build(&app, outcome, due, now);
         if !self.write_status(obj, &new_status).await? {
@@ -535,31 +552,16 @@ impl<C: Cluster> AppReconciler<C> {
         }
     }
 
-    /// Cascade deletion: deletes the app's resources, then releases the finalizer.
-    async fn finalize(&self, obj: &Object, app: &Application) -> Result<Action, ReconcileError> {
-        let finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
-        if !finalizers.iter().any(|f| f == RESOURCES_FINALIZER) {
-            return Ok(Action::await_change());
+    /// The deletion of an app (its deletion finalizers, one stage per pass): [`Deletion`].
+    fn deletion(&self) -> Deletion<'_, C> {
+        Deletion {
+            cluster: &*self.cluster,
+            registry: &self.registry,
+            repos: &self.repos,
+            plugins: &self.config.plugins,
+            apps: &self.apps,
+            retries: &self.deletion_retries,
         }
-        let extra = previous_types(app);
-        let lives = load_live(&*self.cluster, &self.registry, app.name(), &[], &extra).await?;
-        for live in lives {
-            let api_version = live.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-            let kind = live.get("kind").and_then(Value::as_str).unwrap_or("");
-            let rt = resource_type(&self.registry, api_version, kind);
-            let name = live.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            let ns = live.pointer("/metadata/namespace").and_then(Value::as_str);
-            match self.cluster.delete(&rt, ns, name, &DeleteParams::default()).await {
-                Ok(_) | Err(weir_cluster::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let mut fresh = self.cluster.get(&self.apps, obj.namespace(), obj.name()).await?;
-        let kept: Vec<String> =
-            finalizers.into_iter().filter(|f| f != RESOURCES_FINALIZER).collect();
-        fresh.metadata.finalizers = (!kept.is_empty()).then_some(kept);
-        self.cluster.update(&self.apps, fresh).await?;
-        Ok(Action::await_change())
     }
 
     /// The refresh period: `resync` plus a random jitter of up to `jitter`, itself at most

@@ -20,6 +20,7 @@ mod autosync;
 pub mod compare;
 mod controller;
 pub mod creds;
+mod deletion;
 pub mod git;
 mod operation;
 pub mod ops;
@@ -35,5 +36,6 @@ pub use controller::{
     AppControllerConfig, REFRESH_ANNOTATION, RESOURCES_FINALIZER, SKIP_RECONCILE_ANNOTATION,
     run_app_controller,
 };
+pub use deletion::DELETION_ERROR;
 pub use refresh::RefreshHandle;
 pub use status::{COMPARISON_ERROR, INVALID_SPEC_ERROR};

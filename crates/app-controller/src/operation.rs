@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use weir_cluster::{Cluster, Object, Registry, apply};
-use weir_gitops::sync::machine::OperationPhase;
+use serde_json::Value;
+use weir_cluster::{Cluster, DeleteParams, Object, Registry, apply};
+use weir_gitops::ResourceKey;
+use weir_gitops::sync::HookNames;
+use weir_gitops::sync::machine::{OperationPhase, SyncOperation};
 use weir_model::argocd::{
     AppProjectSpec, Application, Operation, OperationState, RevisionHistory, SyncOperationResult,
 };
 
 use crate::compare::Comparison;
-use crate::sync::{SyncRequest, phase_str, restore, results, run_pass};
+use crate::sync::{SyncRequest, phase_str, resource_type, restore, results, run_pass};
 
 /// What happened to the operation in this pass.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +41,13 @@ pub(crate) fn current_state(
 ) -> OperationState {
     let stored = app.status.as_ref().and_then(|s| s.operation_state.clone());
     match stored {
-        Some(state) if state.operation == *operation && state.phase == "Running" => state,
+        // A `Terminating` state (what `terminate-op` writes) is continued to be terminated.
+        Some(state)
+            if state.operation == *operation
+                && (state.phase == "Running" || state.phase == TERMINATING) =>
+        {
+            state
+        }
         _ => OperationState {
             finished_at: None,
             message: None,
@@ -57,9 +66,17 @@ pub(crate) struct SyncTarget<'a> {
     pub(crate) revision: &'a str,
     /// The AppProject's name and spec.
     pub(crate) project: &'a (String, AppProjectSpec),
+    /// Operations running longer are terminated (`None`: never).
+    pub(crate) sync_timeout: Option<Duration>,
 }
 
-/// Runs one pass of `state` against `target`; updates `state` and the app's history.
+/// The phase of an operation being terminated (`argocd app terminate-op`, or the controller's
+/// sync timeout).
+pub(crate) const TERMINATING: &str = "Terminating";
+
+/// Runs one pass of `state` against `target`; updates `state` and the app's history. An
+/// operation older than `sync_timeout` (Argo CD's `--sync-timeout`; `None`: no limit) or
+/// asked to terminate is terminated instead.
 pub(crate) async fn advance<C: Cluster>(
     cluster: &C,
     registry: &Registry,
@@ -68,7 +85,15 @@ pub(crate) async fn advance<C: Cluster>(
     target: SyncTarget<'_>,
     now: Timestamp,
 ) -> Progress {
-    let SyncTarget { comparison, revision, project } = target;
+    let SyncTarget { comparison, revision, project, sync_timeout } = target;
+    let timed_out = sync_timeout.is_some_and(|timeout| {
+        let elapsed = now.duration_since(state.started_at.0);
+        state.phase == "Running" && elapsed.unsigned_abs() >= timeout
+    });
+    if timed_out || state.phase == TERMINATING {
+        let cause = timed_out.then_some("controller sync timeout");
+        return terminate(cluster, registry, state, cause, now).await;
+    }
     if state.phase != "Running" {
         return Progress::Finished { clear: true, requeue: None };
     }
@@ -96,6 +121,10 @@ pub(crate) async fn advance<C: Cluster>(
         project: Some(project.clone()),
         // Argo CD's `HasOption("ServerSideApply=true")` over both lists.
         server_side_apply: options.iter().any(|o| o == "ServerSideApply=true"),
+        hook_names: HookNames {
+            revision: revision.to_string(),
+            started_at: state.started_at.0.as_second(),
+        },
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);
@@ -110,7 +139,7 @@ pub(crate) async fn advance<C: Cluster>(
     }
     run_pass(cluster, registry, comparison, &request, &mut machine).await;
     state.phase = phase_str(machine.phase).to_string();
-    state.message = Some(machine.message.clone());
+    state.message = Some(with_hook_start(&machine, comparison));
     state.sync_result = Some(SyncOperationResult {
         resources: Some(results(&machine, comparison)),
         revision: revision.to_string(),
@@ -204,5 +233,131 @@ fn record_history(app: &mut Application, state: &OperationState, revision: &str,
     if history.len() > limit {
         let excess = history.len() - limit;
         history.drain(..excess);
+    }
+}
+
+/// The machine's message; while it waits for a hook, with when that hook's object was created
+/// (`waiting for completion of hook /Pod/x (running since 2026-12-03T20:00:00Z)`), so a hook
+/// that never finishes says for how long it has been running.
+fn with_hook_start(machine: &SyncOperation, comparison: &Comparison) -> String {
+    let message = machine.message.clone();
+    if machine.phase != OperationPhase::Running {
+        return message;
+    }
+    let waited =
+        machine.results.iter().filter(|r| r.hook && r.hook_phase == OperationPhase::Running);
+    for result in waited {
+        let k = &result.key;
+        if !message.starts_with(&format!(
+            "waiting for completion of hook {}/{}/{}",
+            k.group, k.kind, k.name
+        )) {
+            continue;
+        }
+        let created =
+            comparison.hook_lives.iter().filter(|live| ResourceKey::of(live) == *k).find_map(
+                |live| live.pointer("/metadata/creationTimestamp").and_then(Value::as_str),
+            );
+        if let Some(created) = created {
+            return format!("{message} (running since {created})");
+        }
+    }
+    message
+}
+
+/// Terminates the operation (`syncContext.Terminate`): its running hooks are deleted, and it
+/// fails with "Operation terminated" (plus `, triggered by <cause>`), never retried.
+async fn terminate<C: Cluster>(
+    cluster: &C,
+    registry: &Registry,
+    state: &mut OperationState,
+    cause: Option<&str>,
+    now: Timestamp,
+) -> Progress {
+    let resources =
+        state.sync_result.as_ref().and_then(|r| r.resources.as_deref()).unwrap_or_default();
+    let mut errors = Vec::new();
+    for hook in resources
+        .iter()
+        .filter(|r| r.hook_type.is_some() && r.hook_phase.as_deref() == Some("Running"))
+    {
+        let api_version = if hook.group.is_empty() {
+            hook.version.clone()
+        } else {
+            format!("{}/{}", hook.group, hook.version)
+        };
+        let rt = resource_type(registry, &api_version, &hook.kind);
+        let ns = (!hook.namespace.is_empty()).then_some(hook.namespace.as_str());
+        match cluster.delete(&rt, ns, &hook.name, &DeleteParams::default()).await {
+            Ok(_) | Err(weir_cluster::Error::NotFound { .. }) => {}
+            Err(e) => errors.push(format!("{}/{}: {e}", hook.kind, hook.name)),
+        }
+    }
+    let mut message = if errors.is_empty() {
+        state.phase = "Failed".into();
+        "Operation terminated".to_string()
+    } else {
+        state.phase = "Error".into();
+        format!("Operation termination had errors: {}", errors.join(", "))
+    };
+    if let Some(cause) = cause {
+        message.push_str(&format!(", triggered by {cause}"));
+    }
+    if let Some(count) = state.retry_count.filter(|c| *c > 0) {
+        message.push_str(&format!(" (retried {count} times)."));
+    }
+    state.message = Some(message);
+    state.finished_at = Some(Time(now));
+    Progress::Finished { clear: true, requeue: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use weir_gitops::sync::SyncPhase;
+    use weir_gitops::sync::machine::{ResultCode, TaskResult};
+
+    fn waiting_on(key: ResourceKey, message: &str) -> SyncOperation {
+        SyncOperation {
+            phase: OperationPhase::Running,
+            message: message.to_owned(),
+            results: vec![TaskResult {
+                key,
+                sync_phase: SyncPhase::PreSync,
+                status: ResultCode::Synced,
+                hook_phase: OperationPhase::Running,
+                message: "pod/forever created".into(),
+                hook: true,
+            }],
+        }
+    }
+
+    fn comparison(hook_lives: Vec<Value>) -> Comparison {
+        Comparison {
+            resources: vec![],
+            hooks: vec![],
+            hook_lives,
+            health: weir_gitops::health::HealthStatus::Healthy,
+            health_message: String::new(),
+        }
+    }
+
+    // The machine's message is gitops-engine's (`setRunningPhase`); weir adds when the awaited
+    // hook's object was created, and nothing when it cannot tell.
+    #[test]
+    fn a_waiting_message_says_since_when_the_hook_runs() {
+        let key = ResourceKey::new("", "Pod", "apps", "forever");
+        let live = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "forever", "namespace": "apps", "creationTimestamp": "2026-12-03T20:00:00Z"}});
+        let waiting = "waiting for completion of hook /Pod/forever";
+        let machine = waiting_on(key.clone(), waiting);
+        assert_eq!(
+            with_hook_start(&machine, &comparison(vec![live.clone()])),
+            "waiting for completion of hook /Pod/forever (running since 2026-12-03T20:00:00Z)"
+        );
+        assert_eq!(with_hook_start(&machine, &comparison(vec![])), waiting, "no live object");
+        let other = "waiting for healthy state of /ConfigMap/cm";
+        assert_eq!(with_hook_start(&waiting_on(key, other), &comparison(vec![live])), other);
     }
 }

@@ -15,7 +15,9 @@ use weir_gitops::project::resource_permitted;
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
-use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan};
+use weir_gitops::sync::{
+    HookNames, PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan_with_hook_names,
+};
 use weir_model::argocd::{AppProjectSpec, ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
@@ -35,6 +37,8 @@ pub(crate) struct SyncRequest {
     /// `ServerSideApply=true`: apply with server-side apply as [`ARGOCD_FIELD_MANAGER`]
     /// (a resource's `argocd.argoproj.io/sync-options` annotation overrides it both ways).
     pub(crate) server_side_apply: bool,
+    /// Names the hooks without a name (the operation's revision and start time).
+    pub(crate) hook_names: HookNames,
 }
 
 /// The field manager of Argo CD's server-side applies (`kubectl apply --server-side
@@ -99,7 +103,7 @@ pub(crate) async fn run_pass<C: Cluster>(
     pairs.extend(comparison.hook_lives.iter().map(|l| (None, Some(l.clone()))));
     let opts =
         PlanOptions { prune_last: request.prune_last, skip_hooks: request.resources.is_some() };
-    let tasks = plan(&pairs, &comparison.hooks, opts);
+    let tasks = plan_with_hook_names(&pairs, &comparison.hooks, opts, &request.hook_names);
     if op.results.is_empty()
         && let Some((name, project)) = &request.project
     {

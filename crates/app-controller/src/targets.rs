@@ -142,6 +142,11 @@ pub async fn load_live<C: Cluster>(
         if !types.contains(&rt) {
             types.push(rt.clone());
         }
+        // A hook named by `generateName` only has no object of its own name to read (its
+        // live objects carry the tracking label and are listed below).
+        if name.is_empty() {
+            continue;
+        }
         let ns = if rt.namespaced() { ns } else { None };
         match cluster.get(&rt, ns, name).await {
             Ok(mut obj) => {

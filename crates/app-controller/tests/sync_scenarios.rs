@@ -10,6 +10,8 @@
 //! (`kube`), as `weir controller` runs against a cluster.
 
 mod common;
+#[path = "sync_scenarios/hooks.rs"]
+mod hooks;
 
 use std::time::Duration;
 

@@ -4,14 +4,16 @@
 //! Namespaces and CRDs moved before their first dependent, prune waves mirrored and PruneLast
 //! tasks after the last wave.
 //!
-//! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved.
+//! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved;
+//! [`deletion`] decides the PreDelete/PostDelete hooks and the cascade of an app's deletion.
 
 pub mod annotations;
+pub mod deletion;
 pub mod machine;
 pub mod messages;
 mod order;
 
 pub use order::{
-    KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank, out_of_sync_only, plan,
-    sort_tasks, sync_phases,
+    HookNames, KIND_ORDER, PlanOptions, SyncPhase, SyncTask, is_multi_step, kind_rank,
+    out_of_sync_only, plan, plan_with_hook_names, sort_tasks, sync_phases,
 };

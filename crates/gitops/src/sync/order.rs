@@ -183,11 +183,64 @@ pub fn out_of_sync_only(
         .collect()
 }
 
-/// Builds and orders the tasks for `resources` (target/live pairs) and `hooks`.
+/// What names the hooks without a name of one sync operation (gitops-engine's
+/// `getSyncTasks`): `<generateName><revision[:7]>-<phase>-<startedAt unix>`, the suffix
+/// lowercased, so that each phase a hook runs in has its own object and every pass of the
+/// operation finds the same one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookNames {
+    /// The revision being synced (a commit SHA).
+    pub revision: String,
+    /// When the operation started, in seconds since the epoch.
+    pub started_at: i64,
+}
+
+impl HookNames {
+    /// `hook` with a name for `phase` when it has none (named hooks are returned as they are).
+    pub fn name(&self, hook: &Value, phase: SyncPhase) -> Value {
+        let mut hook = hook.clone();
+        if json::str_at(&hook, &["metadata", "name"]).is_some_and(|n| !n.is_empty()) {
+            return hook;
+        }
+        let short = if self.revision.len() >= 8 {
+            self.revision.get(..7).unwrap_or(&self.revision)
+        } else {
+            &self.revision
+        };
+        let suffix = format!("{short}-{}-{}", phase.as_str(), self.started_at).to_ascii_lowercase();
+        let prefix = json::str_at(&hook, &["metadata", "generateName"]).unwrap_or("").to_owned();
+        if let Some(meta) = hook.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("name".into(), Value::String(format!("{prefix}{suffix}")));
+        }
+        hook
+    }
+}
+
+/// Builds and orders the tasks for `resources` (target/live pairs) and `hooks`; hooks without
+/// a name keep none (see [`plan_with_hook_names`]).
 pub fn plan(
     resources: &[(Option<Value>, Option<Value>)],
     hooks: &[Value],
     opts: PlanOptions,
+) -> Vec<SyncTask> {
+    plan_hooks_named(resources, hooks, opts, None)
+}
+
+/// [`plan`], naming the hooks without a name as `names` says.
+pub fn plan_with_hook_names(
+    resources: &[(Option<Value>, Option<Value>)],
+    hooks: &[Value],
+    opts: PlanOptions,
+    names: &HookNames,
+) -> Vec<SyncTask> {
+    plan_hooks_named(resources, hooks, opts, Some(names))
+}
+
+fn plan_hooks_named(
+    resources: &[(Option<Value>, Option<Value>)],
+    hooks: &[Value],
+    opts: PlanOptions,
+    names: Option<&HookNames>,
 ) -> Vec<SyncTask> {
     let mut tasks = Vec::new();
     for (target, live) in resources {
@@ -202,14 +255,15 @@ pub fn plan(
     }
     if !opts.skip_hooks {
         for hook in hooks {
-            let key = crate::ResourceKey::of(hook);
-            let live = resources
-                .iter()
-                .filter_map(|(_, l)| l.as_ref())
-                .find(|l| crate::ResourceKey::of(l) == key)
-                .cloned();
             for phase in sync_phases(hook) {
-                tasks.push(SyncTask::new(phase, Some(hook.clone()), live.clone()));
+                let target = names.map_or_else(|| hook.clone(), |n| n.name(hook, phase));
+                let key = crate::ResourceKey::of(&target);
+                let live = resources
+                    .iter()
+                    .filter_map(|(_, l)| l.as_ref())
+                    .find(|l| crate::ResourceKey::of(l) == key)
+                    .cloned();
+                tasks.push(SyncTask::new(phase, Some(target), live));
             }
         }
     }
@@ -318,5 +372,59 @@ pub fn is_multi_step(tasks: &[SyncTask]) -> bool {
     match (tasks.first(), tasks.last()) {
         (Some(a), Some(b)) => a.phase != b.phase || a.wave() != b.wave(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(meta: Value, hook: &str) -> Value {
+        let mut meta = meta;
+        meta["namespace"] = json!("apps");
+        meta["annotations"] = json!({"argocd.argoproj.io/hook": hook});
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta})
+    }
+
+    // Expected names follow gitops-engine's rule (`getSyncTasks`) and Argo CD's
+    // TestAutomaticallyNamingUnnamedHook: `<generateName><sha[:7]>-<phase>-<unix>`.
+    #[test]
+    fn hooks_without_a_name_are_named_per_phase() {
+        let names = HookNames { revision: "0123456789ABCDEF".into(), started_at: 1_764_792_000 };
+        let cases = [
+            (
+                json!({"generateName": "migrate-"}),
+                SyncPhase::PreSync,
+                "migrate-0123456-presync-1764792000",
+            ),
+            (json!({}), SyncPhase::PostSync, "0123456-postsync-1764792000"),
+            (json!({"name": ""}), SyncPhase::SyncFail, "0123456-syncfail-1764792000"),
+            (json!({"name": "kept", "generateName": "x-"}), SyncPhase::Sync, "kept"),
+        ];
+        for (meta, phase, want) in cases {
+            let named = names.name(&pod(meta.clone(), "Sync"), phase);
+            assert_eq!(named["metadata"]["name"], want, "{meta}");
+        }
+        let short = HookNames { revision: "abc".into(), started_at: 7 };
+        assert_eq!(
+            short.name(&pod(json!({}), "Sync"), SyncPhase::Sync)["metadata"]["name"],
+            "abc-sync-7"
+        );
+    }
+
+    #[test]
+    fn a_named_hook_task_finds_its_live_object() {
+        let names = HookNames { revision: "0123456789".into(), started_at: 5 };
+        let hook = pod(json!({"generateName": "m-"}), "PreSync,PostSync");
+        let live = pod(json!({"name": "m-0123456-presync-5"}), "PreSync,PostSync");
+        let tasks = plan_with_hook_names(
+            &[(None, Some(live.clone()))],
+            &[hook],
+            PlanOptions::default(),
+            &names,
+        );
+        let got: Vec<(&str, bool)> = tasks.iter().map(|t| (t.name(), t.live.is_some())).collect();
+        assert_eq!(got, [("m-0123456-presync-5", true), ("m-0123456-postsync-5", false)]);
     }
 }
