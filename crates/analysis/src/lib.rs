@@ -54,8 +54,9 @@ pub use reconcile::{
 pub use rollout_args::{PodHashes, build_rollout_args, extract_value};
 pub use rules::{dry_run_metrics, retention_metrics, validate_metric, validate_metrics};
 pub use run_builder::{
-    NamedTemplate, ResolvedTemplates, RunMeta, TemplateSource, filter_unique_templates,
-    flatten_templates, labels, new_analysis_run, resolve_template_refs, run_name,
+    NamedTemplate, ResolvedTemplates, RunMeta, TemplateSource, TemplatesByName,
+    filter_unique_templates, flatten_templates, labels, new_analysis_run, resolve_template_refs,
+    run_name,
 };
 pub use schedule::{
     ERROR_RETRY_INTERVAL, MetricTask, last_measurement, metric_completed, metric_result,

@@ -87,16 +87,8 @@ pub struct Step {
     redactor: Redactor,
 }
 
-/// A kind of event worth recording on the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// `Metric<Phase>` or `AnalysisRun<Phase>`.
-    pub reason: String,
-    /// E.g. `Metric 'm' Completed. Result: Failed`.
-    pub message: String,
-    /// A Warning (Failed, Error) rather than Normal event.
-    pub warning: bool,
-}
+/// An event worth recording on the run (`Metric<Phase>`, `AnalysisRun<Phase>`).
+pub use weir_model::Event;
 
 /// The result of a reconcile.
 #[derive(Debug, Clone, PartialEq)]

@@ -68,25 +68,7 @@ pub fn validate_metric(metric: &Metric) -> Result<(), String> {
     if failure_limit == -1 && success_limit == 0 {
         return Err("failureLimit and consecutiveSuccessLimit cannot both be disabled".to_owned());
     }
-    let p = &metric.provider;
-    let providers = [
-        p.prometheus.is_some(),
-        p.job.is_some(),
-        p.web.is_some(),
-        p.wavefront.is_some(),
-        p.kayenta.is_some(),
-        p.datadog.is_some(),
-        p.new_relic.is_some(),
-        p.cloud_watch.is_some(),
-        p.graphite.is_some(),
-        p.influxdb.is_some(),
-        p.skywalking.is_some(),
-    ]
-    .into_iter()
-    .filter(|b| *b)
-    .count()
-        + p.plugin.as_ref().map_or(0, |m| m.len());
-    match providers {
+    match metric.provider.count() {
         0 => Err("no provider specified".to_owned()),
         1 => Ok(()),
         _ => Err("multiple providers specified".to_owned()),

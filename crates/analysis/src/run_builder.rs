@@ -22,6 +22,26 @@ pub trait TemplateSource {
     fn cluster_template(&self, name: &str) -> Option<AnalysisTemplateSpec>;
 }
 
+/// Templates read up front, by name: the [`TemplateSource`] of callers that list them once (a
+/// Rollout pass, `weir analysis run`), since the resolver is synchronous.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TemplatesByName {
+    /// AnalysisTemplates of the namespace, by name.
+    pub namespaced: BTreeMap<String, AnalysisTemplateSpec>,
+    /// ClusterAnalysisTemplates, by name.
+    pub cluster: BTreeMap<String, AnalysisTemplateSpec>,
+}
+
+impl TemplateSource for TemplatesByName {
+    fn template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
+        self.namespaced.get(name).cloned()
+    }
+
+    fn cluster_template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
+        self.cluster.get(name).cloned()
+    }
+}
+
 /// A template's name and spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedTemplate {

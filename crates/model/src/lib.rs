@@ -8,6 +8,7 @@
 //!   field path, line and column on every error.
 //! - [`typed`]: which kinds are typed, and the conversion of a dynamic object into its type.
 //! - [`validate`]: Argo's validation rules, returning every [`Diagnostic`], not the first.
+//! - [`Event`]: an event an engine asks its controller to record.
 //!
 //! Field names and defaults follow the CRDs' OpenAPI schemas exactly; absent fields stay
 //! absent when an object is written back (defaults are applied by accessor methods, never
@@ -18,6 +19,7 @@
 pub mod argocd;
 mod diagnostic;
 pub mod duration;
+mod event;
 pub mod istio;
 pub mod parse;
 pub mod rollouts;
@@ -25,3 +27,4 @@ pub mod typed;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, ErrorType};
+pub use event::Event;

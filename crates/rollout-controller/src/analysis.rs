@@ -1,4 +1,4 @@
-//! AnalysisRuns a Rollout asks for: built from its AnalysisTemplates and
+//! AnalysisRuns a Rollout asks for: built from its AnalysisTemplatesByName and
 //! ClusterAnalysisTemplates with `weir_analysis` (nested templates, merged arguments, the
 //! Rollout's `podTemplateHashValue`/`fieldRef` arguments), owned by the Rollout. A run that
 //! cannot be built (missing template, bad argument) is still created, with phase `Error` and
@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use weir_analysis::{PodHashes, RunMeta, TemplateSource, build_rollout_args};
+use weir_analysis::{PodHashes, RunMeta, TemplatesByName, build_rollout_args};
 use weir_cluster::{Cluster, Error, ListParams, Object};
 use weir_model::rollouts::{AnalysisTemplateSpec, Rollout, RolloutAnalysis, TemplateRef};
 use weir_rollout::hash::POD_TEMPLATE_HASH_LABEL;
@@ -16,23 +16,6 @@ use weir_rollout::{Command, REVISION_ANNOTATION};
 
 use crate::execute::rt;
 use crate::replicaset::owner_reference;
-
-/// Templates read once per pass, by name.
-#[derive(Debug, Default)]
-struct Templates {
-    namespaced: BTreeMap<String, AnalysisTemplateSpec>,
-    cluster: BTreeMap<String, AnalysisTemplateSpec>,
-}
-
-impl TemplateSource for Templates {
-    fn template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
-        self.namespaced.get(name).cloned()
-    }
-
-    fn cluster_template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
-        self.cluster.get(name).cloned()
-    }
-}
 
 fn specs(objects: Vec<Object>) -> BTreeMap<String, AnalysisTemplateSpec> {
     objects
@@ -44,17 +27,20 @@ fn specs(objects: Vec<Object>) -> BTreeMap<String, AnalysisTemplateSpec> {
         .collect()
 }
 
-async fn read_templates<C: Cluster>(cluster: &C, ns: Option<&str>) -> Result<Templates, Error> {
+async fn read_templates<C: Cluster>(
+    cluster: &C,
+    ns: Option<&str>,
+) -> Result<TemplatesByName, Error> {
     let params = ListParams::default();
     let namespaced = cluster.list(&rt("analysistemplates"), ns, &params).await?.items;
     let cluster_scoped = cluster.list(&rt("clusteranalysistemplates"), None, &params).await?.items;
-    Ok(Templates { namespaced: specs(namespaced), cluster: specs(cluster_scoped) })
+    Ok(TemplatesByName { namespaced: specs(namespaced), cluster: specs(cluster_scoped) })
 }
 
 /// The run `name` for `analysis`, or the reason it cannot be built.
 fn build(
     ro: &Rollout,
-    templates: &Templates,
+    templates: &TemplatesByName,
     name: &str,
     analysis: &RolloutAnalysis,
     labels: &BTreeMap<String, String>,
@@ -191,8 +177,10 @@ mod tests {
                 "containers": [], "restartPolicy": "Never"}}}}}}]
         }))
         .expect("spec");
-        let templates =
-            Templates { namespaced: BTreeMap::from([("t".into(), spec)]), ..Templates::default() };
+        let templates = TemplatesByName {
+            namespaced: BTreeMap::from([("t".into(), spec)]),
+            ..TemplatesByName::default()
+        };
         let labels = BTreeMap::from([(POD_TEMPLATE_HASH_LABEL.to_owned(), "h2".to_owned())]);
         let (run, problem) = build(&rollout(), &templates, "ro-h2-2", &analysis(), &labels, 2);
         assert_eq!(problem, None);
@@ -204,8 +192,14 @@ mod tests {
 
     #[test]
     fn a_missing_template_is_reported_on_the_run() {
-        let (run, problem) =
-            build(&rollout(), &Templates::default(), "ro-h2-2", &analysis(), &BTreeMap::new(), 2);
+        let (run, problem) = build(
+            &rollout(),
+            &TemplatesByName::default(),
+            "ro-h2-2",
+            &analysis(),
+            &BTreeMap::new(),
+            2,
+        );
         assert!(problem.expect("problem").contains("not found"));
         assert_eq!(run.to_value()["metadata"]["ownerReferences"][0]["uid"], "u1");
     }

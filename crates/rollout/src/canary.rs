@@ -172,15 +172,7 @@ pub enum Command {
 }
 
 /// An event to record on the Rollout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// Event reason, e.g. `RolloutStepCompleted`.
-    pub reason: String,
-    /// Event message.
-    pub message: String,
-    /// `Warning` rather than `Normal`.
-    pub warning: bool,
-}
+pub use weir_model::Event;
 
 /// The result of one pass.
 #[derive(Debug, Clone, PartialEq)]

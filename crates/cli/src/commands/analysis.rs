@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::connect::Backend;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use weir_analysis::{RunMeta, TemplateSource, new_analysis_run, resolve_template_refs};
+use weir_analysis::{RunMeta, TemplatesByName, new_analysis_run, resolve_template_refs};
 use weir_cluster::{ListParams, Object, Patch, Registry, ResourceType, Subresource};
 use weir_model::rollouts::{AnalysisRun, AnalysisTemplateSpec, Argument, Measurement, TemplateRef};
 
@@ -69,21 +69,6 @@ fn rt(name: &str) -> Result<ResourceType> {
     Registry::builtin().for_name(name).cloned().ok_or_else(|| anyhow!("no resource type {name}"))
 }
 
-/// Every template the run may reach, read up front (the resolver is synchronous).
-struct Templates {
-    namespaced: BTreeMap<String, AnalysisTemplateSpec>,
-    cluster: BTreeMap<String, AnalysisTemplateSpec>,
-}
-
-impl TemplateSource for Templates {
-    fn template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
-        self.namespaced.get(name).cloned()
-    }
-    fn cluster_template(&self, name: &str) -> Option<AnalysisTemplateSpec> {
-        self.cluster.get(name).cloned()
-    }
-}
-
 async fn specs<B: Backend>(
     client: &B,
     rt: &ResourceType,
@@ -119,7 +104,7 @@ fn parse_args(raw: &[String]) -> Result<Vec<Argument>> {
 
 async fn create<B: Backend>(client: &B, a: RunArgs) -> Result<ExitCode> {
     let ns = super::namespace_or_default(a.namespace.as_deref()).to_owned();
-    let templates = Templates {
+    let templates = TemplatesByName {
         namespaced: specs(client, &rt("analysistemplates")?, Some(&ns)).await?,
         cluster: specs(client, &rt("clusteranalysistemplates")?, None).await?,
     };

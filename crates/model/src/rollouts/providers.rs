@@ -50,6 +50,27 @@ pub struct MetricProvider {
 }
 
 impl MetricProvider {
+    /// How many providers are set (each plugin entry counts as one): Argo requires exactly one.
+    pub fn count(&self) -> usize {
+        [
+            self.prometheus.is_some(),
+            self.job.is_some(),
+            self.web.is_some(),
+            self.wavefront.is_some(),
+            self.kayenta.is_some(),
+            self.datadog.is_some(),
+            self.new_relic.is_some(),
+            self.cloud_watch.is_some(),
+            self.graphite.is_some(),
+            self.influxdb.is_some(),
+            self.skywalking.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count()
+            + self.plugin.as_ref().map_or(0, |plugins| plugins.len())
+    }
+
     /// The provider's type name (`Prometheus`, `Web`, `Job`, `SkyWalking`, …; best effort after
     /// Argo's provider `Type()` names), or
     /// `None` if no provider is set. Plugins report their plugin name.

@@ -109,24 +109,7 @@ pub fn validate_metric(metric: &Metric) -> Vec<String> {
                 .to_owned(),
         );
     }
-    let p = &metric.provider;
-    let mut providers = [
-        p.prometheus.is_some(),
-        p.job.is_some(),
-        p.web.is_some(),
-        p.wavefront.is_some(),
-        p.kayenta.is_some(),
-        p.datadog.is_some(),
-        p.new_relic.is_some(),
-        p.cloud_watch.is_some(),
-        p.graphite.is_some(),
-        p.influxdb.is_some(),
-        p.skywalking.is_some(),
-    ]
-    .into_iter()
-    .filter(|b| *b)
-    .count();
-    providers += p.plugin.as_ref().map_or(0, |m| m.len());
+    let providers = metric.provider.count();
     if providers == 0 {
         errs.push("no provider specified".to_owned());
     } else if providers > 1 {
