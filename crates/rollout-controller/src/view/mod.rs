@@ -3,6 +3,7 @@
 //! for the summary and revision → ReplicaSet → Pod tree, [`render_list`] for the table,
 //! [`status_line`] for `status`.
 
+mod status;
 mod summary;
 mod tree;
 
@@ -15,6 +16,7 @@ use weir_rollout::phase::get_rollout_phase;
 use crate::execute::rt;
 use crate::observe::controlled_by;
 
+pub use status::{PodSummary, pod_summary, replica_set_status};
 pub use summary::{canary_progress, render_list, status_line, tags};
 pub use tree::render_get;
 

@@ -31,46 +31,6 @@ fn int(value: Option<&Value>) -> i64 {
     value.and_then(Value::as_i64).unwrap_or(0)
 }
 
-fn rs_status(rs: &Object) -> &'static str {
-    let replicas = rs.field("spec").and_then(|s| s.get("replicas")).map_or(1, |v| int(Some(v)));
-    let available = int(rs.field("status").and_then(|s| s.get("availableReplicas")));
-    if replicas == 0 {
-        "ScaledDown"
-    } else if available >= replicas {
-        "Healthy"
-    } else {
-        "Progressing"
-    }
-}
-
-fn pod_status(pod: &Object) -> (String, String) {
-    let status = pod.field("status");
-    let statuses =
-        status.and_then(|s| s.get("containerStatuses")).and_then(Value::as_array).cloned();
-    let statuses = statuses.unwrap_or_default();
-    let containers = pod
-        .field("spec")
-        .and_then(|s| s.get("containers"))
-        .and_then(Value::as_array)
-        .map_or(statuses.len(), Vec::len);
-    let ready = statuses.iter().filter(|c| c.get("ready") == Some(&Value::Bool(true))).count();
-    let restarts: i64 = statuses.iter().map(|c| int(c.get("restartCount"))).sum();
-    let waiting =
-        statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
-    let word = if pod.metadata.deletion_timestamp.is_some() {
-        "Terminating".to_owned()
-    } else if let Some(reason) = waiting {
-        reason.to_owned()
-    } else {
-        status.and_then(|s| s.get("phase")).and_then(Value::as_str).unwrap_or("Pending").to_owned()
-    };
-    let mut info = format!("ready:{ready}/{containers}");
-    if restarts > 0 {
-        info.push_str(&format!(",restarts:{restarts}"));
-    }
-    (word, info)
-}
-
 fn run_info(run: &Object) -> String {
     let results = run
         .field("status")
@@ -146,7 +106,7 @@ pub fn render_get(tree: &RolloutTree, now: Timestamp) -> String {
                         "delay:passed".into()
                     });
                 }
-                let status = rs_status(o);
+                let status = super::replica_set_status(o);
                 nodes.push(Node {
                     prefix,
                     icon: "⧉",
@@ -160,7 +120,13 @@ pub fn render_get(tree: &RolloutTree, now: Timestamp) -> String {
                     tree.pods.iter().filter(|p| controlled_by(p, o.uid())).collect();
                 for (k, pod) in pods.iter().enumerate() {
                     let b3 = if k + 1 == pods.len() { "└──" } else { "├──" };
-                    let (word, info) = pod_status(pod);
+                    let pod_summary = super::pod_summary(pod);
+                    let word = pod_summary.word;
+                    let mut info =
+                        format!("ready:{}/{}", pod_summary.ready, pod_summary.containers);
+                    if pod_summary.restarts > 0 {
+                        info.push_str(&format!(",restarts:{}", pod_summary.restarts));
+                    }
                     nodes.push(Node {
                         prefix: format!("{cont}{c2}{b3}"),
                         icon: "□",
