@@ -24,6 +24,7 @@
 //! table into what those modules read.
 
 mod balance;
+mod cap;
 mod fault;
 mod forward;
 mod listener;
@@ -34,6 +35,7 @@ mod proxy;
 mod router;
 pub mod table;
 
+pub use cap::ConnectionCap;
 pub use metrics::{
     DURATION_BUCKETS_MS, DestinationSelector, LatencyHistogram, SourceLabels, WindowStats,
 };

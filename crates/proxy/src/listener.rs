@@ -22,7 +22,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use crate::cap::ConnectionCap;
 
 use crate::metrics::{DestinationSelector, WindowStats};
 use crate::proxy::{METRICS_CONTENT_TYPE, Role, Shared};
@@ -32,6 +34,16 @@ use crate::proxy::{METRICS_CONTENT_TYPE, Role, Shared};
 pub(crate) enum Kind {
     Proxy { role: Role, source: u8 },
     Admin,
+}
+
+impl Kind {
+    /// The listener's name in logs.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Proxy { .. } => "proxy",
+            Kind::Admin => "proxy admin",
+        }
+    }
 }
 
 /// A listener's limits against slow, idle or too many clients.
@@ -58,34 +70,10 @@ pub(crate) async fn run(
     mut shutdown: watch::Receiver<bool>,
     limits: Limits,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut at_cap = false;
+    let mut cap = ConnectionCap::new(limits.max_connections, kind.name());
+    let addr = listener.local_addr().ok();
     loop {
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                at_cap = false;
-                permit
-            }
-            Err(_) => {
-                if !at_cap {
-                    at_cap = true;
-                    tracing::warn!(
-                        addr = ?listener.local_addr().ok(),
-                        ?kind,
-                        max_connections = limits.max_connections,
-                        "proxy connection limit reached: new connections wait until open ones close"
-                    );
-                }
-                tokio::select! {
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        // The semaphore is never closed.
-                        Err(_) => return,
-                    },
-                    _ = stopped(&mut shutdown) => return,
-                }
-            }
-        };
+        let Some(permit) = cap.place(addr, stopped(&mut shutdown)).await else { return };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stopped(&mut shutdown) => return,

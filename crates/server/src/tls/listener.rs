@@ -17,15 +17,15 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use weir_proxy::ConnectionCap;
 
 /// The first byte of a TLS record carrying a handshake message.
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -138,33 +138,10 @@ async fn accept_loop(
     sender: mpsc::Sender<(Connection, SocketAddr)>,
     limits: ListenerLimits,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut at_cap = false;
+    let mut cap = ConnectionCap::new(limits.max_connections, "API");
+    let addr = listener.local_addr().ok();
     loop {
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                at_cap = false;
-                permit
-            }
-            Err(_) => {
-                if !at_cap {
-                    at_cap = true;
-                    tracing::warn!(
-                        addr = ?listener.local_addr().ok(),
-                        max_connections = limits.max_connections,
-                        "API connection limit reached: new connections wait until open ones close"
-                    );
-                }
-                tokio::select! {
-                    () = sender.closed() => return,
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        // The semaphore is never closed.
-                        Err(_) => return,
-                    },
-                }
-            }
-        };
+        let Some(permit) = cap.place(addr, sender.closed()).await else { return };
         let accepted = tokio::select! {
             () = sender.closed() => return,
             accepted = listener.accept() => accepted,
