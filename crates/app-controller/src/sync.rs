@@ -12,6 +12,7 @@ use weir_gitops::ResourceKey;
 use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
 use weir_gitops::project::resource_permitted;
+use weir_gitops::sync::images::resource_images;
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
@@ -296,17 +297,13 @@ pub(crate) fn results(op: &SyncOperation, comparison: &Comparison) -> Vec<Resour
     op.results
         .iter()
         .map(|r| {
-            let version = comparison
-                .resources
-                .iter()
-                .find(|s| s.key == r.key)
-                .map(|s| s.version.clone())
-                .unwrap_or_default();
+            let resource = comparison.resources.iter().find(|s| s.key == r.key);
+            let version = resource.map(|s| s.version.clone()).unwrap_or_default();
             ResourceResult {
                 group: r.key.group.clone(),
                 hook_phase: Some(phase_str(r.hook_phase).to_string()),
                 hook_type: r.hook.then(|| r.sync_phase.as_str().to_string()),
-                images: None,
+                images: result_images(r, resource, comparison),
                 kind: r.key.kind.clone(),
                 message: Some(r.message.clone()),
                 name: r.key.name.clone(),
@@ -317,6 +314,20 @@ pub(crate) fn results(op: &SyncOperation, comparison: &Comparison) -> Vec<Resour
             }
         })
         .collect()
+}
+
+/// The images of a result's resource (Argo CD's `ResourceResult.images`): from its target,
+/// else its live object; hooks from their manifests.
+fn result_images(
+    r: &TaskResult,
+    resource: Option<&crate::compare::ResourceState>,
+    comparison: &Comparison,
+) -> Option<Vec<String>> {
+    let obj = match resource {
+        Some(state) => state.target.as_ref().or(state.live.as_ref()),
+        None => comparison.hooks.iter().find(|h| ResourceKey::of(h) == r.key),
+    };
+    obj.and_then(resource_images)
 }
 
 pub(crate) fn phase_str(phase: OperationPhase) -> &'static str {

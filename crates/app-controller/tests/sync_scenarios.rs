@@ -10,6 +10,8 @@
 //! (`kube`), as `weir controller` runs against a cluster.
 
 mod common;
+#[path = "scenarios/sync_results.rs"]
+mod sync_results;
 
 use std::time::Duration;
 

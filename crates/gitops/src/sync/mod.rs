@@ -7,6 +7,7 @@
 //! Read [`SyncTask`] and [`plan`] first; [`annotations`] parses the annotations involved.
 
 pub mod annotations;
+pub mod images;
 pub mod machine;
 pub mod messages;
 mod order;

@@ -1,0 +1,116 @@
+//! Issue 15 items 6, 7, 8 and 9 from the user's side: what a sync reports per resource
+//! (kubectl's `created`/`configured`/`unchanged` wording and the containers' images, as Argo
+//! CD's `ResourceResult`), the platform's own metadata (the node agent's finalizer and
+//! annotations on Pods) never making an app OutOfSync, a sync without prune leaving the
+//! resources that require pruning as `PruneSkipped` "ignored (requires pruning)", and
+//! immutable ConfigMaps refused by the API until the sync replaces them (`Replace=true`,
+//! `Force=true`, `syncStrategy.apply.force`).
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// A Pod whose container sleeps (the node agent runs it as a local process, and gives its
+/// port a host port in an annotation), with a label, an annotation and a finalizer of its own
+/// (as a Pod guarded by a controller carries; the node agent adds its finalizer next to it).
+fn sleeping_pod(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{app: {name}}}\n  \
+         annotations: {{team: web}}\n  finalizers: [example.com/audit]\nspec:\n  containers:\n  - name: main\n    \
+         image: {image}\n    command: [sh, -c, 'sleep 30']\n    ports:\n    - containerPort: 8080\n"
+    )
+}
+
+/// The operation's resource results as `(name, field)` for one field.
+fn result_field(app: &Value, field: &str) -> Vec<(String, Value)> {
+    app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| (r["name"].as_str().unwrap_or("").to_string(), r[field].clone()))
+        .collect()
+}
+
+fn reconciled_at(app: &Value) -> String {
+    app["status"]["reconciledAt"].as_str().unwrap_or("").to_string()
+}
+
+// Item 9 and item 6: a bare Pod in git, run by the node agent (which adds its finalizer and
+// annotations, as a kubelet would), stays Synced after a refresh; the first sync reports
+// `created` with the Pod's images, a second sync of the same commit writes nothing and reports
+// `unchanged`.
+both_backends!(a_running_pod_stays_synced_and_a_second_sync_reports_unchanged);
+async fn a_running_pod_stays_synced_and_a_second_sync_reports_unchanged(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    let first = commit(
+        &repo,
+        &[
+            ("app/pod.yaml", Some(&sleeping_pod("web", "busybox:1.36"))),
+            ("app/cm.yaml", Some(&config_map("settings", "1"))),
+        ],
+        "pod",
+    );
+    let h = start_on(backend, root.path(), true).await;
+    // Given a manual app holding a bare Pod and a ConfigMap, synced once.
+    h.create(&application("bare", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("bare", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    h.sync("bare", json!({"revision": "HEAD"})).await;
+    let app = h.wait_app("bare", "the first sync", |a| op_phase(a) == "Succeeded").await;
+    // Then each result carries kubectl's message and the Pod its images (Argo's ResourceResult).
+    let messages = result_field(&app, "message");
+    assert!(messages.contains(&("web".into(), json!("pod/web created"))), "{messages:?}");
+    assert!(
+        messages.contains(&("settings".into(), json!("configmap/settings created"))),
+        "{messages:?}"
+    );
+    let images = result_field(&app, "images");
+    assert!(images.contains(&("web".into(), json!(["busybox:1.36"]))), "{images:?}");
+    assert!(images.contains(&("settings".into(), Value::Null)), "{images:?}");
+    // When the node agent has taken the Pod (its finalizer is on it) and the app is refreshed.
+    h.wait_object("pods", Some("apps"), "web", "the node agent's finalizer", |p| {
+        p.is_some_and(|p| {
+            p["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f == weir_node::FINALIZER))
+        })
+    })
+    .await;
+    h.wait_object("pods", Some("apps"), "web", "the node agent's host ports", |p| {
+        p.is_some_and(|p| {
+            p["metadata"]["annotations"][weir_cluster::HOST_PORTS_ANNOTATION].is_string()
+        })
+    })
+    .await;
+    assert_eq!(weir_gitops::diff::platform::NODE_AGENT_FINALIZER, weir_node::FINALIZER);
+    let before = reconciled_at(&h.app("bare").await);
+    // reconciledAt has a one-second resolution: a later second is a later reconcile.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    h.refresh.refresh_app("argocd", "bare");
+    let app = h.wait_app("bare", "the refresh", |a| reconciled_at(a) > before).await;
+    // Then the app is still Synced: the platform's own metadata is not a difference.
+    assert_eq!(sync_status(&app).0, "Synced", "{:#}", app["status"]["resources"]);
+    assert_eq!(sync_status(&app).1, first);
+
+    // When the same commit is synced again, nothing is written and both report `unchanged`.
+    let cm_version = h.get("configmaps", Some("apps"), "settings").await.expect("cm")["metadata"]
+        ["resourceVersion"]
+        .clone();
+    let again = json!({"sync": {"revision": "HEAD"}, "initiatedBy": {"username": "again"}});
+    h.patch_app("bare", json!({ "operation": again })).await;
+    let app = h
+        .wait_app("bare", "the second sync", |a| {
+            op_phase(a) == "Succeeded"
+                && a["status"]["operationState"]["operation"]["initiatedBy"]["username"] == "again"
+        })
+        .await;
+    let messages = result_field(&app, "message");
+    assert!(messages.contains(&("web".into(), json!("pod/web unchanged"))), "{messages:?}");
+    assert!(
+        messages.contains(&("settings".into(), json!("configmap/settings unchanged"))),
+        "{messages:?}"
+    );
+    let cm = h.get("configmaps", Some("apps"), "settings").await.expect("cm");
+    assert_eq!(cm["metadata"]["resourceVersion"], cm_version, "an unchanged object is not written");
+    h.stop().await;
+}
