@@ -118,7 +118,7 @@ pub(crate) async fn run_pass<C: Cluster>(
         for (i, action) in actions {
             let recreate = matches!(action, Action::Recreate(_));
             let outcome = if request.dry_run {
-                Ok("(dry run)".to_string())
+                Ok(dry_run_message(registry, comparison, &tasks[i], &action))
             } else {
                 let action = match (action, &request.respect_ignored, &tasks[i].live) {
                     (Action::Apply(mut target), Some(ignored), Some(live)) => {
@@ -237,6 +237,32 @@ async fn execute<C: Cluster>(
             }
         }
     }
+}
+
+/// What a dry run reports for an action, as `kubectl apply --dry-run=client` prints it
+/// (`configmap/x created (dry run)`; `configured`/`unchanged` by the comparison's verdict) and
+/// gitops-engine's `pruned (dry run)`.
+fn dry_run_message(
+    registry: &Registry,
+    comparison: &Comparison,
+    task: &SyncTask,
+    action: &Action,
+) -> String {
+    let obj = task.obj();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let what = display_name(&resource_type(registry, api_version, kind), task.name());
+    let key = ResourceKey::of(obj);
+    let verb = match action {
+        Action::Delete(_) => return "pruned (dry run)".to_string(),
+        Action::Recreate(_) => "created",
+        Action::Apply(_) if task.live.is_none() => "created",
+        Action::Apply(_) => {
+            let in_sync = comparison.resources.iter().any(|r| r.key == key && !r.out_of_sync);
+            if in_sync { "unchanged" } else { "configured" }
+        }
+    };
+    format!("{what} {verb} (dry run)")
 }
 
 /// The registered type of a kind, or a guessed one for kinds nobody registered.

@@ -21,6 +21,15 @@ fn sleeping_pod(name: &str, image: &str) -> String {
     )
 }
 
+/// A Deployment, a Service and a Secret written with `stringData`, all of which the API server
+/// defaults or converts (strategy, protocol, `data`): a re-sync must still find them unchanged.
+const MORE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  \
+selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    \
+spec:\n      containers:\n      - {name: api, image: 'api:2', ports: [{containerPort: 80}]}\n      \
+- {name: proxy, image: 'envoy:1'}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n\
+spec:\n  selector: {app: api}\n  ports:\n  - port: 80\n---\napiVersion: v1\nkind: Secret\n\
+metadata:\n  name: creds\nstringData:\n  password: hunter2\n";
+
 /// The operation's resource results as `(name, field)` for one field.
 fn result_field(app: &Value, field: &str) -> Vec<(String, Value)> {
     app["status"]["operationState"]["syncResult"]["resources"]
@@ -48,6 +57,7 @@ async fn a_running_pod_stays_synced_and_a_second_sync_reports_unchanged(backend:
         &[
             ("app/pod.yaml", Some(&sleeping_pod("web", "busybox:1.36"))),
             ("app/cm.yaml", Some(&config_map("settings", "1"))),
+            ("app/more.yaml", Some(MORE)),
         ],
         "pod",
     );
@@ -67,6 +77,7 @@ async fn a_running_pod_stays_synced_and_a_second_sync_reports_unchanged(backend:
     let images = result_field(&app, "images");
     assert!(images.contains(&("web".into(), json!(["busybox:1.36"]))), "{images:?}");
     assert!(images.contains(&("settings".into(), Value::Null)), "{images:?}");
+    assert!(images.contains(&("api".into(), json!(["api:2", "envoy:1"]))), "{images:?}");
     // When the node agent has taken the Pod (its finalizer is on it) and the app is refreshed.
     h.wait_object("pods", Some("apps"), "web", "the node agent's finalizer", |p| {
         p.is_some_and(|p| {
@@ -104,13 +115,133 @@ async fn a_running_pod_stays_synced_and_a_second_sync_reports_unchanged(backend:
                 && a["status"]["operationState"]["operation"]["initiatedBy"]["username"] == "again"
         })
         .await;
-    let messages = result_field(&app, "message");
-    assert!(messages.contains(&("web".into(), json!("pod/web unchanged"))), "{messages:?}");
-    assert!(
-        messages.contains(&("settings".into(), json!("configmap/settings unchanged"))),
-        "{messages:?}"
-    );
+    let mut messages: Vec<String> = result_field(&app, "message")
+        .into_iter()
+        .map(|(_, m)| m.as_str().unwrap_or("").to_string())
+        .collect();
+    messages.sort();
+    let expected = [
+        "configmap/settings unchanged",
+        "deployment.apps/api unchanged",
+        "pod/web unchanged",
+        "secret/creds unchanged",
+        "service/api unchanged",
+    ];
+    assert_eq!(messages, expected);
     let cm = h.get("configmaps", Some("apps"), "settings").await.expect("cm");
     assert_eq!(cm["metadata"]["resourceVersion"], cm_version, "an unchanged object is not written");
+    h.stop().await;
+}
+
+/// `(name, status, message)` of each result.
+fn outcomes(app: &Value) -> Vec<(String, String, String)> {
+    app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (s("name"), s("status"), s("message"))
+        })
+        .collect()
+}
+
+/// Asks for a sync with `sync` as a new operation (a distinct initiator, so waiting for its
+/// end cannot see the previous operation's) and waits for it to complete.
+async fn sync_and_wait(h: &Harness, app: &str, by: &str, sync: Value) -> Value {
+    h.patch_app(app, json!({"operation": {"sync": sync, "initiatedBy": {"username": by}}})).await;
+    h.wait_app(app, by, |a| {
+        matches!(op_phase(a), "Succeeded" | "Failed" | "Error")
+            && a["status"]["operationState"]["operation"]["initiatedBy"]["username"] == by
+            && a.get("operation").is_none()
+    })
+    .await
+}
+
+// Item 7 (Argo CD's TestPruningRequired and its prune twin, spec §9 scenarios 10 and 11): a
+// sync without prune while a resource requires pruning succeeds, reports the resource
+// `PruneSkipped` "ignored (requires pruning)" and leaves the app OutOfSync (`argocd app sync`
+// then exits with "1 resources require pruning"); a dry run with prune reports what it would
+// do; a sync with prune deletes it ("pruned") and the app is Synced.
+both_backends!(a_sync_without_prune_reports_the_resources_that_require_pruning);
+async fn a_sync_without_prune_reports_the_resources_that_require_pruning(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    commit(
+        &repo,
+        &[
+            ("app/one.yaml", Some(&config_map("one", "1"))),
+            ("app/two.yaml", Some(&config_map("two", "1"))),
+        ],
+        "two",
+    );
+    let h = start_on(backend, root.path(), false).await;
+    h.create(&application("pruning", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("pruning", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    sync_and_wait(&h, "pruning", "first", json!({"revision": "HEAD"})).await;
+    // Given `two` removed from git.
+    let second = commit(&repo, &[("app/two.yaml", None)], "one");
+    // When the app is synced without prune.
+    let app = sync_and_wait(&h, "pruning", "no-prune", json!({"revision": "HEAD"})).await;
+    // Then the operation succeeds as Argo's does, with `two` skipped and the app OutOfSync.
+    assert_eq!(op_phase(&app), "Succeeded");
+    assert_eq!(op_message(&app), "successfully synced (all tasks run)");
+    let results = outcomes(&app);
+    assert!(
+        results.contains(&(
+            "two".into(),
+            "PruneSkipped".into(),
+            "ignored (requires pruning)".into()
+        )),
+        "{results:?}"
+    );
+    assert!(
+        results.contains(&("one".into(), "Synced".into(), "configmap/one unchanged".into())),
+        "{results:?}"
+    );
+    assert!(h.get("configmaps", Some("apps"), "two").await.is_some());
+    h.refresh.refresh_app("argocd", "pruning");
+    let app = h.wait_app("pruning", "the new comparison", |a| sync_status(a).1 == second).await;
+    assert_eq!(sync_status(&app).0, "OutOfSync");
+    let two = app["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "two")
+        .cloned()
+        .expect("two is listed");
+    assert_eq!(two["requiresPruning"], true);
+
+    // When a dry run with prune runs, it reports without deleting.
+    let app = sync_and_wait(
+        &h,
+        "pruning",
+        "dry-run",
+        json!({"revision": "HEAD", "prune": true, "dryRun": true}),
+    )
+    .await;
+    let results = outcomes(&app);
+    assert!(
+        results.contains(&("two".into(), "Pruned".into(), "pruned (dry run)".into())),
+        "{results:?}"
+    );
+    assert!(
+        results.contains(&(
+            "one".into(),
+            "Synced".into(),
+            "configmap/one unchanged (dry run)".into()
+        )),
+        "{results:?}"
+    );
+    assert!(h.get("configmaps", Some("apps"), "two").await.is_some());
+
+    // When it is synced with prune, `two` is pruned and the app is Synced.
+    let app =
+        sync_and_wait(&h, "pruning", "prune", json!({"revision": "HEAD", "prune": true})).await;
+    let results = outcomes(&app);
+    assert!(results.contains(&("two".into(), "Pruned".into(), "pruned".into())), "{results:?}");
+    h.wait_object("configmaps", Some("apps"), "two", "the prune", |c| c.is_none()).await;
+    h.refresh.refresh_app("argocd", "pruning");
+    h.wait_app("pruning", "Synced", |a| sync_status(a).0 == "Synced").await;
     h.stop().await;
 }
