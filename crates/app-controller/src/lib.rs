@@ -26,6 +26,7 @@ pub mod ops;
 pub mod plugin;
 pub mod refresh;
 pub mod render;
+mod replace;
 mod sha256;
 mod status;
 mod sync;

@@ -5,9 +5,7 @@
 //! pass after a restart continues where the last one stopped.
 
 use serde_json::Value;
-use weir_cluster::{
-    Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource, apply,
-};
+use weir_cluster::{Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource};
 use weir_gitops::ResourceKey;
 use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
@@ -20,6 +18,7 @@ use weir_gitops::sync::{PlanOptions, SyncPhase, SyncTask, out_of_sync_only, plan
 use weir_model::argocd::{AppProjectSpec, ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
+use crate::replace::{WriteMode, apply_forced, replace};
 
 /// What a sync operation asks for.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +35,8 @@ pub(crate) struct SyncRequest {
     /// `ServerSideApply=true`: apply with server-side apply as [`ARGOCD_FIELD_MANAGER`]
     /// (a resource's `argocd.argoproj.io/sync-options` annotation overrides it both ways).
     pub(crate) server_side_apply: bool,
+    /// `Replace=true` and the operation's force (`Force=true` per resource too).
+    pub(crate) write: WriteMode,
 }
 
 /// The field manager of Argo CD's server-side applies (`kubectl apply --server-side
@@ -127,7 +128,8 @@ pub(crate) async fn run_pass<C: Cluster>(
                     }
                     (action, ..) => action,
                 };
-                execute(cluster, registry, &tasks[i], action, request.server_side_apply).await
+                let ssa = request.server_side_apply;
+                execute(cluster, registry, &tasks[i], action, ssa, request.write).await
             };
             // A dry run deletes nothing: the hook counts as (dry-run) applied.
             if recreate && !request.dry_run {
@@ -149,7 +151,9 @@ pub(crate) async fn run_pass<C: Cluster>(
             else {
                 continue;
             };
-            let deleted = execute(cluster, registry, task, Action::Delete(key), false).await;
+            let deleted =
+                execute(cluster, registry, task, Action::Delete(key), false, WriteMode::default())
+                    .await;
             if let Err(error) = deleted {
                 tracing::warn!(hook = task.name(), %error, "deleting a completed hook failed");
             }
@@ -200,6 +204,7 @@ async fn execute<C: Cluster>(
     task: &SyncTask,
     action: Action,
     server_side_apply: bool,
+    write: WriteMode,
 ) -> Result<String, String> {
     let obj = task.obj();
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -207,6 +212,11 @@ async fn execute<C: Cluster>(
     let rt = resource_type(registry, api_version, kind);
     let what = display_name(&rt, task.name());
     match action {
+        // Replace=true takes precedence over server-side apply, as in gitops-engine.
+        Action::Apply(target) if write.for_target(&target).replace => {
+            let force = write.for_target(&target).force;
+            replace(cluster, &rt, target, task.live.as_ref(), force, &what).await
+        }
         Action::Apply(target) if server_side(server_side_apply, &target) => {
             let ns = target.pointer("/metadata/namespace").and_then(Value::as_str);
             let ns = ns.filter(|_| rt.namespaced()).map(str::to_owned);
@@ -225,9 +235,10 @@ async fn execute<C: Cluster>(
             Ok(format!("{what} serverside-applied"))
         }
         Action::Apply(target) => {
+            let force = write.for_target(&target).force;
             let object = Object::from_value(target).map_err(|e| e.to_string())?;
-            let (outcome, _) = apply(cluster, &rt, &object).await.map_err(|e| e.to_string())?;
-            Ok(format!("{what} {}", outcome.as_str()))
+            let outcome = apply_forced(cluster, &rt, object, force).await?;
+            Ok(format!("{what} {outcome}"))
         }
         Action::Delete(key) | Action::Recreate(key) => {
             let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());

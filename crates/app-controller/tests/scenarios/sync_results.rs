@@ -245,3 +245,97 @@ async fn a_sync_without_prune_reports_the_resources_that_require_pruning(backend
     h.wait_app("pruning", "Synced", |a| sync_status(a).0 == "Synced").await;
     h.stop().await;
 }
+
+/// An immutable ConfigMap, with `annotations` (`key: value` pairs).
+fn frozen_config_map(value: &str, annotations: &[(&str, &str)]) -> String {
+    let mut text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\n".to_string();
+    if !annotations.is_empty() {
+        text.push_str("  annotations:\n");
+        for (k, v) in annotations {
+            text.push_str(&format!("    {k}: \"{v}\"\n"));
+        }
+    }
+    text.push_str(&format!("immutable: true\ndata:\n  value: \"{value}\"\n"));
+    text
+}
+
+fn result_of(app: &Value, name: &str) -> (String, String) {
+    outcomes(app)
+        .into_iter()
+        .find(|(n, ..)| n == name)
+        .map(|(_, status, message)| (status, message))
+        .unwrap_or_default()
+}
+
+// Item 8: an immutable ConfigMap changed in git fails the sync with the API server's message
+// and stays as it was; `argocd app sync --force` (`syncStrategy.apply.force`) re-creates it;
+// the `Replace=true,Force=true` annotation replaces it by delete and create; `Replace=true` in
+// the operation's syncOptions replaces a mutable object in place (`kubectl replace`).
+both_backends!(an_immutable_config_map_needs_force_or_replace_to_change);
+async fn an_immutable_config_map_needs_force_or_replace_to_change(backend: Backend) {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "repo");
+    commit(
+        &repo,
+        &[
+            ("app/frozen.yaml", Some(&frozen_config_map("1", &[]))),
+            ("app/plain.yaml", Some(&config_map("plain", "1"))),
+        ],
+        "frozen",
+    );
+    let h = start_on(backend, root.path(), false).await;
+    h.create(&application("frozen", &file_url(&repo), "app", json!({}))).await;
+    h.wait_app("frozen", "the comparison", |a| sync_status(a).0 == "OutOfSync").await;
+    let app = sync_and_wait(&h, "frozen", "first", json!({"revision": "HEAD"})).await;
+    assert_eq!(result_of(&app, "frozen").1, "configmap/frozen created");
+    let uid = |cm: &Value| cm["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let first_uid = uid(&h.get("configmaps", Some("apps"), "frozen").await.expect("created"));
+
+    // When its data changes in git and the app is synced.
+    commit(&repo, &[("app/frozen.yaml", Some(&frozen_config_map("2", &[])))], "change");
+    let app = sync_and_wait(&h, "frozen", "plain-sync", json!({"revision": "HEAD"})).await;
+    // Then the sync fails with the API server's refusal, and the object is unchanged.
+    assert_eq!(op_phase(&app), "Failed", "{}", op_message(&app));
+    let immutable = "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when \
+                     `immutable` is set";
+    let (status, message) = result_of(&app, "frozen");
+    assert_eq!(status, "SyncFailed");
+    assert!(message.contains(immutable), "{message}");
+    assert!(op_message(&app).starts_with("one or more objects failed to apply"), "{app:#}");
+    let cm = h.get("configmaps", Some("apps"), "frozen").await.expect("kept");
+    assert_eq!(cm["data"]["value"], "1");
+
+    // When it is synced with force (`weir app sync --force`), it is deleted and created again.
+    let force = json!({"revision": "HEAD", "syncStrategy": {"apply": {"force": true}}});
+    let app = sync_and_wait(&h, "frozen", "forced", force).await;
+    assert_eq!(op_phase(&app), "Succeeded", "{}", op_message(&app));
+    assert_eq!(result_of(&app, "frozen"), ("Synced".into(), "configmap/frozen configured".into()));
+    let cm = h.get("configmaps", Some("apps"), "frozen").await.expect("re-created");
+    assert_eq!(cm["data"]["value"], "2");
+    let second_uid = uid(&cm);
+    assert_ne!(second_uid, first_uid, "a new object");
+
+    // When git says Replace=true,Force=true on the object itself, a plain sync replaces it.
+    let annotated =
+        frozen_config_map("3", &[("argocd.argoproj.io/sync-options", "Replace=true,Force=true")]);
+    commit(&repo, &[("app/frozen.yaml", Some(&annotated))], "replace");
+    let app = sync_and_wait(&h, "frozen", "annotated", json!({"revision": "HEAD"})).await;
+    assert_eq!(op_phase(&app), "Succeeded", "{}", op_message(&app));
+    assert_eq!(result_of(&app, "frozen"), ("Synced".into(), "configmap/frozen replaced".into()));
+    let cm = h.get("configmaps", Some("apps"), "frozen").await.expect("replaced");
+    assert_eq!(cm["data"]["value"], "3");
+    assert_ne!(uid(&cm), second_uid);
+
+    // When the operation asks for Replace=true (`weir app sync --replace`), a mutable object is
+    // replaced in place (same uid) and the manifest is all that is left of it.
+    commit(&repo, &[("app/plain.yaml", Some(&config_map("plain", "2")))], "plain");
+    let plain_uid = uid(&h.get("configmaps", Some("apps"), "plain").await.expect("plain"));
+    let replace = json!({"revision": "HEAD", "syncOptions": ["Replace=true"]});
+    let app = sync_and_wait(&h, "frozen", "replace", replace).await;
+    assert_eq!(op_phase(&app), "Succeeded", "{}", op_message(&app));
+    assert_eq!(result_of(&app, "plain"), ("Synced".into(), "configmap/plain replaced".into()));
+    let cm = h.get("configmaps", Some("apps"), "plain").await.expect("plain");
+    assert_eq!(cm["data"]["value"], "2");
+    assert_eq!(uid(&cm), plain_uid);
+    h.stop().await;
+}
