@@ -57,8 +57,12 @@ pub(crate) async fn replace<C: Cluster>(
     let crd_or_namespace = rt.group.is_empty() && rt.kind == "Namespace"
         || rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition";
     if crd_or_namespace || !force {
+        // gitops-engine updates CRDs and Namespaces over the live resourceVersion; `kubectl
+        // replace` sends the manifest as it is: without a resourceVersion, an unconditional
+        // update.
         let mut update = object;
-        update.metadata.resource_version = live_version.map(str::to_owned);
+        update.metadata.resource_version =
+            live_version.filter(|_| crd_or_namespace).map(str::to_owned);
         cluster.update(rt, update).await.map_err(|e| e.to_string())?;
         return Ok(if crd_or_namespace {
             // gitops-engine's own wording for these (`<Kind>/<name> updated`).

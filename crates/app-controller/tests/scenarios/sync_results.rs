@@ -270,7 +270,8 @@ fn result_of(app: &Value, name: &str) -> (String, String) {
 // Item 8: an immutable ConfigMap changed in git fails the sync with the API server's message
 // and stays as it was; `argocd app sync --force` (`syncStrategy.apply.force`) re-creates it;
 // the `Replace=true,Force=true` annotation replaces it by delete and create; `Replace=true` in
-// the operation's syncOptions replaces a mutable object in place (`kubectl replace`).
+// the operation's syncOptions replaces a mutable object in place (`kubectl replace`) and
+// updates a Namespace (gitops-engine's `Namespace/<name> updated`).
 both_backends!(an_immutable_config_map_needs_force_or_replace_to_change);
 async fn an_immutable_config_map_needs_force_or_replace_to_change(backend: Backend) {
     let root = tempfile::tempdir().expect("tempdir");
@@ -280,6 +281,7 @@ async fn an_immutable_config_map_needs_force_or_replace_to_change(backend: Backe
         &[
             ("app/frozen.yaml", Some(&frozen_config_map("1", &[]))),
             ("app/plain.yaml", Some(&config_map("plain", "1"))),
+            ("app/ns.yaml", Some("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra\n")),
         ],
         "frozen",
     );
@@ -337,5 +339,7 @@ async fn an_immutable_config_map_needs_force_or_replace_to_change(backend: Backe
     let cm = h.get("configmaps", Some("apps"), "plain").await.expect("plain");
     assert_eq!(cm["data"]["value"], "2");
     assert_eq!(uid(&cm), plain_uid);
+    // A Namespace is updated, never re-created (that would delete what is in it).
+    assert_eq!(result_of(&app, "extra"), ("Synced".into(), "Namespace/extra updated".into()));
     h.stop().await;
 }
