@@ -27,6 +27,7 @@ pub mod ops;
 pub mod plugin;
 pub mod refresh;
 pub mod render;
+mod replace;
 mod status;
 mod sync;
 pub mod targets;

@@ -16,6 +16,7 @@ use weir_model::argocd::{
 };
 
 use crate::compare::Comparison;
+use crate::replace::WriteMode;
 use crate::sync::{SyncRequest, phase_str, resource_type, restore, results, run_pass};
 
 /// What happened to the operation in this pass.
@@ -125,6 +126,7 @@ pub(crate) async fn advance<C: Cluster>(
             revision: revision.to_string(),
             started_at: state.started_at.0.as_second(),
         },
+        write: write_mode(&options, &sync),
     };
     let stored = state.sync_result.as_ref().and_then(|r| r.resources.clone()).unwrap_or_default();
     let mut machine = restore(&state.phase, state.message.as_deref().unwrap_or(""), &stored);
@@ -156,6 +158,21 @@ pub(crate) async fn advance<C: Cluster>(
             Progress::Finished { clear: true, requeue: None }
         }
         OperationPhase::Failed | OperationPhase::Error => retry_or_fail(state, now),
+    }
+}
+
+/// `Replace=true` among the options, and the force of the sync strategy (`argocd app sync
+/// --force` sets `syncStrategy.apply.force`; a hook strategy's `force` counts the same, as in
+/// Argo CD's `SyncStrategy.Force()`).
+fn write_mode(options: &[String], sync: &weir_model::argocd::SyncOperation) -> WriteMode {
+    let strategy = sync.sync_strategy.as_ref();
+    let forced = |s: Option<&weir_model::argocd::SyncStrategyApply>| {
+        s.and_then(|s| s.force).unwrap_or(false)
+    };
+    WriteMode {
+        replace: options.iter().any(|o| o == "Replace=true"),
+        force: forced(strategy.and_then(|s| s.apply.as_ref()))
+            || forced(strategy.and_then(|s| s.hook.as_ref())),
     }
 }
 

@@ -5,13 +5,12 @@
 //! pass after a restart continues where the last one stopped.
 
 use serde_json::Value;
-use weir_cluster::{
-    Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource, apply,
-};
+use weir_cluster::{Cluster, DeleteParams, Object, Patch, Registry, ResourceType, Subresource};
 use weir_gitops::ResourceKey;
 use weir_gitops::diff::IgnoreDifferences;
 use weir_gitops::health::{Health, HealthStatus, assess};
 use weir_gitops::project::resource_permitted;
+use weir_gitops::sync::images::resource_images;
 use weir_gitops::sync::machine::{
     self, Action, OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, TaskResult,
 };
@@ -21,6 +20,7 @@ use weir_gitops::sync::{
 use weir_model::argocd::{AppProjectSpec, ResourceResult, SyncOperationResource};
 
 use crate::compare::Comparison;
+use crate::replace::{WriteMode, apply_forced, replace};
 
 /// What a sync operation asks for.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +39,8 @@ pub(crate) struct SyncRequest {
     pub(crate) server_side_apply: bool,
     /// Names the hooks without a name (the operation's revision and start time).
     pub(crate) hook_names: HookNames,
+    /// `Replace=true` and the operation's force (`Force=true` per resource too).
+    pub(crate) write: WriteMode,
 }
 
 /// The field manager of Argo CD's server-side applies (`kubectl apply --server-side
@@ -121,7 +123,7 @@ pub(crate) async fn run_pass<C: Cluster>(
         for (i, action) in actions {
             let recreate = matches!(action, Action::Recreate(_));
             let outcome = if request.dry_run {
-                Ok("(dry run)".to_string())
+                Ok(dry_run_message(registry, comparison, &tasks[i], &action))
             } else {
                 let action = match (action, &request.respect_ignored, &tasks[i].live) {
                     (Action::Apply(mut target), Some(ignored), Some(live)) => {
@@ -130,7 +132,8 @@ pub(crate) async fn run_pass<C: Cluster>(
                     }
                     (action, ..) => action,
                 };
-                execute(cluster, registry, &tasks[i], action, request.server_side_apply).await
+                let ssa = request.server_side_apply;
+                execute(cluster, registry, &tasks[i], action, ssa, request.write).await
             };
             // A dry run deletes nothing: the hook counts as (dry-run) applied.
             if recreate && !request.dry_run {
@@ -152,7 +155,9 @@ pub(crate) async fn run_pass<C: Cluster>(
             else {
                 continue;
             };
-            let deleted = execute(cluster, registry, task, Action::Delete(key), false).await;
+            let deleted =
+                execute(cluster, registry, task, Action::Delete(key), false, WriteMode::default())
+                    .await;
             if let Err(error) = deleted {
                 tracing::warn!(hook = task.name(), %error, "deleting a completed hook failed");
             }
@@ -203,6 +208,7 @@ async fn execute<C: Cluster>(
     task: &SyncTask,
     action: Action,
     server_side_apply: bool,
+    write: WriteMode,
 ) -> Result<String, String> {
     let obj = task.obj();
     let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
@@ -210,6 +216,11 @@ async fn execute<C: Cluster>(
     let rt = resource_type(registry, api_version, kind);
     let what = display_name(&rt, task.name());
     match action {
+        // Replace=true takes precedence over server-side apply, as in gitops-engine.
+        Action::Apply(target) if write.for_target(&target).replace => {
+            let force = write.for_target(&target).force;
+            replace(cluster, &rt, target, task.live.as_ref(), force, &what).await
+        }
         Action::Apply(target) if server_side(server_side_apply, &target) => {
             let ns = target.pointer("/metadata/namespace").and_then(Value::as_str);
             let ns = ns.filter(|_| rt.namespaced()).map(str::to_owned);
@@ -228,9 +239,10 @@ async fn execute<C: Cluster>(
             Ok(format!("{what} serverside-applied"))
         }
         Action::Apply(target) => {
+            let force = write.for_target(&target).force;
             let object = Object::from_value(target).map_err(|e| e.to_string())?;
-            let (outcome, _) = apply(cluster, &rt, &object).await.map_err(|e| e.to_string())?;
-            Ok(format!("{what} {}", outcome.as_str()))
+            let outcome = apply_forced(cluster, &rt, object, force).await?;
+            Ok(format!("{what} {outcome}"))
         }
         Action::Delete(key) | Action::Recreate(key) => {
             let ns = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
@@ -240,6 +252,32 @@ async fn execute<C: Cluster>(
             }
         }
     }
+}
+
+/// What a dry run reports for an action, as `kubectl apply --dry-run=client` prints it
+/// (`configmap/x created (dry run)`; `configured`/`unchanged` by the comparison's verdict) and
+/// gitops-engine's `pruned (dry run)`.
+fn dry_run_message(
+    registry: &Registry,
+    comparison: &Comparison,
+    task: &SyncTask,
+    action: &Action,
+) -> String {
+    let obj = task.obj();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let what = display_name(&resource_type(registry, api_version, kind), task.name());
+    let key = ResourceKey::of(obj);
+    let verb = match action {
+        Action::Delete(_) => return "pruned (dry run)".to_string(),
+        Action::Recreate(_) => "created",
+        Action::Apply(_) if task.live.is_none() => "created",
+        Action::Apply(_) => {
+            let in_sync = comparison.resources.iter().any(|r| r.key == key && !r.out_of_sync);
+            if in_sync { "unchanged" } else { "configured" }
+        }
+    };
+    format!("{what} {verb} (dry run)")
 }
 
 /// The registered type of a kind, or a guessed one for kinds nobody registered.
@@ -300,17 +338,13 @@ pub(crate) fn results(op: &SyncOperation, comparison: &Comparison) -> Vec<Resour
     op.results
         .iter()
         .map(|r| {
-            let version = comparison
-                .resources
-                .iter()
-                .find(|s| s.key == r.key)
-                .map(|s| s.version.clone())
-                .unwrap_or_default();
+            let resource = comparison.resources.iter().find(|s| s.key == r.key);
+            let version = resource.map(|s| s.version.clone()).unwrap_or_default();
             ResourceResult {
                 group: r.key.group.clone(),
                 hook_phase: Some(phase_str(r.hook_phase).to_string()),
                 hook_type: r.hook.then(|| r.sync_phase.as_str().to_string()),
-                images: None,
+                images: result_images(r, resource, comparison),
                 kind: r.key.kind.clone(),
                 message: Some(r.message.clone()),
                 name: r.key.name.clone(),
@@ -321,6 +355,20 @@ pub(crate) fn results(op: &SyncOperation, comparison: &Comparison) -> Vec<Resour
             }
         })
         .collect()
+}
+
+/// The images of a result's resource (Argo CD's `ResourceResult.images`): from its target,
+/// else its live object; hooks from their manifests.
+fn result_images(
+    r: &TaskResult,
+    resource: Option<&crate::compare::ResourceState>,
+    comparison: &Comparison,
+) -> Option<Vec<String>> {
+    let obj = match resource {
+        Some(state) => state.target.as_ref().or(state.live.as_ref()),
+        None => comparison.hooks.iter().find(|h| ResourceKey::of(h) == r.key),
+    };
+    obj.and_then(resource_images)
 }
 
 pub(crate) fn phase_str(phase: OperationPhase) -> &'static str {

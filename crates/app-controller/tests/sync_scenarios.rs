@@ -12,6 +12,8 @@
 mod common;
 #[path = "sync_scenarios/hooks.rs"]
 mod hooks;
+#[path = "sync_scenarios/sync_results.rs"]
+mod sync_results;
 
 use std::time::Duration;
 

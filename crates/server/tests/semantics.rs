@@ -418,3 +418,45 @@ async fn events_are_served_as_core_and_events_k8s_io_objects() {
         "changed"
     );
 }
+
+/// Issue 15 item 8: an immutable ConfigMap (or Secret) refuses changes to its data and to
+/// `immutable` itself over every write (PUT, merge patch, dry run too) with the API server's
+/// 422 Status (`ValidateConfigMapUpdate`'s field causes); labels may still change, and
+/// deleting and creating it again is the way to change it.
+#[tokio::test]
+async fn immutable_config_maps_refuse_data_changes_with_the_api_servers_status() {
+    let api = start().await;
+    let base = "/api/v1/namespaces/ns/configmaps";
+    let mut frozen = config_map("frozen").to_value();
+    frozen["immutable"] = json!(true);
+    let (code, created) = api.send(reqwest::Method::POST, base, Some(frozen)).await;
+    assert_eq!(code, 201, "{created}");
+    let revision = api.store.revision();
+
+    let mut changed = created.clone();
+    changed["data"] = json!({"k": "changed"});
+    let (code, status) =
+        api.send(reqwest::Method::PUT, &format!("{base}/frozen"), Some(changed)).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(
+        status["message"],
+        "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set"
+    );
+    assert_eq!(status["details"]["causes"][0]["field"], "data");
+    let thawed = json!({"immutable": false});
+    let (code, status) = api.patch(&format!("{base}/frozen"), thawed.clone()).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "immutable");
+    let (code, _) = api.patch(&format!("{base}/frozen?dryRun=All"), thawed).await;
+    assert_eq!(code, 422);
+    assert_eq!(api.store.revision(), revision, "nothing was written");
+
+    let (code, labelled) =
+        api.patch(&format!("{base}/frozen"), json!({"metadata": {"labels": {"a": "b"}}})).await;
+    assert_eq!((code, &labelled["metadata"]["labels"]["a"]), (200, &json!("b")));
+    assert_eq!(api.send(reqwest::Method::DELETE, &format!("{base}/frozen"), None).await.0, 200);
+    let mut again = config_map("frozen").to_value();
+    again["data"] = json!({"k": "new"});
+    assert_eq!(api.send(reqwest::Method::POST, base, Some(again)).await.0, 201);
+}

@@ -49,6 +49,7 @@
 mod dry_run;
 mod error;
 mod gc;
+mod immutable;
 mod list;
 mod lock;
 mod object;

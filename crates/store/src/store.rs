@@ -366,6 +366,9 @@ fn replace(
             ));
         }
     }
+    if subresource == Subresource::Main {
+        crate::immutable::check_update(rt, &stored, &next)?;
+    }
     if !same_spec(&stored, &next) {
         next.metadata.generation = Some(stored.metadata.generation.unwrap_or(0) + 1);
     }

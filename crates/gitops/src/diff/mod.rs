@@ -12,6 +12,7 @@
 pub mod ignore;
 pub mod mask;
 mod normalize;
+pub mod platform;
 mod predict;
 pub mod text;
 

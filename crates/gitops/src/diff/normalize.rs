@@ -1,5 +1,5 @@
 //! Normalization before comparing (`diff.Normalize` and remarshalling): drop
-//! `metadata.creationTimestamp` and `status`, fold Secret `stringData` into base64 `data`,
+//! `metadata.creationTimestamp`, `status` and the platform's own metadata ([`super::platform`]), fold Secret `stringData` into base64 `data`,
 //! treat empty role rules as absent, sort Endpoints subsets, and make numbers canonical.
 
 use base64::Engine as _;
@@ -13,6 +13,7 @@ pub fn normalize(obj: &Value) -> Value {
     let mut out = obj.clone();
     canonical_numbers(&mut out);
     remove_null_creation_timestamps(&mut out);
+    super::platform::remove_platform_metadata(&mut out);
     if let Some(map) = out.as_object_mut() {
         map.remove("status");
     }

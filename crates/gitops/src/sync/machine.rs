@@ -147,11 +147,13 @@ impl SyncOperation {
         }
     }
 
-    /// Records the outcome of an action of a [`Step::Run`]: `Ok(message)` or `Err(error)`.
+    /// Records the outcome of an action of a [`Step::Run`]: `Ok(message)` or `Err(error)`. A
+    /// prune's message is the caller's (`pruned`, or `pruned (dry run)`), `pruned` if empty.
     pub fn record(&mut self, task: &SyncTask, outcome: Result<&str, &str>) {
         match (task.is_prune(), outcome) {
-            (true, Ok(_)) => {
-                self.set_result(task, ResultCode::Pruned, OperationPhase::Succeeded, "pruned")
+            (true, Ok(m)) => {
+                let message = if m.is_empty() { "pruned" } else { m };
+                self.set_result(task, ResultCode::Pruned, OperationPhase::Succeeded, message)
             }
             (_, Err(e)) => self.set_result(task, ResultCode::SyncFailed, OperationPhase::Failed, e),
             (false, Ok(m)) => self.set_result(task, ResultCode::Synced, OperationPhase::Running, m),
@@ -277,6 +279,19 @@ fn apply_or_recreate(task: &SyncTask) -> Option<Action> {
     }
 }
 
+/// The result message of a prune task that is skipped, as gitops-engine's `pruneObject`
+/// words it (a sync without prune first, then the `Prune=false` annotation); `None` when the
+/// task prunes.
+pub fn prune_skipped_message(prune: bool, prune_disabled: bool) -> Option<&'static str> {
+    if !prune {
+        Some("ignored (requires pruning)")
+    } else if prune_disabled {
+        Some("ignored (no prune)")
+    } else {
+        None
+    }
+}
+
 /// One controller pass. `health` gives the health of a task's live object (`None` = the
 /// object has no health check or is absent).
 pub fn next(
@@ -383,13 +398,8 @@ pub fn next(
             .live
             .as_ref()
             .is_some_and(|l| annotations::has_annotation_option(l, SYNC_OPTIONS, "Prune=false"));
-        if !opts.prune || no_prune {
-            op.set_result(
-                task,
-                ResultCode::PruneSkipped,
-                OperationPhase::Succeeded,
-                "ignored (no prune)",
-            );
+        if let Some(message) = prune_skipped_message(opts.prune, no_prune) {
+            op.set_result(task, ResultCode::PruneSkipped, OperationPhase::Succeeded, message);
         } else {
             actions.push((i, Action::Delete(key_of(task))));
         }

@@ -9,6 +9,7 @@
 
 pub mod annotations;
 pub mod deletion;
+pub mod images;
 pub mod machine;
 pub mod messages;
 mod order;

@@ -632,3 +632,46 @@ mod scenarios {
         }
     }
 }
+
+/// A live object without a target is a prune task whose result depends on the sync's prune and
+/// the object's `Prune=false`; expected codes and messages are gitops-engine's `pruneObject`
+/// (no prune is checked first: "ignored (requires pruning)"), and the operation succeeds
+/// either way (Argo CD's TestPruningRequired: `op=Succeeded`, the app stays OutOfSync).
+#[test]
+fn skipped_prunes_say_why() {
+    use weir_gitops::sync::machine::{
+        OperationPhase, ResultCode, Step, SyncOperation, SyncOptions, next,
+    };
+    let live = |annotation: Option<&str>| {
+        let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "old", "namespace": "ns"}});
+        if let Some(value) = annotation {
+            obj["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-options": value});
+        }
+        obj
+    };
+    let cases = [
+        (false, None, ResultCode::PruneSkipped, "ignored (requires pruning)"),
+        (false, Some("Prune=false"), ResultCode::PruneSkipped, "ignored (requires pruning)"),
+        (true, Some("Prune=false"), ResultCode::PruneSkipped, "ignored (no prune)"),
+        (true, None, ResultCode::Pruned, "pruned"),
+    ];
+    for (prune, annotation, code, message) in cases {
+        let tasks = plan(&[(None, Some(live(annotation)))], &[], PlanOptions::default());
+        let mut op = SyncOperation::default();
+        let mut step = next(&mut op, &tasks, SyncOptions { prune }, |_| None);
+        while let Step::Run { tasks: ran, actions } = step {
+            for (i, _) in &actions {
+                op.record(&tasks[*i], Ok("pruned"));
+            }
+            step = op.finish_wave(&tasks, &ran);
+        }
+        let result = &op.results[0];
+        assert_eq!(
+            (result.status, result.message.as_str()),
+            (code, message),
+            "{prune} {annotation:?}"
+        );
+        assert_eq!(op.phase, OperationPhase::Succeeded, "{prune} {annotation:?}: {}", op.message);
+    }
+}
