@@ -5,6 +5,8 @@
 
 mod support;
 
+#[path = "gitops_e2e/app_commands.rs"]
+mod app_commands;
 #[path = "gitops_e2e/first_steps.rs"]
 mod first_steps;
 
