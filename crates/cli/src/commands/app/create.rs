@@ -75,7 +75,7 @@ pub(crate) struct CreateArgs {
 
 /// What `create` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Created {
+enum Outcome {
     Created,
     Unchanged,
     Updated,
@@ -86,9 +86,9 @@ pub(super) async fn run<B: Backend>(client: &B, ns: &str, a: CreateArgs) -> Resu
     let spec = spec_of(&a)?;
     let created = create_or_upsert(client, ns, &a.name, spec, a.upsert).await?;
     let word = match created {
-        Created::Created => "created",
-        Created::Unchanged => "unchanged",
-        Created::Updated => "updated",
+        Outcome::Created => "created",
+        Outcome::Unchanged => "unchanged",
+        Outcome::Updated => "updated",
     };
     out(&format!("application '{}' {word}\n", a.name))?;
     Ok(ExitCode::SUCCESS)
@@ -142,7 +142,7 @@ async fn create_or_upsert<B: Backend>(
     name: &str,
     spec: Value,
     upsert: bool,
-) -> Result<Created> {
+) -> Result<Outcome> {
     let rt = applications();
     let existing = match client.get(&rt, Some(ns), name).await {
         Ok(existing) => existing,
@@ -154,13 +154,13 @@ async fn create_or_upsert<B: Backend>(
                 "spec": spec,
             }))?;
             client.create(&rt, object).await?;
-            return Ok(Created::Created);
+            return Ok(Outcome::Created);
         }
         Err(e) => return Err(e.into()),
     };
     let mut value = existing.to_value();
-    if same_spec(value.get("spec").unwrap_or(&Value::Null), &spec)? {
-        return Ok(Created::Unchanged);
+    if same_spec(value.get("spec").unwrap_or(&Value::Null), &spec) {
+        return Ok(Outcome::Unchanged);
     }
     if !upsert {
         bail!(
@@ -169,15 +169,39 @@ async fn create_or_upsert<B: Backend>(
     }
     value["spec"] = spec;
     client.update(&rt, Object::from_value(value)?).await?;
-    Ok(Created::Updated)
+    Ok(Outcome::Updated)
 }
 
-/// Whether two specs mean the same (read as the controller reads them, so a field written
-/// out with its default equals one left out).
-fn same_spec(existing: &Value, wanted: &Value) -> Result<bool> {
-    let typed = |value: &Value| -> Result<Value> {
-        let spec: ApplicationSpec = serde_json::from_value(value.clone())?;
-        Ok(serde_json::to_value(spec)?)
+/// Whether two specs mean the same: read as the controller reads them (so a field written out
+/// with its default equals one left out), or as JSON when one does not read as a spec.
+fn same_spec(existing: &Value, wanted: &Value) -> bool {
+    let typed = |value: &Value| {
+        serde_json::from_value::<ApplicationSpec>(value.clone())
+            .ok()
+            .and_then(|spec| serde_json::to_value(spec).ok())
     };
-    Ok(typed(existing)? == typed(wanted)?)
+    match (typed(existing), typed(wanted)) {
+        (Some(existing), Some(wanted)) => existing == wanted,
+        _ => existing == wanted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal meaning, not equal text: Argo CD compares the typed specs.
+    #[test]
+    fn specs_are_compared_by_meaning() {
+        let base = json!({"project": "default", "source": {"repoURL": "r", "path": "p"},
+                          "destination": {"namespace": "d"}});
+        let mut reordered = json!({"destination": {"namespace": "d"}, "project": "default",
+                                   "source": {"path": "p", "repoURL": "r"}});
+        assert!(same_spec(&base, &reordered));
+        reordered["source"]["path"] = json!("q");
+        assert!(!same_spec(&base, &reordered));
+        let unreadable = json!({"source": 7});
+        assert!(!same_spec(&base, &unreadable));
+        assert!(same_spec(&unreadable, &unreadable.clone()));
+    }
 }
