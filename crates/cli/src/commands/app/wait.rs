@@ -12,7 +12,7 @@ use weir_app_controller::ops::applications;
 use weir_cluster::{FieldSelector, WatchEvent, WatchParams};
 use weir_model::argocd::Application;
 
-use super::{out, show, status_of};
+use super::{fetch, out, show, status_of};
 use crate::connect::Backend;
 
 /// `weir app wait`.
@@ -69,6 +69,8 @@ impl Conditions {
 
 /// Waits until the application meets the conditions, then prints it.
 pub(super) async fn run<B: Backend>(client: &B, ns: &str, args: WaitArgs) -> Result<ExitCode> {
+    // An Application that does not exist is an error now, not a wait until the timeout.
+    fetch(client, ns, &args.name).await?;
     let conditions = Conditions::from_flags(args.sync, args.health, args.operation);
     let timeout = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
     let mut last_unmet = Vec::new();
