@@ -50,6 +50,13 @@ pub struct SyncRequest {
     pub revision: Option<String>,
     /// Show what would change without changing anything.
     pub dry_run: bool,
+    /// Sync options of this operation only (`--replace` adds `Replace=true`):
+    /// `operation.sync.syncOptions`.
+    pub sync_options: Vec<String>,
+    /// `--force`: `operation.sync.syncStrategy.apply.force`, as `argocd app sync --force`.
+    pub force: bool,
+    /// `--retry-limit` and the backoff: `operation.retry`.
+    pub retry: Option<weir_model::argocd::RetryStrategy>,
 }
 
 /// The Application resource type.
@@ -69,8 +76,18 @@ pub fn sync_patch(request: &SyncRequest, request_id: &str) -> Value {
     if request.dry_run {
         sync["dryRun"] = json!(true);
     }
+    if !request.sync_options.is_empty() {
+        sync["syncOptions"] = json!(request.sync_options);
+    }
+    if request.force {
+        sync["syncStrategy"] = json!({"apply": {"force": true}});
+    }
     let info = json!([{"name": "Request", "value": request_id}]);
-    json!({"operation": {"sync": sync, "initiatedBy": {"username": "weir"}, "info": info}})
+    let mut operation = json!({"sync": sync, "initiatedBy": {"username": "weir"}, "info": info});
+    if let Some(retry) = &request.retry {
+        operation["retry"] = json!(retry);
+    }
+    json!({ "operation": operation })
 }
 
 /// A request id unique enough to tell one caller's operation from the previous ones.
@@ -127,7 +144,7 @@ pub fn rollback_request(
     let Some(revision) = entry.revision.clone() else {
         return Err(OpError::NoRevision(entry.id));
     };
-    Ok(SyncRequest { prune, revision: Some(revision), dry_run: false })
+    Ok(SyncRequest { prune, revision: Some(revision), ..SyncRequest::default() })
 }
 
 /// Starts the rollback of `name` to history entry `id`; returns the request id.
@@ -192,13 +209,46 @@ mod tests {
 
     #[test]
     fn sync_patch_carries_the_request_and_the_flags() {
-        let request = SyncRequest { prune: true, revision: Some("abc".into()), dry_run: true };
+        let request = SyncRequest {
+            prune: true,
+            revision: Some("abc".into()),
+            dry_run: true,
+            ..SyncRequest::default()
+        };
         let patch = sync_patch(&request, "42");
         assert_eq!(
             patch["operation"]["sync"],
             json!({"prune": true, "revision": "abc", "dryRun": true})
         );
         assert_eq!(patch["operation"]["info"], json!([{"name": "Request", "value": "42"}]));
+    }
+
+    /// `argocd app sync --replace --force --retry-limit 3`: the operation Argo's CLI sends.
+    #[test]
+    fn sync_patch_carries_replace_force_and_retry() {
+        let retry: weir_model::argocd::RetryStrategy = serde_json::from_value(
+            json!({"limit": 3, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "3m0s"}}),
+        )
+        .expect("retry");
+        let request = SyncRequest {
+            sync_options: vec!["Replace=true".into()],
+            force: true,
+            retry: Some(retry),
+            ..SyncRequest::default()
+        };
+        let patch = sync_patch(&request, "42");
+        assert_eq!(
+            patch["operation"]["sync"],
+            json!({
+                "prune": false,
+                "syncOptions": ["Replace=true"],
+                "syncStrategy": {"apply": {"force": true}},
+            })
+        );
+        assert_eq!(
+            patch["operation"]["retry"],
+            json!({"limit": 3, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "3m0s"}})
+        );
     }
 
     #[test]

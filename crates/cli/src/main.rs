@@ -8,6 +8,7 @@ mod bookinfo;
 mod commands;
 mod config;
 mod connect;
+mod exit;
 mod install;
 mod manifests;
 mod output;
@@ -19,6 +20,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
+    exit::quiet_on_closed_pipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
@@ -36,8 +38,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(args)) {
         Ok(code) => code,
+        // The reader of a pipe (`| head`) has what it wanted: end quietly.
+        Err(e) if exit::is_closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", exit::error_text(&e));
             ExitCode::FAILURE
         }
     }

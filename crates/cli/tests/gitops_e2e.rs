@@ -5,6 +5,11 @@
 
 mod support;
 
+#[path = "gitops_e2e/app_commands.rs"]
+mod app_commands;
+#[path = "gitops_e2e/first_steps.rs"]
+mod first_steps;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@
 
 pub mod api;
 mod auth;
+mod browser;
 mod connections;
 pub mod controllers;
 mod data_dir;
@@ -219,7 +220,9 @@ pub async fn up(
             .with_data_dir(data_dir.root().to_path_buf())
             .with_discovery(store),
     );
-    let app = api::router(state).merge(dashboard);
+    let app = api::router(state)
+        .merge(dashboard)
+        .layer(axum::middleware::from_fn(browser::redirect_root_to_dashboard));
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");
     on_started(&Started { api_addr, endpoints, data_dir: data_dir.clone() });
 

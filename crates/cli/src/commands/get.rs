@@ -10,6 +10,7 @@ use weir_cluster::{LabelSelector, ListParams, Object};
 
 use super::{namespace_or_default, registry, resource_type};
 use crate::args::{GetArgs, OutputFormat};
+use crate::exit::print;
 use crate::output;
 
 pub(crate) async fn run<B: Backend>(client: &B, mut args: GetArgs) -> Result<ExitCode> {
@@ -38,14 +39,15 @@ pub(crate) async fn run<B: Backend>(client: &B, mut args: GetArgs) -> Result<Exi
     };
     let single = args.name.is_some();
     match args.output {
-        Some(OutputFormat::Yaml) => print!("{}", output::yaml(&document(objects, single))?),
+        Some(OutputFormat::Yaml) => print(&output::yaml(&document(objects, single))?)?,
         Some(OutputFormat::Json) => {
-            println!("{}", serde_json::to_string_pretty(&document(objects, single))?);
+            print(&format!("{}\n", serde_json::to_string_pretty(&document(objects, single))?))?;
         }
         Some(OutputFormat::Name) => {
-            for object in &objects {
-                println!("{}/{}", rt.kind.to_ascii_lowercase(), object.name());
-            }
+            let kind = rt.kind.to_ascii_lowercase();
+            let names: String =
+                objects.iter().map(|object| format!("{kind}/{}\n", object.name())).collect();
+            print(&names)?;
         }
         format => {
             if objects.is_empty() {
@@ -55,16 +57,13 @@ pub(crate) async fn run<B: Backend>(client: &B, mut args: GetArgs) -> Result<Exi
                 }
             }
             let wide = format == Some(OutputFormat::Wide);
-            print!(
-                "{}",
-                output::table(
-                    &rt.kind,
-                    &objects,
-                    args.all_namespaces && rt.namespaced(),
-                    wide,
-                    weir_cluster::wall_clock()
-                )
-            );
+            print(&output::table(
+                &rt.kind,
+                &objects,
+                args.all_namespaces && rt.namespaced(),
+                wide,
+                weir_cluster::wall_clock(),
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -43,6 +43,7 @@ pub(crate) async fn run(connection: &Connection, args: UpArgs) -> Result<ExitCod
             let e = &started.endpoints;
             println!("weir is up (data in {})", started.data_dir.root().display());
             println!("  api      {}   (token in {})", e.api, e.token_file.display());
+            println!("  ui       {}/ui/   (log in with the same token)", e.api);
             println!(
                 "  kubectl  KUBECONFIG={} kubectl …   (https on the same port)",
                 started.data_dir.kubeconfig_path().display()

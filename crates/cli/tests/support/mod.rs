@@ -67,6 +67,37 @@ impl Weir {
     /// `weir up` on the data directory `data_dir`, which the test keeps (to start weir again
     /// on the same store).
     pub(crate) fn start_in(data_dir: &Path, extra: &[&str]) -> Weir {
+        Self::spawn_in(data_dir, extra, Stdio::null())
+    }
+
+    /// `weir up` with `extra` flags whose start-up banner is read: returns it with the
+    /// banner's lines (up to its `ui` line); the rest of its output is drained.
+    pub(crate) fn start_reading_banner(extra: &[&str]) -> (Weir, Vec<String>) {
+        use std::io::BufRead;
+        let temp = tempfile::tempdir().unwrap();
+        let mut weir = Self::spawn_in(temp.path(), extra, Stdio::piped());
+        weir._temp = Some(temp);
+        let stdout = weir.child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut banner = Some(Vec::new());
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let last = line.starts_with("  ui ");
+                if let Some(lines) = banner.as_mut() {
+                    lines.push(line);
+                }
+                if last && let Some(lines) = banner.take() {
+                    let _ = tx.send(lines);
+                }
+            }
+        });
+        let banner = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("weir up did not print its banner's ui line");
+        (weir, banner)
+    }
+
+    fn spawn_in(data_dir: &Path, extra: &[&str], stdout: Stdio) -> Weir {
         let _ = std::fs::remove_file(data_dir.join("endpoints.json"));
         let child = Command::new(WEIR)
             .args([
@@ -85,7 +116,7 @@ impl Weir {
             .args(extra)
             .env("WEIR_LOG", log_filter())
             .env_remove("WEIR_WEBHOOK_SECRET")
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .spawn()
             .unwrap();
         let weir = Weir { child, controller: None, data_dir: data_dir.to_owned(), _temp: None };
