@@ -142,3 +142,37 @@ fn refresh_wait_and_set() {
     let refused = weir.fails(&["app", "set", APP, "--sync-policy", "none", "--auto-prune"]);
     assert!(refused.contains("cannot set --auto-prune"), "{refused}");
 }
+
+/// Argo CD's TestPruningRequired: a file removed from git, synced without `--prune`: the
+/// operation succeeds but the CLI fails with "1 resources require pruning"; `--prune` deletes it.
+#[test]
+fn a_sync_that_skips_a_prune_says_pruning_is_required() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (repo, _) = config_repo(root.path());
+    config_map(&repo, "config", "extra");
+    commit_all(&repo, "extra");
+    let url = format!("file://{}", repo.display());
+    let weir = Weir::start_with(&["--app-resync", "3600"]);
+    weir.ok(&create_args(&url, "config"));
+    weir.ok(&["app", "sync", APP]);
+    weir.ok(&["get", "configmaps", "-n", "default", "extra"]);
+    std::fs::remove_file(repo.join("config").join("extra.yaml")).expect("rm");
+    commit_all(&repo, "no extra");
+    let refused = weir.fails(&["app", "sync", APP]);
+    assert!(refused.contains("1 resources require pruning"), "{refused}");
+    let state = &application(&weir, APP)["status"]["operationState"];
+    assert_eq!(state["phase"], "Succeeded", "{state:#}");
+    let skipped: Vec<&serde_json::Value> = state["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "PruneSkipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{state:#}");
+    assert_eq!(skipped[0]["name"], "extra");
+    assert_eq!(skipped[0]["message"], "ignored (requires pruning)");
+    weir.ok(&["get", "configmaps", "-n", "default", "extra"]);
+    let pruned = weir.ok(&["app", "sync", APP, "--prune"]);
+    assert!(pruned.contains("pruned"), "{pruned}");
+    weir.fails(&["get", "configmaps", "-n", "default", "extra"]);
+}

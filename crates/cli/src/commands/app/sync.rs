@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use weir_app_controller::ops::{self, SyncRequest};
-use weir_model::argocd::{Backoff, RetryStrategy, parse_backoff_duration};
+use weir_model::argocd::{Backoff, ResourceResult, RetryStrategy, parse_backoff_duration};
 
 use super::wait::watch_until;
 use super::{out, table};
@@ -164,7 +164,22 @@ async fn wait_for_operation<B: Backend>(
     if state.phase != "Succeeded" {
         bail!("Operation has completed with phase: {}", state.phase);
     }
+    let pruning_required =
+        pruning_required(state.sync_result.as_ref().and_then(|r| r.resources.as_deref()));
+    if pruning_required > 0 {
+        // Argo CD's CLI: the operation succeeded, but the app cannot be Synced without a prune.
+        bail!("{pruning_required} resources require pruning");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many results were prunes the sync skipped (Argo's `ResourceResults.PruningRequired`).
+fn pruning_required(results: Option<&[ResourceResult]>) -> usize {
+    results
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.status.as_deref() == Some("PruneSkipped"))
+        .count()
 }
 
 /// `argocd app rollback`: syncs a history entry's revision and waits for it.
@@ -183,6 +198,18 @@ pub(super) async fn rollback<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_required_counts_skipped_prunes() {
+        let result = |status: &str| ResourceResult {
+            status: Some(status.to_owned()),
+            ..ResourceResult::default()
+        };
+        let results =
+            [result("Synced"), result("PruneSkipped"), result("Pruned"), result("PruneSkipped")];
+        assert_eq!(pruning_required(Some(&results)), 2);
+        assert_eq!(pruning_required(None), 0);
+    }
 
     /// Argo CD's CLI sets `retry` only for a non-zero limit; bad durations and factors are
     /// refused before anything is written.
