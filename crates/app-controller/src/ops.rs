@@ -36,6 +36,9 @@ pub enum OpError {
     /// The history entry names no revision.
     #[error("history entry {0} has no revision")]
     NoRevision(i64),
+    /// `terminate-op` with no operation running (Argo CD's message).
+    #[error("Unable to terminate operation. No operation is in progress")]
+    NothingToTerminate,
     /// Git could not be read or the manifests not rendered (diff only).
     #[error("{0}")]
     Render(String),
@@ -166,6 +169,24 @@ pub fn finished_operation(app: &Application, request_id: &str) -> Option<Operati
     let ours =
         state.operation.info.iter().flatten().any(|i| i.name == "Request" && i.value == request_id);
     (app.operation.is_none() && state.phase != "Running" && ours).then_some(state)
+}
+
+/// `argocd app terminate-op`: marks the running operation of `name` `Terminating`; the
+/// controller then deletes its running hooks and ends it `Failed` with "Operation terminated",
+/// without retrying. Refused when no operation is running, as Argo CD refuses it.
+pub async fn terminate_operation<C: Cluster>(
+    cluster: &C,
+    ns: &str,
+    name: &str,
+) -> Result<(), OpError> {
+    let app = fetch(cluster, ns, name).await?;
+    let running = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some();
+    if app.operation.is_none() || !running {
+        return Err(OpError::NothingToTerminate);
+    }
+    let patch = Patch::Merge(json!({"status": {"operationState": {"phase": "Terminating"}}}));
+    cluster.patch(&applications(), Some(ns), name, &patch, Subresource::Status).await?;
+    Ok(())
 }
 
 /// Asks the controller to compare `name` with git now (Argo CD's refresh annotation).

@@ -318,16 +318,7 @@ async fn a_hook_that_never_finishes_is_reported_and_ended_by_terminate_op(backen
         format!("waiting for completion of hook /Pod/forever (running since {created})")
     );
     // When the operation is terminated.
-    h.store
-        .patch(
-            &rt("applications"),
-            Some("argocd"),
-            "stuck",
-            &weir_cluster::Patch::Merge(
-                json!({"status": {"operationState": {"phase": "Terminating"}}}),
-            ),
-            weir_cluster::Subresource::Status,
-        )
+    weir_app_controller::ops::terminate_operation(&*h.store, "argocd", "stuck")
         .await
         .expect("terminate-op");
     // Then it fails as terminated, is not retried, the hook is deleted and nothing after it ran.

@@ -175,4 +175,10 @@ fn a_sync_that_skips_a_prune_says_pruning_is_required() {
     let pruned = weir.ok(&["app", "sync", APP, "--prune"]);
     assert!(pruned.contains("pruned"), "{pruned}");
     weir.fails(&["get", "configmaps", "-n", "default", "extra"]);
+    // terminate-op with nothing running is refused with Argo CD's message.
+    let nothing = weir.fails(&["app", "terminate-op", APP]);
+    assert!(
+        nothing.contains("Unable to terminate operation. No operation is in progress"),
+        "{nothing}"
+    );
 }

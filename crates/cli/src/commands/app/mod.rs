@@ -1,5 +1,5 @@
 //! `weir app …`: Argo CD Applications with `argocd app`'s words: create, list, get, sync, diff,
-//! history, rollback, delete, refresh, wait, set. The Application controller does the work; the
+//! history, rollback, delete, refresh, wait, set, terminate-op. The Application controller does the work; the
 //! operations are `weir_app_controller::ops` (shared with the dashboard); these commands write
 //! the Application (or its `operation`) and read its status, waiting on a watch.
 //!
@@ -83,6 +83,11 @@ enum AppCommand {
     Wait(wait::WaitArgs),
     /// Change an application's source, destination or sync policy.
     Set(set::SetArgs),
+    /// Terminate the running operation (its running hooks are deleted; it ends Failed).
+    TerminateOp {
+        /// The application.
+        name: String,
+    },
 }
 
 pub(crate) async fn run<B: Backend>(
@@ -105,6 +110,11 @@ pub(crate) async fn run<B: Backend>(
         AppCommand::Refresh(refresh_args) => refresh::run(client, ns, refresh_args).await,
         AppCommand::Wait(wait_args) => wait::run(client, ns, wait_args).await,
         AppCommand::Set(set_args) => set::run(client, ns, set_args).await,
+        AppCommand::TerminateOp { name } => {
+            weir_app_controller::ops::terminate_operation(client, ns, &name).await?;
+            out(&format!("Application '{name}' operation terminating\n"))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
