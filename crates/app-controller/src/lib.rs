@@ -28,6 +28,7 @@ pub mod refresh;
 pub mod render;
 mod sha256;
 mod status;
+mod summary;
 mod sync;
 pub mod targets;
 pub mod webhook;
@@ -38,3 +39,4 @@ pub use controller::{
 };
 pub use refresh::RefreshHandle;
 pub use status::{COMPARISON_ERROR, INVALID_SPEC_ERROR};
+pub use summary::{OBJECT_BUDGET, RESOURCES_TRUNCATED};
