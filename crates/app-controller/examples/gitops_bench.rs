@@ -4,6 +4,10 @@
 //!
 //! Run: `cargo run --release -p weir-app-controller --example gitops_bench [APPS] [MANIFESTS]`
 //! (defaults 1000 and 1000). Compare with Argo CD's published numbers in the spec's §6.
+//!
+//! `gitops_bench memory [MANIFESTS]` (default 25,000) instead prints the resident memory one
+//! comparison of a large app costs per manifest, and what is left once it is dropped
+//! (issue 16 item 5).
 
 // Printing the figures is this program's job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -208,9 +212,63 @@ async fn many_apps(apps: usize) {
     let _ = tokio::time::timeout(Duration::from_secs(60), controller).await;
 }
 
+/// Resident memory of one comparison of an app of `manifests` manifests, in sync and with a
+/// third of them changed, and after everything is dropped.
+fn comparison_memory(manifests: usize) {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_manifests(&root.path().join("app"), manifests, true);
+    let registry = Registry::builtin();
+    let input = RenderInput {
+        app_name: "big",
+        dest_namespace: "apps",
+        path: "app",
+        directory: None,
+        source: None,
+        revision: "",
+        plugins: &[],
+    };
+    let (start, _) = rss_kib();
+    let targets = render(root.path(), input, &registry).expect("render");
+    let mut lives: Vec<Value> = targets.iter().enumerate().map(|(i, t)| as_live(t, i)).collect();
+    for live in lives.iter_mut().step_by(3) {
+        live["spec"]["replicas"] = json!(3);
+    }
+    let (inputs, _) = rss_kib();
+    let ignore = ignore_rules(None);
+    let comparison = compare("big", &targets, &lives, &ignore);
+    let (compared, peak) = rss_kib();
+    let modified = comparison.resources.iter().filter(|r| r.out_of_sync).count();
+    drop(comparison);
+    drop((targets, lives));
+    let (released, _) = rss_kib();
+    let per = |kib: u64| kib as f64 * 1024.0 / manifests as f64 / 1024.0;
+    println!("comparison of one app of {manifests} manifests ({modified} modified):");
+    println!(
+        "  targets + live objects          {:.1} MiB ({:.1} KiB per manifest)",
+        inputs.saturating_sub(start) as f64 / 1024.0,
+        per(inputs.saturating_sub(start))
+    );
+    println!(
+        "  the comparison                  {:.1} MiB ({:.1} KiB per manifest), peak RSS {:.1} MiB",
+        compared.saturating_sub(inputs) as f64 / 1024.0,
+        per(compared.saturating_sub(inputs)),
+        peak as f64 / 1024.0
+    );
+    println!(
+        "  after dropping everything       {:.1} MiB above the start ({:.1} KiB per manifest)",
+        released.saturating_sub(start) as f64 / 1024.0,
+        per(released.saturating_sub(start))
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("memory") {
+        args.next();
+        comparison_memory(args.next().and_then(|a| a.parse().ok()).unwrap_or(25_000));
+        return;
+    }
     let apps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let manifests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     println!(

@@ -4,6 +4,7 @@
 //! pod templates compared as pod specs), per-resource and app sync status, and the app's health
 //! from [`weir_gitops::health::app`]. Pure: objects in, verdicts out.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -31,7 +32,9 @@ pub struct ResourceState {
     pub out_of_sync: bool,
     /// The live object's health (`None`: no health check, or absent).
     pub health: Option<Health>,
-    /// The diff of this pair (predicted and normalized live, for `weir app diff`).
+    /// The diff of this pair (predicted and normalized live, for `weir app diff`). For a
+    /// resource in sync both are `Null` (its diff is empty): keeping two more copies of every
+    /// synced object cost memory per manifest for nothing (issue 16 item 5).
     pub diff: DiffResult,
 }
 
@@ -152,8 +155,13 @@ pub fn compare(
         .map(|(key, (target, live))| {
             let t = target.as_ref().map(known_types);
             let l = live.as_ref().map(known_types);
-            let diff = diff(t.as_ref(), l.as_ref(), &opts);
+            let mut diff = diff(t.as_deref(), l.as_deref(), &opts);
+            drop((t, l));
             let out_of_sync = diff.modified || (target.is_none() && live.is_some());
+            if !out_of_sync {
+                diff.predicted_live = Value::Null;
+                diff.normalized_live = Value::Null;
+            }
             let obj = target.as_ref().or(live.as_ref());
             let version = obj
                 .and_then(|o| o.get("apiVersion"))
@@ -202,23 +210,26 @@ fn self_referenced(app_name: &str, key: &ResourceKey, live: &Value) -> bool {
     }
 }
 
-/// Argo's known-types normalizer: a Rollout's `spec.template.spec` read as a `PodSpec`.
-fn known_types(obj: &Value) -> Value {
-    let mut obj = obj.clone();
+/// Argo's known-types normalizer: a Rollout's `spec.template.spec` read as a `PodSpec`. Other
+/// objects are borrowed as they are (no copy per manifest).
+fn known_types(obj: &Value) -> Cow<'_, Value> {
     let is_rollout = obj.get("kind").and_then(Value::as_str) == Some("Rollout")
         && obj
             .get("apiVersion")
             .and_then(Value::as_str)
             .is_some_and(|v| v.starts_with("argoproj.io/"));
-    if is_rollout
-        && let Some(spec) = obj.pointer_mut("/spec/template/spec")
+    if !is_rollout {
+        return Cow::Borrowed(obj);
+    }
+    let mut obj = obj.clone();
+    if let Some(spec) = obj.pointer_mut("/spec/template/spec")
         && let Ok(typed) =
             serde_json::from_value::<k8s_openapi::api::core::v1::PodSpec>(spec.clone())
         && let Ok(value) = serde_json::to_value(typed)
     {
         *spec = value;
     }
-    obj
+    Cow::Owned(obj)
 }
 
 #[cfg(test)]

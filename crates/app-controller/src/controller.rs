@@ -153,7 +153,8 @@ pub async fn run_app_controller<C: Cluster>(
 #[derive(Debug, Clone)]
 struct Memo {
     source_key: String,
-    targets: Result<Targets, String>,
+    /// Shared: a memo is cloned on every reconcile, the targets of a large app are not.
+    targets: Arc<Result<Targets, String>>,
     at: Instant,
     period: Duration,
     failures: u32,
@@ -273,6 +274,7 @@ impl<C: Cluster> AppReconciler<C> {
                 (Ok(_), _) => 0,
             };
             let period = if failures > 0 { error_backoff(failures) } else { self.period() };
+            let targets = Arc::new(targets);
             let memo = Memo { source_key, targets, at: Instant::now(), period, failures };
             self.memos_mut(|m| m.insert(key.clone(), memo.clone()));
             memo
@@ -290,7 +292,7 @@ impl<C: Cluster> AppReconciler<C> {
         // A live state the role may not read (403) is a ComparisonError, as in Argo CD, not a
         // failure to retry hot.
         let mut refused: Option<String> = None;
-        let comparison = match &memo.targets {
+        let comparison = match &*memo.targets {
             Ok(targets) => {
                 let live =
                     load_live(&*self.cluster, &self.registry, app.name(), &targets.objects, &extra)
@@ -413,7 +415,7 @@ impl<C: Cluster> AppReconciler<C> {
                 }
             }
         }
-        let outcome = match (&comparison, &memo.targets, &refused) {
+        let outcome = match (&comparison, &*memo.targets, &refused) {
             (Some((c, t)), ..) => Ok((c, t.revision.as_str())),
             (None, Err(message), _) | (None, Ok(_), Some(message)) => Err(message.as_str()),
             (None, Ok(_), None) => Err("comparison failed"),

@@ -29,6 +29,7 @@ pub mod refresh;
 pub mod render;
 mod replace;
 mod status;
+mod summary;
 mod sync;
 pub mod targets;
 pub mod webhook;
@@ -40,3 +41,4 @@ pub use controller::{
 pub use deletion::DELETION_ERROR;
 pub use refresh::RefreshHandle;
 pub use status::{COMPARISON_ERROR, INVALID_SPEC_ERROR};
+pub use summary::{OBJECT_BUDGET, RESOURCES_TRUNCATED};

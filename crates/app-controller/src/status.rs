@@ -1,7 +1,8 @@
 //! Building `status` of an Application from a comparison (or its failure): `sync` with
 //! `comparedTo`, `resources[]`, `health`, `conditions` (ComparisonError), keeping what the
 //! comparison does not own (operation state, history) and transition times of unchanged
-//! conditions. Pure: `now` is an argument.
+//! conditions. A status too large to be stored is cut by [`crate::summary::fit`]. Pure: `now`
+//! is an argument.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -31,7 +32,11 @@ pub(crate) fn build_invalid(app: &Application, message: &str, now: Timestamp) ->
         .unwrap_or(Time(now));
     let mut conditions: Vec<ApplicationCondition> = previous
         .into_iter()
-        .filter(|c| c.r#type != INVALID_SPEC_ERROR && c.r#type != COMPARISON_ERROR)
+        .filter(|c| {
+            c.r#type != INVALID_SPEC_ERROR
+                && c.r#type != COMPARISON_ERROR
+                && c.r#type != crate::summary::RESOURCES_TRUNCATED
+        })
         .collect();
     conditions.push(ApplicationCondition {
         last_transition_time: Some(since),
@@ -127,6 +132,7 @@ pub(crate) fn build(
     if reconciled || status.reconciled_at.is_none() {
         status.reconciled_at = Some(Time(now));
     }
+    crate::summary::fit(app, &mut status, crate::summary::OBJECT_BUDGET, now);
     status
 }
 

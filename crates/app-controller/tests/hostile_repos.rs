@@ -268,3 +268,53 @@ async fn helm_and_kustomize_directories_without_a_renderer_are_comparison_errors
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_whose_status_would_be_too_large_gets_a_summarized_status_and_says_so() {
+    // Given 4,800 ConfigMaps with the longest names (253 characters; 1.5 MiB of manifests,
+    // under the 10 MiB cap): listed in full, status.resources alone would be about 1.8 MiB,
+    // over what an API server backed by etcd stores (1.5 MiB by default).
+    const COUNT: usize = 4800;
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "large");
+    let long = "x".repeat(244);
+    for file in 0..6 {
+        let mut text = String::new();
+        for i in (file * COUNT / 6)..((file + 1) * COUNT / 6) {
+            text.push_str(&config_map(&format!("cm-{i:05}-{long}"), "1"));
+            text.push_str("---\n");
+        }
+        std::fs::create_dir_all(repo.join("app")).expect("mkdir");
+        std::fs::write(repo.join(format!("app/part-{file}.yaml")), text).expect("write");
+    }
+    commit(&repo, &[], "a large app");
+    let h = start(root.path(), false).await;
+    // When an app (not auto-synced: every resource is OutOfSync and Missing) points at it.
+    h.create(&application("large", &file_url(&repo), "app", json!({}))).await;
+    // Then its status is written, with as many resources as fit and a condition saying so.
+    let app = h
+        .wait_app("large", "a written status with the truncation condition", |a| {
+            a["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == weir_app_controller::RESOURCES_TRUNCATED)
+            })
+        })
+        .await;
+    assert_eq!(sync_status(&app).0, "OutOfSync");
+    assert_eq!(app["status"]["health"]["status"], "Missing");
+    let listed = app["status"]["resources"].as_array().map_or(0, Vec::len);
+    assert!(listed > 1000 && listed < COUNT, "{listed} resources listed");
+    let condition = app["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == weir_app_controller::RESOURCES_TRUNCATED))
+        .cloned()
+        .unwrap_or_default();
+    let message = condition["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!("status.resources lists {listed} of {COUNT} resources")),
+        "{message}"
+    );
+    assert!(message.contains(&format!("All {COUNT}: {COUNT} OutOfSync")), "{message}");
+    let size = serde_json::to_vec(&app).expect("json").len();
+    assert!(size <= weir_app_controller::OBJECT_BUDGET, "{size} bytes");
+    h.stop().await;
+}

@@ -13,6 +13,7 @@
 mod controller;
 mod endpoints;
 mod hosts;
+mod pool;
 mod routes;
 mod translate;
 

@@ -1,8 +1,9 @@
 //! The whole translation: Services → mesh virtual hosts with a default route; VirtualServices
 //! bound to `mesh` replace those routes; VirtualServices bound to Gateways become gateway
 //! virtual hosts; DestinationRule subsets become backends over the matching ready endpoints.
-//! A DestinationRule's `trafficPolicy` (load balancer, outlier detection) applies to the
-//! Service's backends; a subset's own `trafficPolicy` overrides it field by field.
+//! A DestinationRule's `trafficPolicy` (load balancer, outlier detection, connection pool)
+//! applies to the Service's backends; a subset's own `trafficPolicy` overrides it field by
+//! field.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +11,8 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use weir_model::istio::{self, Destination, DestinationRule, Gateway, VirtualService};
 use weir_proxy::{
-    Backend, DestinationLabels, LoadBalancer, OutlierDetection, RetryOn, RetryPolicy, Route,
-    RouteTable, VirtualHost,
+    Backend, ConnectionPool, DestinationLabels, LoadBalancer, OutlierDetection, RetryOn,
+    RetryPolicy, Route, RouteTable, VirtualHost,
 };
 
 use crate::endpoints::{Endpoint, TargetPort};
@@ -202,6 +203,7 @@ fn index_services(services: &[Service]) -> BTreeMap<(String, String), ServiceInf
 struct Policy {
     load_balancer: LoadBalancer,
     outlier: Option<OutlierDetection>,
+    connection_pool: ConnectionPool,
 }
 
 /// A Service's DestinationRule settings: the rule-level policy and the subsets (labels and
@@ -279,7 +281,16 @@ fn policy(
         Some(od) => outlier_detection(&format!("{path}.outlierDetection"), od, report)
             .or_else(|| inherited.outlier.clone()),
     };
-    Policy { load_balancer, outlier }
+    let connection_pool = match p.connection_pool.as_ref() {
+        None => inherited.connection_pool,
+        Some(cp) => crate::pool::connection_pool(
+            &format!("{path}.connectionPool"),
+            cp,
+            inherited.connection_pool,
+            report,
+        ),
+    };
+    Policy { load_balancer, outlier, connection_pool }
 }
 
 /// Istio's `OutlierDetection` with Istio's defaults. The deprecated `consecutiveErrors` counts
@@ -483,6 +494,7 @@ impl Builder<'_> {
                 load_balancer: policy.load_balancer,
                 labels,
                 outlier: policy.outlier,
+                connection_pool: policy.connection_pool,
             },
         );
         key

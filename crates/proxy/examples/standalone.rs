@@ -3,19 +3,22 @@
 //!
 //! ```text
 //! cargo run --release -p weir-proxy --example standalone -- \
-//!     --listen 127.0.0.1:10000 --upstream 127.0.0.1:8080 [--workers 2]
+//!     --listen 127.0.0.1:10000 --upstream 127.0.0.1:8080 [--workers 2] [--idle-timeout SECS]
 //! ```
 //!
-//! `bench/proxy.sh` compares it with Envoy.
+//! `bench/proxy.sh` compares it with Envoy; `bench/pool.sh` floods it with 10,000 concurrent
+//! requests (`--idle-timeout`: the upstream pool's idle timeout, default 60 s).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use weir_proxy::{Backend, ListenerConfig, Proxy, ProxyConfig, RouteTable, VirtualHost};
 
-const USAGE: &str = "usage: standalone --listen ADDR --upstream ADDR [--workers N]";
+const USAGE: &str =
+    "usage: standalone --listen ADDR --upstream ADDR [--workers N] [--idle-timeout SECS]";
 
 /// Parsed command line.
 #[derive(Debug)]
@@ -23,10 +26,11 @@ struct Args {
     listen: SocketAddr,
     upstream: SocketAddr,
     workers: usize,
+    idle_timeout: Option<Duration>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut listen, mut upstream, mut workers) = (None, None, 2);
+    let (mut listen, mut upstream, mut workers, mut idle_timeout) = (None, None, 2, None);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
@@ -34,6 +38,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--listen" => listen = Some(value.parse().map_err(|e| bad(&e))?),
             "--upstream" => upstream = Some(value.parse().map_err(|e| bad(&e))?),
             "--workers" => workers = value.parse().map_err(|e| bad(&e))?,
+            "--idle-timeout" => {
+                let secs: u64 = value.parse().map_err(|e| bad(&e))?;
+                idle_timeout = Some(Duration::from_secs(secs.max(1)));
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -41,11 +49,15 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         listen: listen.ok_or("--listen is required")?,
         upstream: upstream.ok_or("--upstream is required")?,
         workers: workers.max(1),
+        idle_timeout,
     })
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let backend = Backend { endpoints: vec![args.upstream], ..Backend::default() };
+    let mut backend = Backend { endpoints: vec![args.upstream], ..Backend::default() };
+    if let Some(t) = args.idle_timeout {
+        backend.connection_pool.idle_timeout = t;
+    }
     let table = RouteTable {
         gateway: vec![VirtualHost::service("upstream", vec!["*".into()], "upstream")],
         mesh: Vec::new(),

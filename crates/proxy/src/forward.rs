@@ -1,4 +1,5 @@
-//! Sending a request upstream: pooled client, endpoint choice per try, retries, per-try timeouts.
+//! Sending a request upstream: bounded pool per backend, endpoint choice per try, retries,
+//! per-try timeouts.
 //!
 //! The request body is buffered once ([`RequestTemplate`]) so that retries and mirrors can
 //! replay it. Besides the route's [`RetryPolicy`], one free retry covers the races of pooled
@@ -6,41 +7,24 @@
 //! request never left) is retried for any method, a reset before response headers only for
 //! idempotent methods. Each retry re-resolves the backend in the newest table, so it never goes
 //! back to an endpoint that was removed meanwhile. Every try's outcome feeds the backend's
-//! outlier detection, and a retry picks again, so it skips an endpoint just ejected.
+//! outlier detection, and a retry picks again, so it skips an endpoint just ejected. Each try
+//! first takes a request slot of the backend's [`crate::pool::Pool`]; a pending overflow
+//! answers at once (no endpoint was tried, so neither retries nor outlier detection see it).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response, Uri};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::balance;
 use crate::outlier::Observed;
+use crate::pool::{PoolError, UpstreamBody};
 use crate::router::Router;
 use crate::table::RetryPolicy;
-
-/// The pooled upstream HTTP/1.1 client.
-pub(crate) type UpstreamClient = Client<HttpConnector, Full<Bytes>>;
-
-/// Builds the upstream client.
-pub(crate) fn client(connect_timeout: Duration) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .retry_canceled_requests(true)
-        .set_host(false)
-        .build(connector)
-}
 
 /// A request ready to be (re)sent to any endpoint.
 #[derive(Debug, Clone)]
@@ -52,10 +36,10 @@ pub(crate) struct RequestTemplate {
 }
 
 impl RequestTemplate {
-    fn build(&self, authority: &http::uri::Authority) -> Option<Request<Full<Bytes>>> {
+    /// The request in origin form (`/path?query`, as HTTP/1.1 sends it to an origin server);
+    /// the `Host` header comes from the template.
+    fn build(&self) -> Option<Request<Full<Bytes>>> {
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(authority.clone());
         parts.path_and_query = Some(self.path.clone());
         let uri = Uri::from_parts(parts).ok()?;
         let mut req = Request::new(Full::new(self.body.clone()));
@@ -79,12 +63,24 @@ pub(crate) enum Failure {
     PerTryTimeout,
     /// The upstream URI could not be built (never for a valid table).
     Internal,
+    /// The backend's pool had `max_pending_requests` requests waiting already (Envoy `UO`).
+    Overflow,
+}
+
+impl From<PoolError> for Failure {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Overflow => Self::Overflow,
+            PoolError::Connect => Self::Connect,
+            PoolError::Reset => Self::Reset,
+        }
+    }
 }
 
 /// The result of [`send`].
 #[derive(Debug)]
 pub(crate) struct Outcome {
-    pub(crate) result: Result<Response<Incoming>, Failure>,
+    pub(crate) result: Result<Response<UpstreamBody>, Failure>,
     /// A policy retry happened and the final outcome was still a failure or retriable status.
     pub(crate) retries_exhausted: bool,
 }
@@ -109,7 +105,7 @@ fn failure_retriable(p: &RetryPolicy, f: Failure) -> bool {
         Failure::Connect => on.connect_failure || on.five_xx || on.gateway_error,
         Failure::Reset => on.reset || on.five_xx,
         Failure::PerTryTimeout => on.five_xx || on.gateway_error || on.reset,
-        Failure::NoHealthyUpstream | Failure::Internal => false,
+        Failure::NoHealthyUpstream | Failure::Internal | Failure::Overflow => false,
     }
 }
 
@@ -121,7 +117,7 @@ fn backoff(n: u32) -> Duration {
 
 /// Sends `template` to an endpoint of backend `backend` of `router`, retrying as configured.
 pub(crate) async fn send(
-    client: &UpstreamClient,
+    connect_timeout: Duration,
     routers: &ArcSwap<Router>,
     mut router: Arc<Router>,
     mut backend: usize,
@@ -137,26 +133,42 @@ pub(crate) async fn send(
         let Some(b) = router.backends.get(backend) else {
             return Outcome { result: Err(Failure::Internal), retries_exhausted: false };
         };
+        if b.has_no_endpoints() {
+            return Outcome {
+                result: Err(Failure::NoHealthyUpstream),
+                retries_exhausted: policy_retried,
+            };
+        }
+        let per_try_timeout = policy.and_then(|p| p.per_try_timeout);
+        let admitted = match per_try_timeout {
+            Some(t) => tokio::time::timeout(t, b.pool.admit()).await.ok(),
+            None => Some(b.pool.admit().await),
+        };
+        let slot = match admitted {
+            Some(Ok(slot)) => slot,
+            Some(Err(e)) => {
+                return Outcome { result: Err(e.into()), retries_exhausted: policy_retried };
+            }
+            None => {
+                return Outcome { result: Err(Failure::PerTryTimeout), retries_exhausted: false };
+            }
+        };
         let Some(endpoint) = b.pick() else {
             return Outcome {
                 result: Err(Failure::NoHealthyUpstream),
                 retries_exhausted: policy_retried,
             };
         };
-        let Some(req) = template.build(&endpoint.0.authority) else {
+        let Some(req) = template.build() else {
             return Outcome { result: Err(Failure::Internal), retries_exhausted: false };
         };
-        let fut = client.request(req);
-        let result = match policy.and_then(|p| p.per_try_timeout) {
+        let fut = slot.send(&endpoint.0.authority, req, connect_timeout);
+        let result = match per_try_timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
-                Ok(r) => {
-                    r.map_err(|e| if e.is_connect() { Failure::Connect } else { Failure::Reset })
-                }
+                Ok(r) => r.map_err(Failure::from),
                 Err(_) => Err(Failure::PerTryTimeout),
             },
-            None => fut
-                .await
-                .map_err(|e| if e.is_connect() { Failure::Connect } else { Failure::Reset }),
+            None => fut.await.map_err(Failure::from),
         };
         b.observe(
             &endpoint.0,

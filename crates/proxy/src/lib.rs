@@ -19,8 +19,8 @@
 //!
 //! Code map, in request order: `listener` accepts, `matching` finds the virtual
 //! host and route, `balance` picks the destination and endpoint (skipping those `outlier`
-//! ejected), `fault` injects faults, `forward` sends upstream with retries and timeouts and
-//! reports outcomes to `outlier`, `metrics` records. `router` compiles a
+//! ejected), `fault` injects faults, `forward` sends upstream with retries and timeouts through
+//! the backend's bounded `pool` and reports outcomes to `outlier`, `metrics` records. `router` compiles a
 //! table into what those modules read.
 
 mod balance;
@@ -31,6 +31,7 @@ mod listener;
 mod matching;
 mod metrics;
 mod outlier;
+mod pool;
 mod proxy;
 mod router;
 pub mod table;
@@ -39,12 +40,14 @@ pub use cap::ConnectionCap;
 pub use metrics::{
     DURATION_BUCKETS_MS, DestinationSelector, LatencyHistogram, SourceLabels, WindowStats,
 };
+pub use pool::UpstreamBody;
 pub use proxy::{
     BoundListener, CONNECT_FAILURE, CONNECTION_TERMINATION, ListenerConfig, NO_HEALTHY_UPSTREAM,
-    Proxy, ProxyBody, ProxyConfig, Role, StartError, UPSTREAM_TIMEOUT,
+    OVERFLOW, OVERLOADED_HEADER, Proxy, ProxyBody, ProxyConfig, Role, StartError, UPSTREAM_TIMEOUT,
 };
 pub use table::{
-    Backend, DestinationLabels, Fault, FaultAbort, FaultDelay, HeaderMatch, HeaderOperations,
-    HeaderOps, InvalidTable, LoadBalancer, Mirror, OutlierDetection, RetryOn, RetryPolicy, Rewrite,
-    Route, RouteMatch, RouteTable, StringMatch, TableProblem, VirtualHost, WeightedDestination,
+    Backend, ConnectionPool, DestinationLabels, Fault, FaultAbort, FaultDelay, HeaderMatch,
+    HeaderOperations, HeaderOps, InvalidTable, LoadBalancer, Mirror, OutlierDetection, RetryOn,
+    RetryPolicy, Rewrite, Route, RouteMatch, RouteTable, StringMatch, TableProblem, VirtualHost,
+    WeightedDestination,
 };

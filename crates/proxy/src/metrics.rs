@@ -70,8 +70,9 @@ impl Flags {
     pub(crate) const FAULT_ABORT: Self = Self(1 << 6);
     pub(crate) const DELAY_INJECTED: Self = Self(1 << 7);
     pub(crate) const DOWNSTREAM_TERMINATION: Self = Self(1 << 8);
+    pub(crate) const UPSTREAM_OVERFLOW: Self = Self(1 << 9);
 
-    const NAMES: [(Self, &'static str); 9] = [
+    const NAMES: [(Self, &'static str); 10] = [
         (Self::NO_HEALTHY_UPSTREAM, "UH"),
         (Self::CONNECT_FAILURE, "UF"),
         (Self::TIMEOUT, "UT"),
@@ -81,6 +82,7 @@ impl Flags {
         (Self::DOWNSTREAM_TERMINATION, "DC"),
         (Self::DELAY_INJECTED, "DI"),
         (Self::FAULT_ABORT, "FI"),
+        (Self::UPSTREAM_OVERFLOW, "UO"),
     ];
 
     pub(crate) fn with(self, other: Self) -> Self {

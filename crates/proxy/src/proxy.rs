@@ -23,17 +23,18 @@ use tokio::task::JoinHandle;
 
 use crate::balance::{percent_hit, random};
 use crate::fault::{self, ABORT_BODY};
-use crate::forward::{self, Failure, RequestTemplate, UpstreamClient};
+use crate::forward::{self, Failure, RequestTemplate};
 use crate::listener;
 use crate::matching::RequestView;
 use crate::metrics::{
     DestinationMetrics, DestinationSelector, Flags, Registry, SourceLabels, WindowStats,
 };
+use crate::pool::UpstreamBody;
 use crate::router::{EndpointCache, Router};
 use crate::table::{InvalidTable, RouteTable};
 
 /// Body of responses produced by the proxy: streamed from upstream, or a local reply.
-pub type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub type ProxyBody = Either<UpstreamBody, Full<Bytes>>;
 
 /// Envoy's body when a backend has no endpoint.
 pub const NO_HEALTHY_UPSTREAM: &str = "no healthy upstream";
@@ -47,6 +48,15 @@ pub const UPSTREAM_TIMEOUT: &str = "upstream request timeout";
 /// Envoy's body when no connection could be made to the upstream.
 pub const CONNECT_FAILURE: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
+/// Envoy's body when the backend's pool has `max_pending_requests` requests waiting already
+/// (with the `UO` response flag and the `x-envoy-overloaded: true` header).
+pub const OVERFLOW: &str =
+    "upstream connect error or disconnect/reset before headers. reset reason: overflow";
+/// The header Envoy adds to a reply it produced because a circuit breaker overflowed.
+pub const OVERLOADED_HEADER: &str = "x-envoy-overloaded";
+/// How often idle upstream connections are checked at most (a shorter idle timeout checks
+/// at half its length).
+const REAP_EVERY: Duration = Duration::from_secs(1);
 /// Envoy's body when the upstream connection broke before response headers.
 pub const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset before headers. reset reason: connection termination";
 
@@ -158,7 +168,7 @@ pub(crate) struct Shared {
     /// for an update; an update never waits for requests (a `RwLock` would make them contend,
     /// a `watch` channel takes a read lock per borrow).
     router: ArcSwap<Router>,
-    client: UpstreamClient,
+    connect_timeout: Duration,
     registry: Registry,
     endpoints: Mutex<EndpointCache>,
     mirrors_in_flight: AtomicUsize,
@@ -187,7 +197,7 @@ impl Proxy {
         let router = Router::compile(table, &registry, &mut endpoints)?;
         let shared = Arc::new(Shared {
             router: ArcSwap::from_pointee(router),
-            client: forward::client(config.connect_timeout),
+            connect_timeout: config.connect_timeout,
             registry,
             endpoints: Mutex::new(endpoints),
             mirrors_in_flight: AtomicUsize::new(0),
@@ -213,6 +223,7 @@ impl Proxy {
             tasks.push(tokio::spawn(listener::run(tcp, shared.clone(), kind, rx.clone(), limits)));
             listeners.push(BoundListener { role: l.role, addr });
         }
+        tasks.push(tokio::spawn(reap_idle(Arc::downgrade(&shared), rx.clone())));
         let mut admin = None;
         if let Some(bind) = config.admin {
             let tcp = listener::bind(bind)
@@ -287,6 +298,32 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// Closes idle upstream connections past their pool's idle timeout until shutdown (or until
+/// the proxy is gone).
+async fn reap_idle(shared: std::sync::Weak<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let pools = match shared.upgrade() {
+            Some(s) => s.endpoints.lock().unwrap_or_else(|e| e.into_inner()).pools(),
+            None => return,
+        };
+        let now = Instant::now();
+        let mut every = REAP_EVERY;
+        for pool in &pools {
+            pool.reap(now);
+            every = every.min(pool.limits().idle_timeout / 2);
+        }
+        drop(pools);
+        let every = every.max(Duration::from_millis(10));
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
     }
 }
 
@@ -513,7 +550,7 @@ impl Shared {
         }
 
         let send = forward::send(
-            &self.client,
+            self.connect_timeout,
             &self.router,
             router.clone(),
             dest.backend,
@@ -544,8 +581,13 @@ impl Shared {
                     Failure::Reset => (503, CONNECTION_TERMINATION, Flags::CONNECTION_TERMINATION),
                     Failure::PerTryTimeout => (504, UPSTREAM_TIMEOUT, Flags::TIMEOUT),
                     Failure::Internal => (500, "", Flags::NONE),
+                    Failure::Overflow => (503, OVERFLOW, Flags::UPSTREAM_OVERFLOW),
                 };
-                return Ok(self.local(metrics, source, start, status, body, flags.with(f)));
+                let mut resp = self.local(metrics, source, start, status, body, flags.with(f));
+                if failure == Failure::Overflow {
+                    resp.headers_mut().insert(OVERLOADED_HEADER, HeaderValue::from_static("true"));
+                }
+                return Ok(resp);
             }
         };
         let (mut resp_parts, resp_body) = resp.into_parts();
@@ -596,8 +638,14 @@ impl Shared {
                 return;
             };
             let start = Instant::now();
-            let send =
-                forward::send(&shared.client, &shared.router, router, backend, &template, None);
+            let send = forward::send(
+                shared.connect_timeout,
+                &shared.router,
+                router,
+                backend,
+                &template,
+                None,
+            );
             let limit = timeout.unwrap_or(Duration::from_secs(30));
             let (status, flags) = match tokio::time::timeout(limit, send).await {
                 Ok(outcome) => match outcome.result {
@@ -614,6 +662,7 @@ impl Shared {
                     Err(Failure::Reset) => (503, Flags::CONNECTION_TERMINATION),
                     Err(Failure::PerTryTimeout) => (504, Flags::TIMEOUT),
                     Err(Failure::Internal) => (500, Flags::NONE),
+                    Err(Failure::Overflow) => (503, Flags::UPSTREAM_OVERFLOW),
                 },
                 Err(_) => (504, Flags::TIMEOUT),
             };

@@ -21,9 +21,10 @@ use crate::balance::{self, WeightedPicker};
 use crate::matching::{HostIndex, MatchBlock, RequestView, match_blocks};
 use crate::metrics::{DestinationMetrics, Registry};
 use crate::outlier::{self, Observed, OutlierState, Verdict};
+use crate::pool::Pool;
 use crate::table::{
-    Backend, Fault, HeaderOps, InvalidTable, LoadBalancer, OutlierDetection, RetryPolicy, Route,
-    RouteTable, TableProblem, VirtualHost,
+    Backend, ConnectionPool, Fault, HeaderOps, InvalidTable, LoadBalancer, OutlierDetection,
+    RetryPolicy, Route, RouteTable, TableProblem, VirtualHost,
 };
 
 /// One upstream address and its live load.
@@ -52,17 +53,39 @@ impl Drop for InFlight {
     }
 }
 
-/// Endpoint states by address, kept by the control plane across tables.
+/// Endpoint states by address and connection pools by backend name, kept by the control plane
+/// across tables (a pool is replaced only when its backend's limits change).
 #[derive(Debug, Default)]
-pub(crate) struct EndpointCache(HashMap<SocketAddr, Arc<EndpointState>>);
+pub(crate) struct EndpointCache {
+    endpoints: HashMap<SocketAddr, Arc<EndpointState>>,
+    pools: HashMap<Arc<str>, Arc<Pool>>,
+}
 
 impl EndpointCache {
     pub(crate) fn new() -> Self {
         Self::default()
     }
 
+    /// The pool of backend `name` with `limits`: the current one, or a new one if the limits
+    /// changed (the old one closes its connections once its last request finished).
+    fn pool(&mut self, name: &Arc<str>, limits: ConnectionPool) -> Arc<Pool> {
+        match self.pools.get(name) {
+            Some(p) if *p.limits() == limits => p.clone(),
+            _ => {
+                let p = Pool::new(limits);
+                self.pools.insert(name.clone(), p.clone());
+                p
+            }
+        }
+    }
+
+    /// Every pool in use, for the idle reaper.
+    pub(crate) fn pools(&self) -> Vec<Arc<Pool>> {
+        self.pools.values().cloned().collect()
+    }
+
     fn get(&mut self, addr: SocketAddr) -> Arc<EndpointState> {
-        self.0
+        self.endpoints
             .entry(addr)
             .or_insert_with(|| {
                 let authority = Authority::try_from(addr.to_string().as_str())
@@ -78,7 +101,8 @@ impl EndpointCache {
 
     /// Forgets endpoints no router references any more.
     pub(crate) fn prune(&mut self) {
-        self.0.retain(|_, e| Arc::strong_count(e) > 1);
+        self.endpoints.retain(|_, e| Arc::strong_count(e) > 1);
+        self.pools.retain(|_, p| Arc::strong_count(p) > 1);
     }
 }
 
@@ -90,6 +114,8 @@ pub(crate) struct CompiledBackend {
     rr: AtomicUsize,
     outlier: Option<OutlierDetection>,
     pub(crate) metrics: Arc<DestinationMetrics>,
+    /// The bounded upstream connection pool.
+    pub(crate) pool: Arc<Pool>,
 }
 
 impl CompiledBackend {
@@ -270,6 +296,19 @@ fn problem(path: &str, message: &str) -> TableProblem {
     TableProblem { path: path.to_owned(), message: message.to_owned() }
 }
 
+/// A pool that could never send a request is a problem.
+fn check_pool(pool: &ConnectionPool, path: &str, problems: &mut Vec<TableProblem>) {
+    if pool.max_connections == 0 {
+        problems.push(problem(&format!("{path}.maxConnections"), "must be at least 1"));
+    }
+    if pool.max_requests == 0 {
+        problems.push(problem(&format!("{path}.maxRequests"), "must be at least 1"));
+    }
+    if pool.idle_timeout.is_zero() {
+        problems.push(problem(&format!("{path}.idleTimeout"), "must be at least 1ms"));
+    }
+}
+
 fn check_percent(v: f64, path: &str, problems: &mut Vec<TableProblem>) {
     if !(0.0..=100.0).contains(&v) {
         problems.push(problem(path, &format!("percentage {v} is outside 0..=100")));
@@ -291,6 +330,11 @@ impl Router {
         let mut problems = Vec::new();
         let mut router = Self::default();
         for (name, b) in &table.backends {
+            check_pool(
+                &b.connection_pool,
+                &format!("backends[{name}].connectionPool"),
+                &mut problems,
+            );
             router.add_backend(name, b, registry, endpoints);
         }
         for (i, vh) in table.gateway.iter().enumerate() {
@@ -321,7 +365,9 @@ impl Router {
     ) {
         let name: Arc<str> = name.into();
         self.by_name.insert(name.clone(), self.backends.len());
+        let pool = endpoints.pool(&name, b.connection_pool);
         self.backends.push(CompiledBackend {
+            pool,
             name,
             endpoints: b.endpoints.iter().map(|a| endpoints.get(*a)).collect(),
             lb: b.load_balancer,
@@ -589,10 +635,10 @@ mod tests {
         }
         drop(busy);
         cache.prune();
-        assert_eq!(cache.0.len(), 2, "still referenced by r2");
+        assert_eq!(cache.endpoints.len(), 2, "still referenced by r2");
         drop(r2);
         cache.prune();
-        assert!(cache.0.is_empty());
+        assert!(cache.endpoints.is_empty() && cache.pools.is_empty());
     }
 
     #[test]

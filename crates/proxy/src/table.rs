@@ -278,6 +278,55 @@ pub struct Backend {
     pub labels: DestinationLabels,
     /// Passive outlier detection; `None`: every endpoint stays in rotation.
     pub outlier: Option<OutlierDetection>,
+    /// Limits of the backend's upstream connection pool.
+    pub connection_pool: ConnectionPool,
+}
+
+/// The bounds of a backend's upstream connection pool: Envoy's cluster circuit breakers and
+/// HTTP protocol options, which Istio's DestinationRule `trafficPolicy.connectionPool` sets.
+///
+/// The defaults are Envoy's circuit-breaker defaults (1,024), not Istio's (2^32-1, i.e.
+/// unbounded): an unbounded pool let 10,000 concurrent requests open 10,000 upstream
+/// connections (issue 16 item 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionPool {
+    /// Upstream connections open at once across the backend's endpoints (Istio
+    /// `tcp.maxConnections`, Envoy `max_connections`). Default 1,024.
+    pub max_connections: u32,
+    /// Requests that may wait for a connection; one more gets 503 `UO` (Istio
+    /// `http.http1MaxPendingRequests`, Envoy `max_pending_requests`). Default 1,024.
+    pub max_pending_requests: u32,
+    /// Requests in flight at once (Istio `http.http2MaxRequests`, Envoy `max_requests`).
+    /// Default 1,024. Over HTTP/1.1 at most `max_connections` can be in flight anyway.
+    pub max_requests: u32,
+    /// Requests one connection serves before it is closed; 0: no limit, 1: no keep-alive
+    /// (Istio `http.maxRequestsPerConnection`). Default 0.
+    pub max_requests_per_connection: u32,
+    /// An upstream connection idle this long is closed (Istio `http.idleTimeout`, Envoy's
+    /// `common_http_protocol_options.idle_timeout`). Default [`Self::DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+}
+
+impl ConnectionPool {
+    /// Envoy's default for each circuit breaker.
+    pub const ENVOY_DEFAULT_LIMIT: u32 = 1024;
+    /// weir's default idle timeout: 60 s, not Istio's 1 h. Upstreams are local processes, so a
+    /// new connection costs well under a millisecond, while an idle one holds a file
+    /// descriptor and buffers; a minute keeps connections warm under steady traffic and gives
+    /// them back soon after a burst.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+impl Default for ConnectionPool {
+    fn default() -> Self {
+        Self {
+            max_connections: Self::ENVOY_DEFAULT_LIMIT,
+            max_pending_requests: Self::ENVOY_DEFAULT_LIMIT,
+            max_requests: Self::ENVOY_DEFAULT_LIMIT,
+            max_requests_per_connection: 0,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// Istio's `OutlierDetection` (Envoy's cluster `outlier_detection`), the basics: endpoints that

@@ -302,3 +302,53 @@ spec:
     assert_eq!(t.table.backends["bookinfo/reviews:9080/canary"].outlier, None);
     t.table.validate().unwrap();
 }
+
+#[test]
+fn connection_pool_settings_bound_the_backends_and_a_subset_inherits_them() {
+    let objects = bookinfo(
+        r#"
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 100}
+      http: {http1MaxPendingRequests: 10, maxRequestsPerConnection: 1, idleTimeout: 30s}
+  subsets:
+  - name: stable
+    labels: {version: stable}
+  - name: canary
+    labels: {version: canary}
+    trafficPolicy:
+      connectionPool:
+        tcp: {maxConnections: 5}
+        http: {http2MaxRequests: -1}
+"#,
+    );
+    let t = run(&objects, &endpoints());
+    let rule = weir_proxy::ConnectionPool {
+        max_connections: 100,
+        max_pending_requests: 10,
+        max_requests_per_connection: 1,
+        idle_timeout: Duration::from_secs(30),
+        ..weir_proxy::ConnectionPool::default()
+    };
+    assert_eq!(t.table.backends["bookinfo/reviews:9080/stable"].connection_pool, rule);
+    // the subset sets maxConnections and inherits the rest; its negative count is a problem
+    let canary = t.table.backends["bookinfo/reviews:9080/canary"].connection_pool;
+    assert_eq!(canary, weir_proxy::ConnectionPool { max_connections: 5, ..rule });
+    let problems = &t.problems["DestinationRule/bookinfo/reviews"];
+    assert!(
+        problems.iter().any(|p| p
+            == "spec.subsets[1].trafficPolicy.connectionPool.http.http2MaxRequests: must not be negative"),
+        "{problems:?}"
+    );
+    // backends without a DestinationRule get Envoy's default bounds
+    assert_eq!(
+        t.table.backends["bookinfo/productpage:9080"].connection_pool,
+        weir_proxy::ConnectionPool::default()
+    );
+    t.table.validate().unwrap();
+}

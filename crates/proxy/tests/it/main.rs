@@ -3,6 +3,7 @@
 mod load;
 mod metrics;
 mod outlier;
+mod pool;
 mod resilience;
 mod routing;
 mod support;

@@ -200,6 +200,7 @@ pub(crate) fn backend(addrs: &[SocketAddr], version: &str) -> Backend {
         load_balancer: LoadBalancer::RoundRobin,
         labels: labels("reviews", version),
         outlier: None,
+        connection_pool: weir_proxy::ConnectionPool::default(),
     }
 }
 
