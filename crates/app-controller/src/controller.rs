@@ -425,7 +425,7 @@ impl<C: Cluster> AppReconciler<C> {
         {
             action = action.min(Action::requeue(Duration::from_secs(5)));
         }
-        if let Ok(targets) = &memo.targets {
+        if let Ok(targets) = memo.targets.as_ref() {
             self.deletion().ensure_hook_finalizers(obj, &targets.objects).await?;
         }
         let new_status = status::build(&app, outcome, due, now);
