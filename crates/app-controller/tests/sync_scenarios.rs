@@ -10,6 +10,7 @@
 //! (`kube`), as `weir controller` runs against a cluster.
 
 mod common;
+mod health_customizations;
 
 use std::time::Duration;
 
