@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use weir_gitops::ResourceKey;
 use weir_gitops::diff::{DiffOptions, DiffResult, IgnoreDifferences, IgnoreRule, JqPath, diff};
-use weir_gitops::health::app::{AppResource, aggregate};
-use weir_gitops::health::{Health, HealthStatus};
+use weir_gitops::health::app::{AppResource, aggregate_with};
+use weir_gitops::health::lua::HealthOverrides;
+use weir_gitops::health::{Health, HealthStatus, assess_with};
 use weir_gitops::sync::annotations;
 use weir_model::argocd::ResourceIgnoreDifferences;
 
@@ -119,6 +120,17 @@ pub fn compare(
     lives: &[Value],
     ignore: &IgnoreDifferences,
 ) -> Comparison {
+    compare_with(app_name, targets, lives, ignore, &HealthOverrides::new())
+}
+
+/// [`compare`] with the health customizations of `argocd-cm` ([`crate::argocd_cm`]).
+pub fn compare_with(
+    app_name: &str,
+    targets: &[Value],
+    lives: &[Value],
+    ignore: &IgnoreDifferences,
+    health_overrides: &HealthOverrides,
+) -> Comparison {
     let mut pairs: BTreeMap<ResourceKey, (Option<Value>, Option<Value>)> = BTreeMap::new();
     let mut hooks = Vec::new();
     for target in targets {
@@ -175,7 +187,7 @@ pub fn compare(
         .iter()
         .map(|r| AppResource { key: &r.key, target: r.target.as_ref(), live: r.live.as_ref() })
         .collect();
-    let health = aggregate(&app_resources);
+    let health = aggregate_with(&app_resources, |live| assess_with(health_overrides, live));
     for (r, h) in resources.iter_mut().zip(health.resources) {
         r.health = h;
     }

@@ -16,8 +16,9 @@ use weir_controller::{Action, Context, Controller, Mapper, Reconciler, Refusals,
 use weir_gitops::project::{DEFAULT_PROJECT, check_app, default_project};
 use weir_model::argocd::{AppProject, AppProjectSpec, Application};
 
+use crate::argocd_cm::load_health_overrides;
 use crate::autosync::{self, Decision};
-use crate::compare::{Comparison, compare, ignore_rules};
+use crate::compare::{Comparison, compare_with, ignore_rules};
 use crate::deletion::{Deletion, DeletionRetries};
 use crate::git::Repos;
 use crate::operation::{Progress, SyncTarget, advance, current_state};
@@ -300,7 +301,10 @@ impl<C: Cluster> AppReconciler<C> {
                 match live {
                     Ok(lives) => {
                         let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
-                        Some((compare(app.name(), &targets.objects, &lives, &ignore), targets))
+                        let health = load_health_overrides(&*self.cluster, &self.registry).await;
+                        let c =
+                            compare_with(app.name(), &targets.objects, &lives, &ignore, &health);
+                        Some((c, targets))
                     }
                     Err(e @ weir_cluster::Error::Forbidden(_)) => {
                         refused = Some(format!("Failed to load live state: {e}"));
@@ -410,7 +414,8 @@ impl<C: Cluster> AppReconciler<C> {
                         )
                         .await?;
                         let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
-                        *c = compare(app.name(), &t.objects, &lives, &ignore);
+                        let health = load_health_overrides(&*self.cluster, &self.registry).await;
+                        *c = compare_with(app.name(), &t.objects, &lives, &ignore, &health);
                     }
                 }
             }
@@ -524,7 +529,9 @@ impl<C: Cluster> AppReconciler<C> {
             .await
             .map_err(|e| e.to_string())?;
         let ignore = ignore_rules(app.spec.ignore_differences.as_deref());
-        Ok((compare(app.name(), &targets.objects, &lives, &ignore), targets.revision))
+        let health = load_health_overrides(&*self.cluster, &self.registry).await;
+        let c = compare_with(app.name(), &targets.objects, &lives, &ignore, &health);
+        Ok((c, targets.revision))
     }
 
     /// Writes the status built from `obj` unless unchanged; `false` when another writer

@@ -16,6 +16,7 @@
 //! Read [`run_app_controller`] and [`AppControllerConfig`] first, then [`targets::load_targets`]
 //! and [`compare::compare`].
 
+pub mod argocd_cm;
 mod autosync;
 pub mod compare;
 mod controller;

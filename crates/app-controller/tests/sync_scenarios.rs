@@ -14,6 +14,8 @@ mod common;
 mod hooks;
 #[path = "sync_scenarios/sync_results.rs"]
 mod sync_results;
+#[path = "sync_scenarios/health_customizations.rs"]
+mod health_customizations;
 
 use std::time::Duration;
 

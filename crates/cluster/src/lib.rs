@@ -29,6 +29,7 @@ mod params;
 mod patch;
 mod resource;
 pub mod selector;
+pub mod validation;
 mod watch;
 
 use std::future::Future;

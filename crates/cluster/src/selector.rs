@@ -143,17 +143,26 @@ fn parse_term(term: &str) -> Result<Requirement> {
         return Ok(Requirement::DoesNotExist(checked_key(key.trim(), term)?));
     }
     if let Some((key, value)) = term.split_once("!=") {
-        return Ok(Requirement::NotEquals(checked_key(key.trim(), term)?, value.trim().to_owned()));
+        let key = checked_key(key.trim(), term)?;
+        let value = checked_value(&key, 0, value.trim())?;
+        return Ok(Requirement::NotEquals(key, value));
     }
     if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
-        return Ok(Requirement::Equals(checked_key(key.trim(), term)?, value.trim().to_owned()));
+        let key = checked_key(key.trim(), term)?;
+        let value = checked_value(&key, 0, value.trim())?;
+        return Ok(Requirement::Equals(key, value));
     }
     if let Some(open) = term.find('(') {
         let head: Vec<&str> = term[..open].split_whitespace().collect();
         let Some(body) = term[open + 1..].strip_suffix(')') else {
             return Err(bad_selector(term, "expected ')' at the end"));
         };
-        let values = body.split(',').map(|v| v.trim().to_owned()).collect();
+        let values: Vec<String> = body.split(',').map(|v| v.trim().to_owned()).collect();
+        if let [key, _] = head.as_slice() {
+            for (i, v) in values.iter().enumerate() {
+                checked_value(key, i, v)?;
+            }
+        }
         return match head.as_slice() {
             [key, "in"] => Ok(Requirement::In(checked_key(key, term)?, values)),
             [key, "notin"] => Ok(Requirement::NotIn(checked_key(key, term)?, values)),
@@ -163,10 +172,42 @@ fn parse_term(term: &str) -> Result<Requirement> {
     Ok(Requirement::Exists(checked_key(term, term)?))
 }
 
+/// A label key, checked as the API server does (`unable to parse requirement: invalid label
+/// key ...`, Kubernetes' message).
 fn checked_key(key: &str, term: &str) -> Result<String> {
-    let valid = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    if valid { Ok(key.to_owned()) } else { Err(bad_selector(term, "invalid label key")) }
+    if key.is_empty() {
+        return Err(bad_selector(term, "invalid label key"));
+    }
+    let problems = crate::validation::qualified_name(key);
+    if problems.is_empty() {
+        return Ok(key.to_owned());
+    }
+    Err(Error::BadRequest(format!(
+        "unable to parse requirement: invalid label key {}: {}",
+        crate::validation::go_quote(key),
+        problems.join("; ")
+    )))
+}
+
+/// A value: another operator inside it (`a==b==c`) is Kubernetes' "found '==', expected: ','
+/// or 'end of string'"; otherwise it must be a valid label value.
+fn checked_value(key: &str, index: usize, value: &str) -> Result<String> {
+    let operator = ["==", "!=", "="]
+        .iter()
+        .filter_map(|op| value.find(op).map(|at| (at, *op)))
+        .min_by_key(|(at, op)| (*at, std::cmp::Reverse(op.len())));
+    if let Some((_, op)) = operator {
+        return Err(Error::BadRequest(format!("found '{op}', expected: ',' or 'end of string'")));
+    }
+    let problems = crate::validation::label_value(value);
+    if problems.is_empty() {
+        return Ok(value.to_owned());
+    }
+    Err(Error::BadRequest(format!(
+        "unable to parse requirement: values[{index}][{key}]: Invalid value: {}: {}",
+        crate::validation::go_quote(value),
+        problems.join("; ")
+    )))
 }
 
 fn bad_selector(text: &str, why: &str) -> Error {
@@ -224,8 +265,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_selectors() {
-        for bad in ["env in (a", "a b", "=x", "env in"] {
+        for bad in ["env in (a", "a b", "=x", "env in", "a==b==c", "x<y>=1", "a=b c"] {
             assert!(LabelSelector::parse(bad).is_err(), "{bad}");
         }
+        let err = LabelSelector::parse("a==b==c").unwrap_err();
+        assert_eq!(err.to_string(), "found '==', expected: ',' or 'end of string'");
+        let err = LabelSelector::parse("component+kube-apiserver").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "unable to parse requirement: invalid label key \"component+kube-apiserver\": \
+                 name part must consist of"
+            ),
+            "{err}"
+        );
     }
 }

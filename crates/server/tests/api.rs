@@ -490,3 +490,97 @@ async fn a_flooded_api_port_leaves_the_gateway_serving() {
     let _ = stop_tx.send(());
     weir.await.unwrap().unwrap();
 }
+
+/// Issue 16, item 7: what the API server refuses is refused over HTTP with its `Status`
+/// (422 with `details.causes`, or 400 for a bad `labelSelector`), on create and on patch, and
+/// nothing is stored.
+#[tokio::test]
+async fn inputs_the_api_server_refuses_get_its_status_and_nothing_is_stored() {
+    let api = start(StoreOptions::default()).await;
+    let http = reqwest::Client::new();
+    let base = api.client.base().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}")).bearer_auth(TOKEN).json(&body).send()
+    };
+    let deployment = |name: &str, replicas: i64| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    };
+    let long_ns = "n".repeat(253);
+    let cases = [
+        (
+            "/api/v1/namespaces/ns/configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a..b"}}),
+            "metadata.name",
+            "Invalid value: \"a..b\": a lowercase RFC 1123 subdomain must consist of lower case \
+             alphanumeric characters, '-' or '.', and must start and end with an alphanumeric \
+             character (e.g. 'example.com', regex used for validation is \
+             '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ),
+        (
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": long_ns}}),
+            "metadata.name",
+            "must be no more than 63 characters",
+        ),
+        (
+            "/api/v1/namespaces/ns/configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "x", "annotations": {"x<script>": "1"}}}),
+            "metadata.annotations",
+            "Invalid value: \"x<script>\": name part must consist of alphanumeric characters",
+        ),
+        (
+            "/apis/apps/v1/namespaces/ns/deployments",
+            deployment("neg", -1),
+            "spec.replicas",
+            "Invalid value: -1: must be greater than or equal to 0",
+        ),
+    ];
+    for (path, body, field, message) in cases {
+        let response = post(path, body).await.unwrap();
+        assert_eq!(response.status().as_u16(), 422, "{path} {field}");
+        let status: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(status["reason"], "Invalid", "{status}");
+        let causes = status["details"]["causes"].as_array().cloned().unwrap_or_default();
+        assert!(
+            causes.iter().any(|c| c["field"] == field
+                && c["message"].as_str().is_some_and(|m| m.contains(message))),
+            "{status:#}"
+        );
+    }
+    for (kind, name) in [("cm", "a..b"), ("cm", "x"), ("deployments", "neg")] {
+        let error = api.client.get(&rt(kind), Some("ns"), name).await.unwrap_err();
+        assert!(matches!(error, Error::NotFound { .. }), "{kind}/{name}: {error:?}");
+    }
+
+    // A patch to a negative count is refused and the stored object keeps its replicas.
+    assert_eq!(
+        post("/apis/apps/v1/namespaces/ns/deployments", deployment("web", 2))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    let patch = Patch::Merge(json!({"spec": {"replicas": -1}}));
+    let error =
+        api.client.patch(&rt("deployments"), Some("ns"), "web", &patch, Subresource::Main).await;
+    assert!(matches!(&error, Err(Error::Invalid { .. })), "{error:?}");
+    let stored = api.store.get(&rt("deployments"), Some("ns"), "web").await.unwrap();
+    assert_eq!(stored.to_value()["spec"]["replicas"], 2);
+
+    // A malformed labelSelector is a 400 with the API server's message.
+    let response = http
+        .get(format!("{base}/api/v1/namespaces/ns/configmaps?labelSelector=a%3D%3Db%3D%3Dc"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let status: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status["message"], "found '==', expected: ',' or 'end of string'");
+}

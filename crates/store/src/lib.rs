@@ -58,6 +58,7 @@ mod patching;
 mod schema;
 mod store;
 mod tx;
+mod validation;
 mod watch;
 
 pub use dry_run::DryRunStore;

@@ -115,31 +115,17 @@ pub(crate) fn admit(rt: &ResourceType, obj: &mut Object) -> Result<Key> {
     })
 }
 
-/// Kubernetes' DNS-subdomain rule for names: lowercase alphanumerics, `-` and `.`, starting
-/// and ending with an alphanumeric, at most 253 characters.
+/// Kubernetes' name rules ([`crate::validation::name_problems`]: DNS-1123 subdomain for most
+/// kinds, label for Namespaces, DNS-1035 label for Services), with the API server's messages.
 pub(crate) fn validate_name(rt: &ResourceType, name: &str) -> Result<()> {
-    let problem = if name.is_empty() {
-        Some("name or generateName is required".to_owned())
-    } else if name.len() > 253 {
-        Some(format!("must be no more than 253 characters (is {})", name.len()))
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        Some(format!(
-            "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case \
-             alphanumeric characters, '-' or '.', and must start and end with an alphanumeric \
-             character"
-        ))
-    } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(invalid(rt, name, "metadata.name", message)),
-        None => Ok(()),
+    if name.is_empty() {
+        return Err(invalid(rt, name, "metadata.name", "name or generateName is required".into()));
     }
+    let causes = crate::validation::name_causes(rt, name);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid { kind: rt.kind.clone(), name: name.to_owned(), causes })
 }
 
 /// Five random lowercase alphanumerics, as Kubernetes appends to `generateName`.
@@ -225,7 +211,7 @@ mod tests {
         for good in ["a", "web-1", "a.b.c", "0abc"] {
             assert!(validate_name(&rt, good).is_ok(), "{good}");
         }
-        for bad in ["", "Web", "-a", "a-", "a_b", "a b", &"a".repeat(254)] {
+        for bad in ["", "Web", "-a", "a-", "a_b", "a b", "a..b", &"a".repeat(254)] {
             let err = validate_name(&rt, bad).unwrap_err();
             assert_eq!(err.status(), 422, "{bad}");
             assert!(err.to_string().contains("metadata.name"), "{err}");

@@ -257,6 +257,7 @@ pub(crate) fn create(
     if generate.is_none() {
         validate_name(rt, &key.name)?;
     }
+    crate::validation::validate_object(rt, &obj)?;
     inner.write_in(mode, |tx| {
         let meta = &mut obj.metadata;
         meta.uid = Some(uuid::Uuid::new_v4().to_string());
@@ -352,6 +353,9 @@ fn replace(
     next.metadata.resource_version = stored.metadata.resource_version.clone();
     normalize(&mut next);
     weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut next.data);
+    if matches!(subresource, Subresource::Main) {
+        crate::validation::validate_object(rt, &next)?;
+    }
     if stored.metadata.deletion_timestamp.is_some() {
         let old: Vec<&String> = stored.metadata.finalizers.iter().flatten().collect();
         if let Some(added) = next.metadata.finalizers.iter().flatten().find(|f| !old.contains(f)) {
@@ -487,6 +491,7 @@ pub(crate) fn patch(
                 normalize(&mut created);
                 weir_apimachinery::defaults::apply(&rt.group, &rt.kind, &mut created.data);
                 validate_name(rt, &key.name)?;
+                crate::validation::validate_object(rt, &created)?;
                 let mut out = insert_new(tx, key, created)?;
                 collect_created_without_owners(tx, key, &out)?;
                 if mode == Mode::DryRun {

@@ -2,12 +2,14 @@
 //! apps, batch, networking and autoscaling kinds, and the Lua checks Argo CD ships for Argo
 //! Rollouts kinds and CronJob, rewritten in Rust with the same statuses and messages.
 //!
-//! Read [`assess`] first; [`app`] folds resource healths into the Application's health.
+//! Read [`assess`] first; [`app`] folds resource healths into the Application's health;
+//! [`lua`] runs the health customizations of `argocd-cm` ([`assess_with`]).
 
 pub mod app;
 mod apps;
 mod argo;
 mod core;
+pub mod lua;
 
 use serde_json::Value;
 
@@ -119,10 +121,19 @@ pub const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 /// it is a hook held only by the hook finalizer), then the Rust versions of Argo CD's bundled
 /// Lua checks, then the built-in checks.
 pub fn assess(obj: &Value) -> Option<Health> {
+    assess_with(&lua::HealthOverrides::default(), obj)
+}
+
+/// [`assess`] with health customizations: a script of `overrides` for the object's group and
+/// kind replaces the built-in check (after the "Pending deletion" rule, as in gitops-engine).
+pub fn assess_with(overrides: &lua::HealthOverrides, obj: &Value) -> Option<Health> {
     if json::at(obj, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
         && !(is_hook(obj) && has_hook_finalizer(obj))
     {
         return Some(Health::progressing("Pending deletion"));
+    }
+    if let Some(health) = overrides.assess(obj) {
+        return Some(health);
     }
     let api_version = json::str_at(obj, &["apiVersion"]).unwrap_or("");
     let kind = json::str_at(obj, &["kind"]).unwrap_or("");

@@ -3,6 +3,7 @@
 mod defaulted;
 mod diff;
 mod health;
+mod lua_health;
 mod paths;
 mod sync;
 
