@@ -10,12 +10,12 @@
 //! (`kube`), as `weir controller` runs against a cluster.
 
 mod common;
+#[path = "sync_scenarios/health_customizations.rs"]
+mod health_customizations;
 #[path = "sync_scenarios/hooks.rs"]
 mod hooks;
 #[path = "sync_scenarios/sync_results.rs"]
 mod sync_results;
-#[path = "sync_scenarios/health_customizations.rs"]
-mod health_customizations;
 
 use std::time::Duration;
 
