@@ -224,9 +224,11 @@ impl<C: Cluster> AnalysisReconciler<C> {
                     return true;
                 };
                 let lookback = weir_analysis::lookback(metric);
+                let created = run.metadata.creation_timestamp.as_ref().map(|t| t.0);
                 if !weir_analysis::retake_after_restart(
                     &outcome.measurement,
                     lookback,
+                    created,
                     self.started,
                     now,
                 ) {

@@ -2,9 +2,10 @@
 //! weir's own downtime measures weir, not the canary, so a bad verdict from it is not held
 //! against the canary.
 //!
-//! The rule: the controller records when it started. A measurement that came back
-//! **Failed, Error or Inconclusive** while its look-back window still reaches back before that
-//! start (`finishedAt − lookback < started`) is **taken again** at the metric's next interval
+//! The rule: the controller records when it started. A measurement of a run that already
+//! existed then (created before the start: the run spans the restart; a run created later
+//! never does) that came back **Failed, Error or Inconclusive** while its look-back window
+//! still reaches back before that start (`finishedAt − lookback < started`) is **taken again** at the metric's next interval
 //! instead of being recorded; a Successful one is recorded as usual. Once the window lies
 //! wholly after the start, every verdict counts, so a canary that is really bad still fails,
 //! at most one look-back later.
@@ -45,15 +46,20 @@ pub fn lookback(metric: &Metric) -> Duration {
         .map_or(Duration::ZERO, |nanos| Duration::from_nanos(nanos.unsigned_abs()))
 }
 
-/// Whether `measurement` is to be taken again rather than recorded: a bad verdict whose
-/// look-back window reaches back before `started` (when this controller, and in `weir up`
-/// its proxy, started). `now` stands for a measurement without `finishedAt`.
+/// Whether `measurement` of a run created at `run_created` is to be taken again rather than
+/// recorded: the run existed before `started` (when this controller, and in `weir up` its
+/// proxy, started) and the measurement is a bad verdict whose look-back window reaches back
+/// before `started`. `now` stands for a measurement without `finishedAt`.
 pub fn retake_after_restart(
     measurement: &Measurement,
     lookback: Duration,
+    run_created: Option<Timestamp>,
     started: Timestamp,
     now: Timestamp,
 ) -> bool {
+    if run_created.is_none_or(|created| created >= started) {
+        return false;
+    }
     let bad = matches!(
         parse_phase(&measurement.phase),
         Some(AnalysisPhase::Failed | AnalysisPhase::Error | AnalysisPhase::Inconclusive)
@@ -108,12 +114,20 @@ mod tests {
         ];
         for (phase, finished, want) in cases {
             let m = measured(phase, finished);
-            assert_eq!(retake_after_restart(&m, lookback, started, at(105)), want, "{m:?}");
+            assert_eq!(
+                retake_after_restart(&m, lookback, Some(at(50)), started, at(105)),
+                want,
+                "{m:?}"
+            );
+            // A run created after the start (or with no creation time) never spans it.
+            assert!(!retake_after_restart(&m, lookback, Some(at(100)), started, at(105)));
+            assert!(!retake_after_restart(&m, lookback, None, started, at(105)));
         }
         // A metric without a look-back: every verdict counts.
         assert!(!retake_after_restart(
             &measured("Failed", Some(101)),
             Duration::ZERO,
+            Some(at(50)),
             started,
             at(101)
         ));
