@@ -57,7 +57,10 @@ pub fn retake_after_restart(
     started: Timestamp,
     now: Timestamp,
 ) -> bool {
-    if run_created.is_none_or(|created| created >= started) {
+    // creationTimestamp has whole seconds: a run created in the second weir started, after it,
+    // reads as created before it unless compared with the start's whole second.
+    let started_second = Timestamp::from_second(started.as_second()).unwrap_or(started);
+    if run_created.is_none_or(|created| created >= started_second) {
         return false;
     }
     let bad = matches!(
@@ -123,6 +126,11 @@ mod tests {
             assert!(!retake_after_restart(&m, lookback, Some(at(100)), started, at(105)));
             assert!(!retake_after_restart(&m, lookback, None, started, at(105)));
         }
+        // Created 0.4 s after a start at 100.6 s, stored as 100 s: not before the start.
+        let started_mid_second = at(100).checked_add(SignedDuration::from_millis(600)).expect("t");
+        let m = measured("Failed", Some(105));
+        assert!(!retake_after_restart(&m, lookback, Some(at(100)), started_mid_second, at(105)));
+        assert!(retake_after_restart(&m, lookback, Some(at(99)), started_mid_second, at(105)));
         // A metric without a look-back: every verdict counts.
         assert!(!retake_after_restart(
             &measured("Failed", Some(101)),
