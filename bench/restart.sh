@@ -230,7 +230,7 @@ for i in $(seq "$RESTARTS"); do
     if [[ $(status "s.get('abort') is True or s.get('phase') == 'Degraded'") == True ]]; then
         aborted=$((aborted + 1))
         log "restart $i: the $version canary was aborted ($(status "s.get('message')"))"
-        weir rollouts retry web >/dev/null 2>&1 || true
+        weir rollouts retry rollout web >/dev/null 2>&1 || true
         wait_for "$version paused again" "s.get('phase') == 'Paused'"
     fi
     weir rollouts promote web >/dev/null
