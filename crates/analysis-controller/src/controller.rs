@@ -28,6 +28,9 @@ const MEASUREMENT_GUARD: Duration = Duration::from_secs(120);
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
 /// Margin after the engine's requeue time (its schedule compares strictly).
 const REQUEUE_MARGIN: Duration = Duration::from_millis(20);
+/// Bounds of the delay before a measurement dropped by the restart rule is taken again.
+const RETAKE_MIN: Duration = Duration::from_secs(1);
+const RETAKE_MAX: Duration = Duration::from_secs(10);
 /// Runs reconciled at once. A worker is held while its run's measurements are taken (up to
 /// [`MEASUREMENT_GUARD`]), so this many slow providers are needed to delay other runs; Argo's
 /// analysis controller runs 30 as well. Workers are tasks, not threads.
@@ -60,6 +63,9 @@ pub struct AnalysisReconciler<C> {
     providers: Providers,
     runs: ResourceType,
     refusals: Refusals,
+    /// When this reconciler was made (weir's start in `weir up`): a bad measurement whose
+    /// window reaches back before it is taken again (`weir_analysis::retake_after_restart`).
+    started: Timestamp,
 }
 
 impl<C: Cluster> AnalysisReconciler<C> {
@@ -69,7 +75,13 @@ impl<C: Cluster> AnalysisReconciler<C> {
             .for_name("analysisruns")
             .expect("AnalysisRun is a built-in resource type")
             .clone();
-        AnalysisReconciler { cluster, providers, runs, refusals: Refusals::new() }
+        AnalysisReconciler {
+            cluster,
+            providers,
+            runs,
+            refusals: Refusals::new(),
+            started: wall_clock(),
+        }
     }
 
     async fn measure(&self, run: &AnalysisRun, task: &Task, now: Timestamp) -> TaskOutcome {
@@ -193,6 +205,54 @@ impl<C: Cluster> AnalysisReconciler<C> {
         }
     }
 
+    /// Drops the bad verdicts of measurements whose window reaches back before this
+    /// controller started (weir's restart; see `weir_analysis::retake_after_restart`), and
+    /// says when to measure them again: their metric's interval (at least 1 s, at most 10 s,
+    /// Argo's error retry interval).
+    fn without_restart_artifacts(
+        &self,
+        run: &AnalysisRun,
+        outcomes: Vec<TaskOutcome>,
+        now: Timestamp,
+    ) -> (Vec<TaskOutcome>, Option<Duration>) {
+        let mut retake: Option<Duration> = None;
+        let kept = outcomes
+            .into_iter()
+            .filter(|outcome| {
+                let Some(metric) = run.spec.metrics.iter().find(|m| m.name == outcome.metric)
+                else {
+                    return true;
+                };
+                let lookback = weir_analysis::lookback(metric);
+                let created = run.metadata.creation_timestamp.as_ref().map(|t| t.0);
+                if !weir_analysis::retake_after_restart(
+                    &outcome.measurement,
+                    lookback,
+                    created,
+                    self.started,
+                    now,
+                ) {
+                    return true;
+                }
+                tracing::info!(
+                    run = %run.metadata.name.as_deref().unwrap_or(""),
+                    metric = %outcome.metric,
+                    phase = %outcome.measurement.phase,
+                    "measurement window reaches back before weir started: taken again, not counted"
+                );
+                let interval = metric
+                    .interval
+                    .as_deref()
+                    .and_then(|i| weir_model::duration::parse_nanos(i).ok())
+                    .map_or(RETAKE_MAX, |n| Duration::from_nanos(n.unsigned_abs()));
+                let delay = interval.clamp(RETAKE_MIN, RETAKE_MAX);
+                retake = Some(retake.map_or(delay, |r| r.min(delay)));
+                false
+            })
+            .collect();
+        (kept, retake)
+    }
+
     async fn reconcile_run(&self, key: &ObjectRef) -> Result<Action, Error> {
         let ns = key.namespace.as_deref();
         let object = match self.cluster.get(&self.runs, ns, &key.name).await {
@@ -212,6 +272,7 @@ impl<C: Cluster> AnalysisReconciler<C> {
         )
         .await;
         let done = wall_clock().max(now);
+        let (outcomes, retake) = self.without_restart_artifacts(&run, outcomes, done);
         let mut reconciled = step.finish(&run, outcomes, done);
         // This pass was not refused: a refusal reported earlier is over.
         if reconciled.status.message.as_deref().is_some_and(|m| m.starts_with(REFUSED_PREFIX)) {
@@ -254,6 +315,9 @@ impl<C: Cluster> AnalysisReconciler<C> {
                 Err(e) => return Err(e),
             }
             return Ok(Action::await_change());
+        }
+        if let Some(retake) = retake {
+            return Ok(Action::requeue(retake));
         }
         Ok(match reconciled.requeue_at {
             None => Action::await_change(),

@@ -27,6 +27,7 @@ mod error;
 mod phase;
 mod provider;
 mod reconcile;
+mod restart;
 mod rollout_args;
 mod rules;
 mod run_builder;
@@ -51,6 +52,7 @@ pub use reconcile::{
     BUILD_ERROR_ANNOTATION, DEFAULT_MEASUREMENT_RETENTION, Event, METRIC_TERMINATED, Reconciled,
     Step, Task, TaskAction, TaskOutcome, apply_measurement, plan, reconcile, trim_measurements,
 };
+pub use restart::{lookback, retake_after_restart};
 pub use rollout_args::{PodHashes, build_rollout_args, extract_value};
 pub use rules::{dry_run_metrics, retention_metrics, validate_metric, validate_metrics};
 pub use run_builder::{

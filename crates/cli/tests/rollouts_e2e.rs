@@ -6,8 +6,12 @@
 //!   check), then promotes to 100 %; an abort under continuous load puts every request back
 //!   on stable with none failing;
 //! - a blue-green switch under load fails no request;
-//! - `weir up` killed with SIGKILL mid-rollout and started again finishes the rollout.
+//! - `weir up` killed with SIGKILL mid-rollout and started again finishes the rollout;
+//! - the restart soak ([`restart_soak`]): weir killed three times during a canary under load
+//!   through the gateway, printing the failed-request window of each restart.
 
+#[path = "rollouts_e2e/restart_soak.rs"]
+mod restart_soak;
 mod support;
 
 use std::io::{Read, Write};

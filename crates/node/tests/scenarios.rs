@@ -587,8 +587,12 @@ async fn recreate_never_runs_old_and_new_pods_together() {
     env.stop().await;
 }
 
+/// Issue 16 item 2: an agent that stops without stopping its pods (as `weir up` killed with
+/// SIGKILL) leaves their processes running; the next agent adopts the process of a pod that
+/// still exists (same pid, still Running and ready, never a second copy) and ends, at once,
+/// the process of a pod deleted meanwhile, which then leaves the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarted_agent_replaces_processes_without_duplicates() {
+async fn restarted_agent_adopts_live_pods_and_ends_deleted_ones_without_duplicates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let store = Arc::new(Store::open(&dir.path().join("store")).expect("store"));
@@ -596,35 +600,63 @@ async fn restarted_agent_replaces_processes_without_duplicates() {
     cfg.stop_pods_on_shutdown = false;
     let first = Shutdown::new();
     let agent = tokio::spawn(weir_node::run_node_agent(store.clone(), cfg.clone(), first.clone()));
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "solo", "namespace": NS},
-        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "app", "image": "mapped"}]}
-    });
-    store.create(&rt("pods"), Object::from_value(pod).expect("pod")).await.expect("create");
-    let get = async || -> Pod {
-        store.get(&rt("pods"), Some(NS), "solo").await.expect("get").to_typed().expect("pod")
+    for name in ["solo", "gone"] {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "app", "image": "mapped"}]}
+        });
+        store.create(&rt("pods"), Object::from_value(pod).expect("pod")).await.expect("create");
+    }
+    let get = async |name: &str| -> Option<Pod> {
+        store.get(&rt("pods"), Some(NS), name).await.ok().and_then(|o| o.to_typed().ok())
     };
-    let old = eventually("first process", async || pid_of(&get().await)).await;
+    let solo = eventually("first process", async || pid_of(&get("solo").await?)).await;
+    let gone = eventually("second process", async || pid_of(&get("gone").await?)).await;
     first.trigger();
     agent.await.expect("agent");
-    assert!(alive(old), "processes outlive an agent that does not stop pods");
+    assert!(alive(solo) && alive(gone), "processes outlive an agent that does not stop pods");
+    // Deleted while no agent runs: the finalizer holds it until its process is ended.
+    store.delete(&rt("pods"), Some(NS), "gone", &DeleteParams::default()).await.expect("delete");
 
     let second = Shutdown::new();
     let mut cfg2 = cfg.clone();
     cfg2.stop_pods_on_shutdown = true;
     let agent = tokio::spawn(weir_node::run_node_agent(store.clone(), cfg2, second.clone()));
-    let new =
-        eventually("replacement process", async || pid_of(&get().await).filter(|p| *p != old))
-            .await;
-    assert!(!alive(old), "the previous run's process was ended, not duplicated");
-    assert!(alive(new));
+    eventually("the deleted pod leaves the store", async || {
+        get("gone").await.is_none().then_some(())
+    })
+    .await;
+    assert!(!alive(gone), "the deleted pod's process was ended");
+    // The adopted container keeps its pid, its Running state and its readiness.
+    let adopted = eventually("the pod adopted", async || {
+        let pod = get("solo").await?;
+        let status = container_status(&pod)?;
+        (status.ready && status.state.as_ref()?.running.is_some()).then_some(pod)
+    })
+    .await;
+    assert_eq!(pid_of(&adopted), Some(solo), "the same process, not a replacement");
+    assert_eq!(container_status(&adopted).map(|s| s.restart_count), Some(0));
+    assert!(alive(solo));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(pid_of(&get("solo").await.expect("pod")), Some(solo), "still the same process");
+
+    // Once adopted, it is supervised as any other: killed, it is started again.
+    kill(solo, rustix::process::Signal::KILL);
+    let new = eventually("a replacement after the adopted process died", async || {
+        pid_of(&get("solo").await?).filter(|p| *p != solo)
+    })
+    .await;
+    let status = container_status(&get("solo").await.expect("pod")).cloned().expect("status");
+    assert_eq!(status.restart_count, 1);
+    let last = status.last_state.and_then(|s| s.terminated).expect("last state");
+    assert_eq!(last.reason.as_deref(), Some("ContainerStatusUnknown"));
     second.trigger();
     tokio::time::timeout(Duration::from_secs(30), agent)
         .await
         .expect("agent stops")
         .expect("agent");
-    assert!(!alive(new));
+    assert!(!alive(new) && !alive(solo));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,3 +136,45 @@ async fn an_in_flight_job_measurement_is_resumed_after_a_restart() {
     world.stop_controller().await;
     let _ = tokio::time::timeout(Duration::from_secs(10), agent).await;
 }
+
+/// Issue 16 item 2: after a restart of the controller (weir's), a bad verdict whose window —
+/// the metric's interval for the web provider — reaches back before the restart is taken
+/// again rather than counted; once the window lies after the restart, the failure counts and
+/// the run fails (`weir_analysis::retake_after_restart`).
+#[tokio::test]
+async fn a_bad_verdict_spanning_a_restart_is_taken_again_and_a_later_one_counts() {
+    let good = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = good.clone();
+    let app = axum::Router::new().route(
+        "/v",
+        get(move || {
+            let ok = flag.load(Ordering::SeqCst);
+            async move { if ok { "1" } else { "0" } }
+        }),
+    );
+    let url = format!("http://{}/v", serve(app).await);
+    let mut world = World::start(Providers::standard()).await;
+    let name = world
+        .create_run(&format!(
+            "spec:\n  metrics:\n  - name: m\n    interval: 2s\n    successCondition: result == 1\n    provider:\n      web:\n        url: {url}\n"
+        ))
+        .await;
+    world.wait_run(&name, 30, |r| measurements_of(r) >= 1).await;
+    // The run now predates the next controller's start by more than a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    world.stop_controller().await;
+    good.store(false, Ordering::SeqCst);
+    let restarted = k8s_openapi::jiff::Timestamp::now();
+    world.start_controller(Providers::standard());
+    let r = world.completed(&name, 60).await;
+    assert_eq!(phase(&r), "Failed", "a real failure still fails the run: {:?}", r.status);
+    let failed: Vec<_> = measurements(&r, "m").iter().filter(|m| m.phase == "Failed").collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let finished = failed[0].finished_at.as_ref().expect("finishedAt").0;
+    // The controller started after `restarted`; the recorded failure's 2 s window lies after.
+    let earliest = restarted.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(2));
+    assert!(
+        finished >= earliest.expect("time"),
+        "a failure measured within its window of the restart was counted: finished {finished}, restart {restarted}"
+    );
+}

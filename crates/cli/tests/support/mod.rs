@@ -99,19 +99,16 @@ impl Weir {
 
     fn spawn_in(data_dir: &Path, extra: &[&str], stdout: Stdio) -> Weir {
         let _ = std::fs::remove_file(data_dir.join("endpoints.json"));
+        // Every port is 0 (any free one) unless `extra` names it (a test that restarts weir
+        // and keeps its clients keeps the gateway's and mesh's ports).
+        let ports = ["--port", "--gateway-port", "--mesh-port", "--metrics-port"]
+            .into_iter()
+            .filter(|flag| !extra.contains(flag))
+            .flat_map(|flag| [flag, "0"]);
         let child = Command::new(WEIR)
-            .args([
-                "up",
-                "--port",
-                "0",
-                "--gateway-port",
-                "0",
-                "--mesh-port",
-                "0",
-                "--metrics-port",
-                "0",
-                "--data-dir",
-            ])
+            .arg("up")
+            .args(ports)
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
             .env("WEIR_LOG", log_filter())

@@ -16,7 +16,9 @@ use weir_controller::Shutdown;
 
 use super::image::INVALID_IMAGE_NAME;
 use super::probe::{Target, run_probe};
-use super::process::{group_alive, signal_group, spawn, start_error_message};
+use super::process::{
+    end_orphan_group, group_alive, is_same_process, signal_group, spawn, start_error_message,
+};
 use super::spec::{command_line, environment, expand};
 use super::status::RunState;
 use super::worker::Shared;
@@ -62,6 +64,7 @@ pub(super) async fn supervise<C: Cluster>(
     shared: Arc<Shared<C>>,
     index: usize,
     stop: Shutdown,
+    adopted: Option<Adopted>,
 ) -> Outcome {
     let pod = &shared.pod;
     let spec = pod.spec.clone().unwrap_or_default();
@@ -103,6 +106,15 @@ pub(super) async fn supervise<C: Cluster>(
         });
         stop.wait().await;
         return Outcome::Stopped;
+    }
+    if let Some(adopted) = adopted {
+        if !follow_adopted(&shared, index, &container, adopted, &stop).await {
+            return Outcome::Stopped;
+        }
+        // It exited while adopted: counted as a restart, started again at once (only
+        // `restartPolicy: Always` pods are adopted).
+        restarting = true;
+        crashes = 1;
     }
     loop {
         if stop.is_triggered() {
@@ -288,6 +300,208 @@ pub(super) async fn supervise<C: Cluster>(
             return Outcome::Stopped;
         }
     }
+}
+
+/// A process a previous run of weir started and this one supervises again (see
+/// [`super::adopt`]): it is not our child, so its exit is seen by polling and its exit status
+/// cannot be read.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Adopted {
+    pub(super) pid: u32,
+    pub(super) start_ticks: Option<u64>,
+    /// When it started (the previous run's status), kept in the status.
+    pub(super) started_at: k8s_openapi::jiff::Timestamp,
+    /// Readiness and startup as the previous run last reported them: kept until a probe says
+    /// otherwise, so the mesh does not take a healthy endpoint out of rotation because weir
+    /// restarted (the kubelet keeps a ready container ready across its own restarts too).
+    pub(super) ready: bool,
+    pub(super) started: bool,
+}
+
+/// How often an adopted process is checked for having exited.
+const ADOPTED_POLL: Duration = Duration::from_millis(100);
+
+/// Supervises an adopted process until it exits (`true`: the caller starts the container
+/// again) or `stop` (`false`: it has been ended). Probes run as for a started container.
+async fn follow_adopted<C: Cluster>(
+    shared: &Shared<C>,
+    index: usize,
+    container: &Container,
+    adopted: Adopted,
+    stop: &Shutdown,
+) -> bool {
+    let pid = adopted.pid;
+    let ports = shared.recorded_ports(&container.name);
+    let env = environment(
+        shared.cluster.as_ref(),
+        &shared.pod,
+        container,
+        &ports,
+        shared.config.mesh_url.as_deref(),
+    )
+    .await
+    .unwrap_or_default();
+    let target = Target {
+        ports,
+        named: named_ports(container),
+        env,
+        working_dir: container.working_dir.as_ref().map(PathBuf::from),
+    };
+    tracing::info!(pid, container = %container.name, "adopted a process left by a previous run");
+    shared.update(index, |c| {
+        c.state = RunState::Running { started_at: adopted.started_at };
+        c.pid = Some(pid);
+        c.started = adopted.started || container.startup_probe.is_none();
+        c.ready = adopted.ready;
+    });
+    let mut tasks = Vec::new();
+    if !adopted.started && container.startup_probe.is_some() {
+        // Not started yet when weir went down: its startup probe decides, then the others.
+        let mut startup = start_probe(container.startup_probe.as_ref(), &target, &mut tasks);
+        loop {
+            tokio::select! {
+                verdict = changed(&mut startup) => match verdict {
+                    Some(true) => break,
+                    Some(false) => return end_adopted(shared, index, container, &adopted, false, tasks).await,
+                    None => {}
+                },
+                () = stop.wait() => return end_adopted(shared, index, container, &adopted, true, tasks).await,
+                () = tokio::time::sleep(ADOPTED_POLL) => {
+                    if !is_same_process(pid, adopted.start_ticks) {
+                        return exited_adopted(shared, index, container, &adopted, tasks);
+                    }
+                }
+            }
+        }
+        shared.update(index, |c| {
+            c.started = true;
+            c.ready = container.readiness_probe.is_none();
+        });
+    } else if container.readiness_probe.is_none() {
+        shared.update(index, |c| c.ready = true);
+    }
+    let mut liveness = start_probe(container.liveness_probe.as_ref(), &target, &mut tasks);
+    let mut readiness = start_probe(container.readiness_probe.as_ref(), &target, &mut tasks);
+    loop {
+        tokio::select! {
+            () = stop.wait() => return end_adopted(shared, index, container, &adopted, true, tasks).await,
+            verdict = changed(&mut liveness) => {
+                if verdict == Some(false) {
+                    tracing::info!(container = %container.name, "liveness probe failed; restarting");
+                    return end_adopted(shared, index, container, &adopted, false, tasks).await;
+                }
+            }
+            verdict = changed(&mut readiness) => {
+                let ready = verdict == Some(true);
+                shared.update(index, |c| c.ready = ready);
+            }
+            () = tokio::time::sleep(ADOPTED_POLL) => {
+                if !is_same_process(pid, adopted.start_ticks) {
+                    return exited_adopted(shared, index, container, &adopted, tasks);
+                }
+            }
+        }
+    }
+}
+
+/// An adopted process that exited by itself: its status says its exit status is unknown
+/// (as the kubelet's `ContainerStatusUnknown`, exit code 137), and it is started again.
+fn exited_adopted<C: Cluster>(
+    shared: &Shared<C>,
+    index: usize,
+    container: &Container,
+    adopted: &Adopted,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) -> bool {
+    for task in tasks {
+        task.abort();
+    }
+    signal_group(adopted.pid, Signal::KILL);
+    shared.record(&container.name, |s| {
+        s.pid = None;
+        s.start_ticks = None;
+    });
+    let terminated = RunState::Terminated {
+        exit_code: 137,
+        reason: "ContainerStatusUnknown".into(),
+        message: Some(
+            "the process exited while supervised after a restart of weir; its exit status \
+             cannot be read"
+                .into(),
+        ),
+        started_at: Some(adopted.started_at),
+        finished_at: now(),
+    };
+    shared.update(index, |c| {
+        c.last_state = Some(terminated.clone());
+        c.state = terminated;
+        c.ready = false;
+        c.started = false;
+        c.pid = None;
+    });
+    true
+}
+
+/// Ends an adopted process: on `shutdown`, out of rotation first (drain delay) and its
+/// `preStop` hook; then SIGTERM to its group, up to the grace period, SIGKILL. Returns
+/// whether the container is to be started again (not on shutdown).
+async fn end_adopted<C: Cluster>(
+    shared: &Shared<C>,
+    index: usize,
+    container: &Container,
+    adopted: &Adopted,
+    shutdown: bool,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+) -> bool {
+    for task in tasks {
+        task.abort();
+    }
+    let pid = adopted.pid;
+    let grace = grace_period(&shared.pod);
+    let started = tokio::time::Instant::now();
+    if shutdown {
+        shared.update(index, |c| c.ready = false);
+        tokio::time::sleep(shared.config.drain_delay.min(grace)).await;
+        if let Some(hook) = container.lifecycle.as_ref().and_then(|l| l.pre_stop.as_ref()) {
+            let target = Target {
+                ports: shared.recorded_ports(&container.name),
+                named: named_ports(container),
+                env: Vec::new(),
+                working_dir: container.working_dir.as_ref().map(PathBuf::from),
+            };
+            let _ = tokio::time::timeout(grace, pre_stop(hook, &target)).await;
+        }
+    }
+    let left = grace.saturating_sub(started.elapsed());
+    end_orphan_group(pid, adopted.start_ticks, left).await;
+    // SIGKILL reaches the group at once; its members disappear when init reaps them.
+    for _ in 0..50 {
+        if !group_alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shared.record(&container.name, |s| {
+        s.pid = None;
+        s.start_ticks = None;
+    });
+    let terminated = RunState::Terminated {
+        exit_code: 143,
+        reason: "Error".into(),
+        message: None,
+        started_at: Some(adopted.started_at),
+        finished_at: now(),
+    };
+    shared.update(index, |c| {
+        if !shutdown {
+            c.last_state = Some(terminated.clone());
+        }
+        c.state = terminated;
+        c.ready = false;
+        c.started = false;
+        c.pid = None;
+    });
+    !shutdown
 }
 
 fn named_ports(container: &Container) -> BTreeMap<String, i32> {

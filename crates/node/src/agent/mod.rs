@@ -4,10 +4,13 @@
 //! A pod gets the finalizer [`FINALIZER`] before anything starts, so a deleted pod stays in the
 //! store until its processes have ended (SIGTERM to the group, SIGKILL after the grace period).
 //! Each pod has a directory `<data_dir>/pods/<ns>_<pod>_<uid>/` with one log per container and
-//! a state file recording pids (with their start times), restart counts and host ports; on
-//! start the agent ends every process a previous run left behind, then starts pods afresh,
-//! keeping their restart counts and ports — never orphaning or duplicating a process.
+//! a state file recording pids (with their start times), restart counts and host ports. On
+//! start the agent adopts the processes a previous run left behind where their pod still
+//! wants them (see [`adopt`]), so a restart of weir does not restart its pods; the others are
+//! ended, all at once, and their pods started afresh, keeping their restart counts and ports —
+//! never orphaning or duplicating a process.
 
+mod adopt;
 mod container;
 mod image;
 mod probe;
@@ -74,7 +77,7 @@ impl NodeConfig {
 /// supervises every pod. Returns once every pod's processes have ended (if
 /// [`NodeConfig::stop_pods_on_shutdown`]).
 pub async fn run_node_agent<C: Cluster>(cluster: Arc<C>, config: NodeConfig, shutdown: Shutdown) {
-    end_leftovers(&config).await;
+    adopt::settle_leftovers(cluster.as_ref(), &config).await;
     let controller = Controller::new(cluster.clone(), pods());
     let agent = Arc::new(Agent {
         cluster,
@@ -94,37 +97,8 @@ pub async fn run_node_agent<C: Cluster>(cluster: Arc<C>, config: NodeConfig, shu
             handle.stop.trigger();
             let _ = handle.task.await;
         } else {
-            // Stop supervising but leave the processes running; the next start ends them.
+            // Stop supervising but leave the processes running; the next start adopts them.
             handle.task.abort();
-        }
-    }
-}
-
-/// Ends every process recorded in a pod state file that is still alive.
-async fn end_leftovers(config: &NodeConfig) {
-    let Ok(entries) = std::fs::read_dir(config.data_dir.join("pods")) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let dir = entry.path();
-        let Some(mut state) = process::PodState::load(&dir) else {
-            continue;
-        };
-        let mut changed = false;
-        for container in state.containers.values_mut() {
-            if let Some(pid) = container.pid.take() {
-                tracing::info!(pid, dir = %dir.display(), "ending a process left by a previous run");
-                process::end_orphan_group(
-                    pid,
-                    container.start_ticks.take(),
-                    Duration::from_secs(5),
-                )
-                .await;
-                changed = true;
-            }
-        }
-        if changed {
-            let _ = state.save(&dir);
         }
     }
 }
@@ -222,6 +196,11 @@ impl<C: Cluster> Reconciler for Agent<C> {
         }
         if object.metadata.deletion_timestamp.is_some() {
             if !self.begin_stop(key) {
+                // Processes a previous run left and no supervisor adopted yet go first.
+                let dir =
+                    pod_dir(&self.config.data_dir, ns.unwrap_or_default(), &key.name, object.uid());
+                let grace = adopt::PodFacts::of(&pod).grace.min(adopt::LEFTOVER_GRACE);
+                adopt::end_recorded(dir, grace).await;
                 self.remove_finalizer(key).await?;
             }
             return Ok(Action::await_change());

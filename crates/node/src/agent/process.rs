@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct PodState {
     pub(crate) uid: String,
     pub(crate) containers: BTreeMap<String, ContainerState>,
+    /// The mesh URL the processes were given as `HTTP_PROXY`: a process started with another
+    /// one is not adopted by a later run (it would send its calls to a listener that is gone).
+    #[serde(default)]
+    pub(crate) mesh_url: Option<String>,
 }
 
 /// One container's process and counters.
@@ -59,6 +63,16 @@ pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
 /// Whether the process `pid` started at `ticks` is still alive.
 pub(crate) fn is_same_process(pid: u32, ticks: Option<u64>) -> bool {
     start_ticks(pid).is_some_and(|t| ticks.is_none_or(|want| want == t))
+}
+
+impl ContainerState {
+    /// The recorded process if it is still the one we started (same pid *and* start time; a
+    /// record without a start time is never adopted, since a reused pid cannot be told apart).
+    pub(crate) fn live_process(&self) -> Option<u32> {
+        let pid = self.pid?;
+        let ticks = self.start_ticks?;
+        is_same_process(pid, Some(ticks)).then_some(pid)
+    }
 }
 
 /// Sends `signal` to the process group `pgid`; a group that is gone is not an error.

@@ -2,20 +2,21 @@
 //! [`container`](super::container) supervisor per container and writes the pod's status
 //! whenever a container changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodStatus};
 use serde_json::json;
 use tokio::sync::Notify;
 use weir_cluster::{Cluster, Error, Patch, Subresource};
 use weir_controller::Shutdown;
 
 use super::NodeConfig;
-use super::container::{Outcome, supervise};
-use super::process::{ContainerState, PodState, free_port};
+use super::adopt::{Fate, LEFTOVER_GRACE, PodFacts, fate};
+use super::container::{Adopted, Outcome, supervise};
+use super::process::{ContainerState, PodState, end_orphan_group, free_port};
 use super::spec::Blocked;
 use super::status::{ContainerRuntime, RunState, pod_status};
 use crate::kube::{now, pods};
@@ -40,23 +41,41 @@ pub(crate) async fn run_pod<C: Cluster>(
     let spec = pod.spec.clone().unwrap_or_default();
     let mut state = PodState::load(&dir).filter(|s| s.uid == uid).unwrap_or_default();
     state.uid.clone_from(&uid);
+    let adopted = adoptions(&pod, &state, &config).await;
+    state.mesh_url.clone_from(&config.mesh_url);
+    let previous = pod.status.clone().unwrap_or_default();
     let mut runtimes = Vec::new();
     let init_containers = spec.init_containers.clone().unwrap_or_default();
     let init_count = init_containers.len();
+    // A pod whose app containers are adopted has been initialized already.
+    let initialized_before = !adopted.is_empty();
     for (i, container) in init_containers.iter().chain(&spec.containers).enumerate() {
         let entry = state.containers.entry(container.name.clone()).or_default();
-        // A port that cannot be had now is reported when the container starts.
-        let _ = assign_ports(container, &mut entry.ports);
+        // An adopted process holds its ports: they stay as recorded. Otherwise a port that
+        // cannot be had now is reported when the container starts.
+        if !adopted.contains_key(&container.name) {
+            let _ = assign_ports(container, &mut entry.ports);
+        }
         let mut runtime = ContainerRuntime::new(
             &container.name,
             container.image.as_deref().unwrap_or(""),
             entry.restart_count,
         );
-        if init_count > 0 && i >= init_count {
+        if i < init_count && initialized_before {
+            runtime.state = RunState::Terminated {
+                exit_code: 0,
+                reason: "Completed".into(),
+                message: None,
+                started_at: None,
+                finished_at: now(),
+            };
+        } else if init_count > 0 && i >= init_count && !initialized_before {
             runtime.state = RunState::Waiting { reason: "PodInitializing".into(), message: None };
         }
         runtimes.push(runtime);
     }
+    let start_time =
+        previous.start_time.as_ref().filter(|_| initialized_before).map_or_else(now, |t| t.0);
     let _ = state.save(&dir);
     let shared = Arc::new(Shared {
         cluster,
@@ -66,7 +85,7 @@ pub(crate) async fn run_pod<C: Cluster>(
         containers: Mutex::new(runtimes),
         state: Mutex::new(state),
         changed: Notify::new(),
-        start_time: now(),
+        start_time,
         init_count,
     });
     shared.publish_ports().await;
@@ -74,16 +93,17 @@ pub(crate) async fn run_pod<C: Cluster>(
     let writer = tokio::spawn(status_writer(shared.clone(), writer_stop.clone()));
     // Init containers run one after the other, each to completion, before the app containers.
     let mut initialized = true;
-    for index in 0..init_count {
-        if supervise(shared.clone(), index, stop.clone()).await != Outcome::Completed {
+    for index in (0..init_count).filter(|_| !initialized_before) {
+        if supervise(shared.clone(), index, stop.clone(), None).await != Outcome::Completed {
             initialized = false;
             break;
         }
     }
     let mut supervisors = tokio::task::JoinSet::new();
     if initialized {
-        for index in init_count..init_count + spec.containers.len() {
-            supervisors.spawn(supervise(shared.clone(), index, stop.clone()));
+        for (index, container) in spec.containers.iter().enumerate() {
+            let adopt = adopted.get(&container.name).cloned();
+            supervisors.spawn(supervise(shared.clone(), init_count + index, stop.clone(), adopt));
         }
     }
     while supervisors.join_next().await.is_some() {}
@@ -91,6 +111,50 @@ pub(crate) async fn run_pod<C: Cluster>(
     writer_stop.trigger();
     let _ = writer.await;
     shared.write_status().await;
+}
+
+/// The app containers whose recorded process is adopted (by name), from the pod's state file
+/// and its status as the previous run wrote it. Live processes that are not adopted are ended
+/// first (all at once), so a container never runs twice.
+async fn adoptions(pod: &Pod, state: &PodState, config: &NodeConfig) -> HashMap<String, Adopted> {
+    let facts = PodFacts::of(pod);
+    let pod_wants_them =
+        fate(state, Some(&facts), &config.node_name, config.mesh_url.as_deref()) == Fate::Adopt;
+    let statuses: Vec<ContainerStatus> =
+        pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+    let app: Vec<&str> =
+        pod.spec.iter().flat_map(|s| s.containers.iter().map(|c| c.name.as_str())).collect();
+    let mut adopted = HashMap::new();
+    let mut ending = tokio::task::JoinSet::new();
+    for (name, recorded) in &state.containers {
+        let Some(pid) = recorded.live_process() else {
+            continue;
+        };
+        let status = statuses.iter().find(|s| &s.name == name);
+        if pod_wants_them && app.contains(&name.as_str()) {
+            let started_at = status
+                .and_then(|s| s.state.as_ref())
+                .and_then(|s| s.running.as_ref())
+                .and_then(|r| r.started_at.as_ref())
+                .map_or_else(now, |t| t.0);
+            adopted.insert(
+                name.clone(),
+                Adopted {
+                    pid,
+                    start_ticks: recorded.start_ticks,
+                    started_at,
+                    ready: status.is_some_and(|s| s.ready),
+                    started: status.and_then(|s| s.started).unwrap_or(false),
+                },
+            );
+        } else {
+            tracing::info!(pid, container = %name, "ending a process left by a previous run");
+            let grace = facts.grace.min(LEFTOVER_GRACE);
+            ending.spawn(end_orphan_group(pid, recorded.start_ticks, grace));
+        }
+    }
+    while ending.join_next().await.is_some() {}
+    adopted
 }
 
 /// What a pod's container supervisors share: the pod, its directory, the containers' states
@@ -126,6 +190,12 @@ impl<C: Cluster> Shared<C> {
         if let Err(error) = state.save(&self.dir) {
             tracing::warn!(%error, "cannot save pod state");
         }
+    }
+
+    /// The host ports recorded for container `name` (an adopted process holds them).
+    pub(super) fn recorded_ports(&self, name: &str) -> BTreeMap<i32, u16> {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.containers.get(name).map(|c| c.ports.clone()).unwrap_or_default()
     }
 
     /// The container's host ports, re-checked before each start: a `hostPort` must be free;
