@@ -126,7 +126,10 @@ pub fn run(
         return Err(format!("plugin {name:?} failed ({status}): {}", err.trim()));
     }
     if out.len() as u64 > MAX_OUTPUT {
-        return Err(format!("plugin {name:?}: exceeded max combined manifest file size"));
+        return Err(format!(
+            "plugin {name:?}: exceeded max combined manifest file size: the output rendered from path {:?} is over the limit of {MAX_OUTPUT} bytes",
+            env.source.path.as_deref().unwrap_or(".")
+        ));
     }
     String::from_utf8(out).map_err(|_| format!("plugin {name:?} printed invalid UTF-8"))
 }
@@ -246,6 +249,13 @@ mod tests {
         let slow = sh("slow", "sleep 30", Duration::from_millis(200));
         let err = run(&slow, dir.path(), env(&src)).expect_err("times out");
         assert_eq!(err, "plugin \"slow\" timed out after 0.2 s");
+        // Output over the 10 MiB manifest limit names the app path and the limit.
+        let huge = sh("huge", "head -c 10485761 /dev/zero | tr '\\0' a", DEFAULT_TIMEOUT);
+        let err = run(&huge, dir.path(), env(&src)).expect_err("too large");
+        assert_eq!(
+            err,
+            "plugin \"huge\": exceeded max combined manifest file size: the output rendered from path \"app\" is over the limit of 10485760 bytes"
+        );
         let bad: ApplicationSourcePlugin = serde_json::from_value(serde_json::json!({
             "name": "x", "env": [{"name": "A=B", "value": "v"}]
         }))
