@@ -31,6 +31,18 @@ pub enum GitError {
     /// The revision names no branch, tag or commit.
     #[error("unable to resolve '{0}' to a commit SHA")]
     RevisionNotFound(String),
+    /// The clone is larger than weir keeps (it was removed).
+    #[error(
+        "repository {url} is {size_mib} MiB, over the limit of {limit_mib} MiB (WEIR_MAX_REPO_SIZE_MIB)"
+    )]
+    TooLarge {
+        /// The repository (credentials redacted).
+        url: String,
+        /// Its size after the fetch, in MiB (rounded up).
+        size_mib: u64,
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// A local git command failed.
     #[error("git {command} failed: {message}")]
     Command {
@@ -40,6 +52,11 @@ pub enum GitError {
         message: String,
     },
 }
+
+/// The largest clone kept by default (objects on disk after a fetch), in MiB: large enough for
+/// real monorepos, small enough that a repository holding a stray binary cannot fill the disk
+/// of a small machine. `WEIR_MAX_REPO_SIZE_MIB` overrides it (0: no limit).
+pub const DEFAULT_MAX_REPO_SIZE_MIB: u64 = 1024;
 
 /// Rendered directory sources kept at most (the cache is emptied when full).
 const MAX_RENDERED: usize = 256;
@@ -55,6 +72,10 @@ pub struct Repos {
     root: PathBuf,
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     rendered: Mutex<HashMap<String, Rendered>>,
+    /// The largest clone kept, in MiB (0: no limit).
+    max_size_mib: u64,
+    /// Commits whose fetch made a clone too large: asked again, they fail without a download.
+    too_large: Mutex<HashMap<String, GitError>>,
 }
 
 impl Repos {
@@ -64,7 +85,18 @@ impl Repos {
             root: root.into(),
             locks: Mutex::new(HashMap::new()),
             rendered: Mutex::new(HashMap::new()),
+            max_size_mib: std::env::var("WEIR_MAX_REPO_SIZE_MIB")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(DEFAULT_MAX_REPO_SIZE_MIB),
+            too_large: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same cache keeping clones of at most `mib` MiB (0: no limit).
+    pub fn with_max_size_mib(mut self, mib: u64) -> Self {
+        self.max_size_mib = mib;
+        self
     }
 
     /// A directory source rendered before under `key`.
@@ -149,6 +181,10 @@ impl Repos {
         sha: Option<&str>,
         creds: Option<&Credentials>,
     ) -> Result<PathBuf, GitError> {
+        let memo_key = format!("{}@{}", normalize_url(url), sha.unwrap_or(""));
+        if let Some(error) = self.lock_too_large().get(&memo_key) {
+            return Err(error.clone());
+        }
         let dir = self.dir_for(url);
         if !dir.join(".git").is_dir() {
             std::fs::create_dir_all(&dir).map_err(|e| GitError::Command {
@@ -185,7 +221,25 @@ impl Repos {
                 .await
                 .map_err(|_| GitError::RevisionNotFound(sha.to_string()))?;
         }
+        if self.max_size_mib > 0 {
+            let size_mib = clone_size_kib(&dir).await.div_ceil(1024);
+            if size_mib > self.max_size_mib {
+                // Not kept: the next fetch of this commit fails at once instead of downloading.
+                let _ = std::fs::remove_dir_all(&dir);
+                let error = GitError::TooLarge {
+                    url: redact_url(url),
+                    size_mib,
+                    limit_mib: self.max_size_mib,
+                };
+                self.lock_too_large().insert(memo_key, error.clone());
+                return Err(error);
+            }
+        }
         Ok(dir)
+    }
+
+    fn lock_too_large(&self) -> std::sync::MutexGuard<'_, HashMap<String, GitError>> {
+        self.too_large.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn dir_for(&self, url: &str) -> PathBuf {
@@ -245,6 +299,16 @@ fn pick_ref(refs: &[(String, String)], revision: &str) -> Option<String> {
     candidates
         .iter()
         .find_map(|c| refs.iter().find(|(_, name)| name == c).map(|(sha, _)| sha.clone()))
+}
+
+/// The clone's objects on disk in KiB (`git count-objects`: loose plus packed; 0 when unknown).
+async fn clone_size_kib(dir: &Path) -> u64 {
+    let Ok(out) = git(dir, &["count-objects", "-v"], None).await else { return 0 };
+    out.lines()
+        .filter_map(|line| line.split_once(": "))
+        .filter(|(key, _)| matches!(*key, "size" | "size-pack" | "size-garbage"))
+        .filter_map(|(_, value)| value.trim().parse::<u64>().ok())
+        .sum()
 }
 
 async fn has_commit(dir: &Path, sha: &str) -> bool {

@@ -318,3 +318,66 @@ async fn an_app_whose_status_would_be_too_large_gets_a_summarized_status_and_say
     assert!(size <= weir_app_controller::OBJECT_BUDGET, "{size} bytes");
     h.stop().await;
 }
+
+/// Issue 15, bad input: a repository with no branches at all, and a revision no repository
+/// has, are ComparisonErrors naming the revision, while an app on a good repository syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_repository_and_an_unknown_revision_fail_only_their_apps() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let empty = new_repo(root.path(), "empty");
+    let good = new_repo(root.path(), "good");
+    let head = commit(&good, &[("app/cm.yaml", Some(&config_map("good", "1")))], "first");
+    let h = start(root.path(), false).await;
+    h.create(&application("empty", &file_url(&empty), "app", json!({"automated": {}}))).await;
+    let mut unknown = application("unknown", &file_url(&good), "app", json!({"automated": {}}));
+    unknown.data["spec"]["source"]["targetRevision"] = json!("v9.9.9");
+    h.create(&unknown).await;
+    h.create(&application("good", &file_url(&good), "app", json!({"automated": {}}))).await;
+    let app = h.wait_app("empty", "its error", |a| !comparison_error(a).is_empty()).await;
+    let error = comparison_error(&app);
+    assert!(error.contains("unable to resolve 'HEAD' to a commit SHA"), "{error}");
+    let app = h.wait_app("unknown", "its error", |a| !comparison_error(a).is_empty()).await;
+    let error = comparison_error(&app);
+    assert!(error.contains("unable to resolve 'v9.9.9' to a commit SHA"), "{error}");
+    h.wait_app("good", "its sync", |a| sync_status(a) == ("Synced", &head, "Healthy")).await;
+    h.stop().await;
+}
+
+/// Issue 16 item 6: a clone larger than the limit is not kept, and the error names the
+/// repository and the limit; asking for the same commit again fails without a download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_over_the_size_limit_is_refused_and_not_kept() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = new_repo(root.path(), "big");
+    // 3 MiB that git cannot compress (xorshift bytes).
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let noise: Vec<u8> = (0..3 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(repo.join("blob.bin"), noise).expect("write");
+    let head = commit(&repo, &[("app/cm.yaml", Some(&config_map("big", "1")))], "big");
+    let cache = root.path().join("cache");
+    let repos = weir_app_controller::git::Repos::new(&cache).with_max_size_mib(1);
+    let url = file_url(&repo);
+    let sha = repos.resolve(&url, "main", None).await.expect("resolves");
+    assert_eq!(sha, head);
+    for attempt in 0..2 {
+        let error = repos.with_checkout(&url, &sha, None, |_| ()).await.expect_err("too large");
+        let text = error.to_string();
+        assert!(text.starts_with(&format!("repository {url} is ")), "{attempt}: {text}");
+        assert!(text.ends_with("MiB, over the limit of 1 MiB (WEIR_MAX_REPO_SIZE_MIB)"), "{text}");
+        let kept: Vec<_> = std::fs::read_dir(&cache).expect("cache").flatten().collect();
+        assert!(kept.is_empty(), "{attempt}: the clone is not kept: {kept:?}");
+    }
+    // Under a larger limit the same repository is read.
+    let repos = weir_app_controller::git::Repos::new(&cache).with_max_size_mib(64);
+    repos
+        .with_checkout(&url, &sha, None, |dir| assert!(dir.join("app/cm.yaml").is_file()))
+        .await
+        .expect("read");
+}
