@@ -133,7 +133,6 @@ pub async fn run_app_controller<C: Cluster>(
         }
     }
     config.refresh.attach(controller.queue());
-    crate::webhook::register(config.refresh.clone(), config.webhook_secret.clone());
     let workers = config.workers;
     let reconciler = Arc::new(AppReconciler {
         cluster,
@@ -145,9 +144,7 @@ pub async fn run_app_controller<C: Cluster>(
         refusals: Refusals::new(),
         deletion_retries: DeletionRetries::default(),
     });
-    let refresh = reconciler.config.refresh.clone();
     controller.run(reconciler, workers, shutdown).await;
-    crate::webhook::unregister(&refresh);
 }
 
 /// What the controller remembers of an app between reconciles.

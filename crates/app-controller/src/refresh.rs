@@ -69,11 +69,6 @@ impl RefreshHandle {
         });
     }
 
-    /// True when both handles are the same (clones of one another).
-    pub fn same(&self, other: &RefreshHandle) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
-    }
-
     pub(crate) fn attach(&self, queue: WorkQueue<ObjectRef>) {
         self.with(|inner| inner.queue = Some(queue));
     }

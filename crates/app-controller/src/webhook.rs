@@ -4,11 +4,9 @@
 //! GitLab's `X-Gitlab-Token` must match; without one, any push is accepted (a refresh only
 //! re-reads git, as in Argo CD).
 //!
-//! The running controllers register their [`RefreshHandle`] here ([`register`]), so the API
-//! server needs only one route to [`handle_axum`]; [`handle`] is the same logic, testable
-//! without HTTP.
-
-use std::sync::{Mutex, PoisonError};
+//! Whoever composes weir (the API server of `weir up`, `weir controller`'s health server) wires
+//! `POST /api/webhook` to a [`WebhookTarget`]: the controller's [`RefreshHandle`] and the shared
+//! secret from its config. [`handle`] is the same logic, testable without HTTP.
 
 use serde_json::Value;
 
@@ -18,16 +16,36 @@ use subtle::ConstantTimeEq;
 /// The largest payload read (Argo CD's default `webhook.maxPayloadSizeMB` is 50).
 pub const MAX_PAYLOAD_BYTES: usize = 50 * 1024 * 1024;
 
-static HANDLES: Mutex<Vec<(RefreshHandle, Option<String>)>> = Mutex::new(Vec::new());
-
-/// Makes `refresh` reachable from [`handle_axum`], with an optional shared secret.
-pub fn register(refresh: RefreshHandle, secret: Option<String>) {
-    HANDLES.lock().unwrap_or_else(PoisonError::into_inner).push((refresh, secret));
+/// What `POST /api/webhook` reaches: one Application controller's refresh handle and the
+/// shared secret of its config (built with [`WebhookTarget::of`]).
+#[derive(Clone)]
+pub struct WebhookTarget {
+    refresh: RefreshHandle,
+    secret: Option<String>,
 }
 
-/// Removes `refresh` (its controller stopped).
-pub fn unregister(refresh: &RefreshHandle) {
-    HANDLES.lock().unwrap_or_else(PoisonError::into_inner).retain(|(r, _)| !r.same(refresh));
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is never printed.
+        f.debug_struct("WebhookTarget")
+            .field("secret", &self.secret.as_ref().map(|_| "*****"))
+            .finish()
+    }
+}
+
+impl WebhookTarget {
+    /// The target of the controller that `config` starts (its handle is shared with it).
+    pub fn of(config: &crate::AppControllerConfig) -> Self {
+        WebhookTarget { refresh: config.refresh.clone(), secret: config.webhook_secret.clone() }
+    }
+
+    /// Answers one webhook request: the HTTP status and a short message.
+    pub fn answer(&self, headers: &http::HeaderMap, body: &[u8]) -> (http::StatusCode, String) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let outcome = handle(&self.refresh, self.secret.as_deref(), header, body);
+        let status = http::StatusCode::from_u16(outcome.status).unwrap_or(http::StatusCode::OK);
+        (status, outcome.message)
+    }
 }
 
 /// What a webhook call did: an HTTP status code and a message.
@@ -76,24 +94,6 @@ pub fn handle<'a>(
     }
     let refreshed: usize = urls.iter().map(|u| refresh.refresh_repo(u)).sum();
     Outcome::new(200, format!("refreshed {refreshed} application(s)"))
-}
-
-/// The axum handler behind `POST /api/webhook`, over every registered controller.
-pub async fn handle_axum(
-    headers: http::HeaderMap,
-    body: bytes::Bytes,
-) -> (http::StatusCode, String) {
-    let handles = HANDLES.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let mut outcome = Outcome::new(200, "no application controller running");
-    for (refresh, secret) in &handles {
-        outcome = handle(refresh, secret.as_deref(), header, &body);
-        if outcome.status != 200 {
-            break;
-        }
-    }
-    let status = http::StatusCode::from_u16(outcome.status).unwrap_or(http::StatusCode::OK);
-    (status, outcome.message)
 }
 
 fn authentic<'a>(secret: &str, header: &impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> bool {

@@ -128,7 +128,6 @@ where
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token::<C>));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/webhook", axum::routing::post(weir_app_controller::webhook::handle_axum))
         .merge(authenticated)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(body_too_large_as_status))

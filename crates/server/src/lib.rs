@@ -17,6 +17,7 @@ mod fd_limit;
 mod resources;
 mod serve;
 mod tls;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -185,6 +186,13 @@ pub async fn up(
         )),
         tokio::spawn(weir_node::run(Arc::new(store.clone()), node_config, shutdown.clone())),
     ];
+    let app_config = weir_app_controller::AppControllerConfig {
+        resync: config.app_resync,
+        jitter: config.app_resync_jitter,
+        plugins: config.plugins.clone(),
+        ..weir_app_controller::AppControllerConfig::new(data_dir.root())
+    };
+    let webhook = webhook::router(weir_app_controller::webhook::WebhookTarget::of(&app_config));
     if config.controllers == ControllerSet::All {
         controllers.extend(controllers::spawn_delivery_controllers(
             Arc::new(store.clone()),
@@ -192,12 +200,7 @@ pub async fn up(
                 Arc::new(store.clone()),
                 Some(proxy.clone()),
             ),
-            weir_app_controller::AppControllerConfig {
-                resync: config.app_resync,
-                jitter: config.app_resync_jitter,
-                plugins: config.plugins.clone(),
-                ..weir_app_controller::AppControllerConfig::new(data_dir.root())
-            },
+            app_config,
             &shutdown,
         ));
     }
@@ -221,6 +224,7 @@ pub async fn up(
             .with_discovery(store),
     );
     let app = api::router(state)
+        .merge(webhook)
         .merge(dashboard)
         .layer(axum::middleware::from_fn(browser::redirect_root_to_dashboard));
     tracing::info!(api = %api_addr, data_dir = %data_dir.root().display(), "weir is up");

@@ -18,6 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use weir_analysis_controller::{BuiltinProvider, JobProvider, Providers};
 use weir_app_controller::AppControllerConfig;
+use weir_app_controller::webhook::WebhookTarget;
 use weir_cluster::{Cluster, Registry, ResourceType};
 use weir_controller::Shutdown;
 use weir_controller::leader::{Ended, LeaderElector, LeaseConfig};
@@ -115,7 +116,8 @@ pub(crate) async fn run(connection: &Connection, args: ControllerArgs) -> Result
             shutdown.trigger();
         }
     });
-    let server = tokio::spawn(serve(listener, shutdown.clone()));
+    let webhook = weir_server::webhook::router(WebhookTarget::of(&app_config));
+    let server = tokio::spawn(serve(listener, webhook, shutdown.clone()));
     let election = args.leader_elect.then(|| LeaseConfig {
         lease_duration: Duration::from_secs(args.lease_duration.max(1)),
         renew_deadline: Duration::from_secs(args.renew_deadline.max(1)),
@@ -202,10 +204,10 @@ fn with_job_provider<C: Cluster>(providers: Providers, cluster: &Arc<C>) -> Prov
 }
 
 /// Serves `/healthz` and `/api/webhook` on `listener` until `shutdown`.
-async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) {
+async fn serve(listener: tokio::net::TcpListener, webhook: axum::Router, shutdown: Shutdown) {
     let app = axum::Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
-        .route("/api/webhook", axum::routing::post(weir_app_controller::webhook::handle_axum));
+        .merge(webhook);
     let stopped = async move { shutdown.wait().await };
     if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
         tracing::warn!(%error, "the HTTP server stopped");
