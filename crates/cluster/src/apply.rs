@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::validation::TOTAL_ANNOTATION_SIZE_LIMIT;
 use crate::{Cluster, Error, Object, ResourceType, Result};
 
 /// The annotation holding the manifest of the last apply.
@@ -118,7 +119,8 @@ fn merge_map(
     (!out.is_empty()).then_some(out)
 }
 
-/// The manifest with the last-applied annotation set to itself (without server fields).
+/// The manifest with the last-applied annotation set to itself (without server fields), unless
+/// the annotations would then exceed the API server's limit.
 fn with_last_applied(desired: &Object) -> Object {
     let mut manifest = desired.clone();
     manifest.data.remove("status");
@@ -130,6 +132,13 @@ fn with_last_applied(desired: &Object) -> Object {
     }
     let text = serde_json::to_string(&manifest).expect("an Object always serializes to JSON");
     let mut out = desired.clone();
+    let others: usize =
+        manifest.metadata.annotations.iter().flatten().map(|(k, v)| k.len() + v.len()).sum();
+    if others + LAST_APPLIED_ANNOTATION.len() + text.len() > TOTAL_ANNOTATION_SIZE_LIMIT {
+        // Too large to record (the Argo Rollouts CRD is): kubectl would fail here and advise
+        // server-side apply; weir applies it without the record, merging two-way next time.
+        return out;
+    }
     out.metadata
         .annotations
         .get_or_insert_with(BTreeMap::new)
@@ -228,6 +237,20 @@ mod tests {
         let mut fewer = desired.clone();
         fewer.data["spec"]["template"]["spec"]["containers"] = json!([]);
         assert!(!already_applied(&live, &merge(&live, &fewer)), "a removed container");
+    }
+
+    #[test]
+    fn a_manifest_too_large_to_record_is_applied_without_the_record() {
+        let small =
+            object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}}));
+        assert!(with_last_applied(&small).annotation(LAST_APPLIED_ANNOTATION).is_some());
+        // The Argo Rollouts CRD is about 300 KiB: its record would break the 256 KiB limit.
+        let large =
+            object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "l"},
+            "data": {"big": "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT)}}));
+        let applied = with_last_applied(&large);
+        assert!(applied.annotation(LAST_APPLIED_ANNOTATION).is_none());
+        assert_eq!(applied.data, large.data);
     }
 
     #[test]

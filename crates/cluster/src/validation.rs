@@ -161,25 +161,11 @@ pub fn label_value(value: &str) -> Vec<String> {
 }
 
 /// A string as Go's `%q` prints it (for `Invalid value: "..."`).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use weir_gocompat::quote as go_quote;
+
+/// The API server's limit on the total size of an object's annotations (keys plus values):
+/// `apimachinery/pkg/api/validation.TotalAnnotationSizeLimitB`.
+pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -7,12 +7,10 @@
 //! API server's messages; nothing is stored.
 
 use weir_cluster::validation::{
-    dns1035_label, dns1123_label, dns1123_subdomain, go_quote, label_value, qualified_name,
+    TOTAL_ANNOTATION_SIZE_LIMIT, dns1035_label, dns1123_label, dns1123_subdomain, go_quote,
+    label_value, qualified_name,
 };
 use weir_cluster::{Error, FieldError, Object, ResourceType, Result};
-
-/// The API server's limit on the total size of an object's annotations (keys and values).
-pub(crate) const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
 /// The name rule of a kind, with the message its failures carry.
 pub(crate) fn name_problems(rt: &ResourceType, name: &str) -> Vec<String> {
